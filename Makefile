@@ -1,0 +1,44 @@
+# The course in two commands: `make grade` (instructor pipeline on the sample class)
+# and `make test` (the test suite). Both create .venv on first use.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export MPLBACKEND ?= Agg
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help venv test test-fast grade lab release bench clean
+
+help:
+	@echo "make grade    run the instructor pipeline on the sample class"
+	@echo "make test     run the test suite"
+	@echo "make lab      open the course in JupyterLab"
+	@echo "make release  regenerate release/ from source/ (nbgrader generate_assignment)"
+	@echo "make bench    run the benchmarks in benchmarks/"
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+
+release: $(STAMP)
+	$(BIN)/python -m helpers.release
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=. $(LAB_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
