@@ -33,6 +33,7 @@ only 5 % of its conductance through (B(-65 mV) = 0.050).
 
 import math
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 from scipy.integrate import solve_ivp
@@ -126,12 +127,14 @@ class Synapse:
 
 
 #: The lecture's synapse zoo; ``g_peak`` chosen for PSPs of about 2-3 mV (module docstring).
-ZOO = {
+#: Read-only (a notebook cannot change the references by accident); for a variant use
+#: ``{**ZOO, "AMPA": dataclasses.replace(ZOO["AMPA"], g_peak=2.0)}``.
+ZOO = MappingProxyType({
     "GABA_A": Synapse("GABA_A", "alpha", None, 1.0, -75.0, 20.0),
     "GABA_B": Synapse("GABA_B", "dual_exp", 40.0, 200.0, -90.0, 1.0),
     "AMPA": Synapse("AMPA", "exp", None, 2.0, 0.0, 5.0),
     "NMDA": Synapse("NMDA", "dual_exp", 8.0, 60.0, 0.0, 10.0, mg_block=True),
-}
+})
 
 #: Presynaptic spike times (ms) of the lecture simulation, one spike per synapse.
 LECTURE_SPIKES = {"GABA_A": [10.0], "GABA_B": [100.0], "AMPA": [500.0], "NMDA": [700.0]}

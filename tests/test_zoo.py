@@ -129,6 +129,18 @@ def test_zoo_matches_the_course_table():
     assert (zoo.U_TH, zoo.U_RESET, zoo.G_L, zoo.C_M, zoo.U_REST, zoo.MG) == (-50.0, -65.0, 10.0, 200.0, -65.0, 1.2)
 
 
+def test_zoo_is_read_only():
+    import dataclasses
+
+    with pytest.raises(TypeError):
+        zoo.ZOO["AMPA"] = None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        zoo.ZOO["AMPA"].g_peak = 1.0
+    variant = {**zoo.ZOO, "AMPA": dataclasses.replace(zoo.ZOO["AMPA"], g_peak=10.0)}
+    amplitude, _ = zoo.psp_amplitude(variant["AMPA"])
+    assert amplitude > 1.8 * zoo.psp_amplitude("AMPA")[0]
+
+
 def test_synapse_validation():
     with pytest.raises(ValueError, match="waveform"):
         zoo.Synapse("X", "gauss", None, 1.0, 0.0, 1.0)
@@ -337,11 +349,12 @@ def test_student_functions_are_used():
     for name in zoo.ZOO:
         np.testing.assert_allclose(wrapped.I[name], ref.I[name], rtol=1e-12, atol=1e-12)
     # the lecture's alpha (peak g/e) gives a GABA_A IPSP about e times smaller
-    lecture_alpha = zoo.simulate_zoo(
-        {"GABA_A": [10.0]}, duration=100.0, conductance_fns={"alpha": lambda t, g, tau: np.where(t >= 0, g * t / tau * np.exp(-np.abs(t) / tau), 0.0)}
-    )
+    def lecture_alpha(t, g, tau):
+        return np.where(t >= 0, g * t / tau * np.exp(-np.abs(t) / tau), 0.0)
+
+    lecture = zoo.simulate_zoo({"GABA_A": [10.0]}, duration=100.0, conductance_fns={"alpha": lecture_alpha})
     ours = zoo.simulate_zoo({"GABA_A": [10.0]}, duration=100.0)
-    ratio = (lecture_alpha.u.min() + 65.0) / (ours.u.min() + 65.0)
+    ratio = (lecture.u.min() + 65.0) / (ours.u.min() + 65.0)
     assert 0.3 < ratio < 0.45
     # no magnesium block: a much larger NMDA EPSP
     unblocked = zoo.simulate_zoo({"NMDA": [10.0]}, duration=200.0, mg_block_fn=lambda u, mg: np.ones_like(u))
