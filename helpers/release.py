@@ -29,6 +29,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import uuid
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -47,6 +49,7 @@ __all__ = [
     "NbgraderError",
     "nbgrader_env",
     "run_nbgrader",
+    "processes_with_marker",
     "make_course",
     "generate_release",
     "notebook_names",
@@ -112,6 +115,43 @@ def nbgrader_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+#: Environment variable that tags every process of one :func:`run_nbgrader` call.
+RUN_MARKER = "SYNAPSES_NBGRADER_RUN"
+
+
+def processes_with_marker(marker: str) -> list[int]:
+    """Ids of live processes whose environment has ``RUN_MARKER=<marker>``.
+
+    Kernels inherit nbgrader's environment but run in sessions of their own
+    (jupyter_client starts them with ``start_new_session``), so this is how the
+    kernels of one nbgrader run are found. Linux only (reads ``/proc``); returns
+    an empty list elsewhere.
+    """
+    needle = f"{RUN_MARKER}={marker}".encode()
+    pids = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return pids
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if needle in environ.split(b"\0"):
+            pids.append(int(entry.name))
+    return sorted(pids)
+
+
+def _kill(pids: Iterable[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, 9)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def run_nbgrader(
     args: Sequence[str],
     course_root: str | os.PathLike,
@@ -122,6 +162,12 @@ def run_nbgrader(
 ) -> subprocess.CompletedProcess:
     """Run ``nbgrader <args>`` in ``course_root`` with this interpreter.
 
+    Every process of the run (nbgrader and the kernels it starts) carries a
+    unique ``SYNAPSES_NBGRADER_RUN`` environment variable. Processes still alive
+    after nbgrader exits (or is killed on timeout) are killed and their ids are
+    reported in the result's ``leftover_pids`` attribute, so a stuck kernel can
+    neither outlive the command nor go unnoticed.
+
     Parameters
     ----------
     args : sequence of str
@@ -129,7 +175,7 @@ def run_nbgrader(
     course_root : path
         Working directory; its ``nbgrader_config.py`` makes it the course root.
     timeout : float
-        Seconds before the command (and its kernels) are killed and
+        Seconds before the command and its kernels are killed and
         :class:`subprocess.TimeoutExpired` is raised.
     env : dict, optional
         Environment; default :func:`nbgrader_env`.
@@ -139,28 +185,36 @@ def run_nbgrader(
     Returns
     -------
     subprocess.CompletedProcess
-        With text ``stdout`` and ``stderr`` (nbgrader logs to stderr).
+        With text ``stdout`` and ``stderr`` (nbgrader logs to stderr), plus
+        ``elapsed`` (s) and ``leftover_pids`` (list of int).
     """
     cmd = [sys.executable, "-m", "nbgrader", *args]
+    marker = uuid.uuid4().hex
+    env = dict(nbgrader_env() if env is None else env)
+    env[RUN_MARKER] = marker
+    start = time.monotonic()
     proc = subprocess.Popen(
         cmd,
         cwd=str(course_root),
-        env=nbgrader_env() if env is None else env,
+        env=env,
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,  # so a timeout can kill nbgrader and its kernels together
+        start_new_session=True,
     )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, 9)
-        except ProcessLookupError:
-            pass
+        _kill([proc.pid, *processes_with_marker(marker)])
         out, err = proc.communicate()
+        _kill(processes_with_marker(marker))
         raise subprocess.TimeoutExpired(cmd, timeout, output=out, stderr=err) from None
+    leftover = processes_with_marker(marker)
+    _kill(leftover)
     result = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    result.elapsed = time.monotonic() - start
+    result.leftover_pids = leftover
     if check and proc.returncode != 0:
         raise NbgraderError(
             f"`nbgrader {' '.join(args)}` in {course_root} exited with status "

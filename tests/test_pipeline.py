@@ -1,0 +1,451 @@
+"""The instructor pipeline with the real nbgrader commands, on a throw-away course.
+
+One module-scoped course directory (``tmp_path``) gets the repository's
+``nbgrader_config.py`` and ``source/synapses``; then, as subprocesses:
+
+1. ``nbgrader generate_assignment synapses --force``;
+2. students are added with nbgrader's ``Gradebook`` API; ``complete`` submits the
+   source notebooks (the model solutions), ``blank`` the untouched release
+   notebooks, ``tamper`` the solutions of the first notebook with one test cell
+   emptied;
+3. ``nbgrader autograde synapses`` (one run for everyone, with a subprocess
+   timeout so a hang fails the test instead of blocking it);
+4. ``nbgrader generate_feedback synapses``;
+5. a second autograde, with a 10 s cell timeout, of two students whose first
+   notebook never ends: ``hang`` loops (the interrupt frees it) and ``stuck``
+   loops with SIGINT ignored (the kernel must be killed).
+
+Scores are read back with ``nbgrader.api.Gradebook``. Tests are parametrised over
+the notebooks present in ``source/synapses``, so they grow with the course.
+The fast tests at the top check the configuration without running nbgrader.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+from unittest import mock
+
+import nbformat
+import pytest
+from traitlets.config.loader import PyFileConfigLoader
+
+from helpers import release as rel
+
+NOTEBOOKS = rel.notebook_names(rel.SOURCE_DIR)
+NB_IDS = [n.removesuffix(".ipynb") for n in NOTEBOOKS]
+STUDENTS = ("complete", "blank")
+#: Outer bound for the main autograde run (s): generous per notebook, but finite.
+AUTOGRADE_TIMEOUT = 300 + 120 * len(NOTEBOOKS)
+#: Cell timeout (s) for the hang/stuck run and the bound on that whole run.
+HANG_CELL_TIMEOUT = 10
+HANG_RUN_TIMEOUT = 300
+HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+
+
+# ------------------------------------------------------------------ helpers
+def load_config(course_root: Path, env: dict[str, str] | None = None):
+    """The traitlets Config that ``<course_root>/nbgrader_config.py`` builds.
+
+    The config file edits ``os.environ`` (PATH, JUPYTER_PATH); that is undone.
+    """
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SYNAPSES_")}
+    base.update(env or {})
+    with mock.patch.dict(os.environ, base, clear=True):
+        return PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def is_autograded_test(cell) -> bool:
+    meta = nbgrader_meta(cell)
+    return cell.cell_type == "code" and meta.get("grade", False) and not meta.get("solution", False)
+
+
+def read_nb(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def hidden_test_lines(nb) -> set[str]:
+    """Distinctive hidden-test lines of a source notebook (not also visible elsewhere)."""
+    hidden, visible = set(), set()
+    for cell in nb.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if HIDDEN_BEGIN in line:
+                inside = True
+            elif HIDDEN_END in line:
+                inside = False
+            else:
+                (hidden if inside else visible).add(line.strip())
+    return {line for line in hidden - visible if len(line) >= 12 and not line.startswith("#")}
+
+
+def html_text(path: Path) -> str:
+    """Text of an HTML file with tags removed (pygments splits code into spans)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
+
+
+def student_logs(stderr: str) -> dict[str, str]:
+    """Split an autograde log into the part for each student."""
+    parts = re.split(r"(?=\[AutogradeApp \| INFO\] Creating/updating student with ID ')", stderr)
+    out = {}
+    for part in parts:
+        m = re.match(r"\[AutogradeApp \| INFO\] Creating/updating student with ID '([^']+)'", part)
+        if m:
+            out[m.group(1)] = part
+    return out
+
+
+def cell_outputs_summary(nb_path: Path, grade_id: str) -> str:
+    nb = read_nb(nb_path)
+    for cell in nb.cells:
+        if nbgrader_meta(cell).get("grade_id") == grade_id:
+            lines = []
+            for out in cell.get("outputs", []):
+                if out.output_type == "error":
+                    lines.append(f"{out.ename}: {out.evalue}")
+                elif out.output_type == "stream":
+                    lines.append(out.text.strip()[-300:])
+            return " | ".join(lines) or "(no output)"
+    return "(cell not found)"
+
+
+def first_cell(nb, predicate):
+    for i, cell in enumerate(nb.cells):
+        if predicate(cell):
+            return i
+    raise LookupError("no such cell")
+
+
+# ------------------------------------------------------------------ configuration (fast)
+def test_config_course_layout():
+    cfg = load_config(rel.REPO_ROOT)
+    root = str(rel.REPO_ROOT)
+    assert cfg.CourseDirectory.course_id == "synapses-course"
+    assert cfg.CourseDirectory.root == root
+    assert cfg.CourseDirectory.db_url == "sqlite:///" + os.path.join(root, "gradebook.db")
+    assert cfg.Exchange.root == os.path.join(root, "exchange")
+    # assignment_id must stay unset, or `nbgrader autograde synapses` is refused
+    assert "assignment_id" not in cfg.CourseDirectory
+
+
+def test_config_env_overrides(tmp_path):
+    cfg = load_config(rel.REPO_ROOT, {
+        "SYNAPSES_DB_URL": f"sqlite:///{tmp_path}/gb.db",
+        "SYNAPSES_EXCHANGE": str(tmp_path / "ex"),
+        "SYNAPSES_CELL_TIMEOUT": "42",
+    })
+    assert cfg.CourseDirectory.db_url == f"sqlite:///{tmp_path}/gb.db"
+    assert cfg.Exchange.root == str(tmp_path / "ex")
+    assert cfg.Execute.timeout == 42
+
+
+def test_config_copy_makes_its_directory_the_course_root(tmp_path):
+    shutil.copy(rel.CONFIG_FILE, tmp_path / "nbgrader_config.py")
+    cfg = load_config(tmp_path)
+    assert cfg.CourseDirectory.root == str(tmp_path)
+    assert cfg.CourseDirectory.db_url == f"sqlite:///{tmp_path}/gradebook.db"
+
+
+def test_config_execution_limits():
+    cfg = load_config(rel.REPO_ROOT)
+    assert cfg.Execute.timeout == 180
+    assert cfg.Execute.interrupt_on_timeout is True
+    assert cfg.Execute.raise_on_iopub_timeout is True
+    assert 0 < cfg.Execute.iopub_timeout <= 30
+    assert cfg.Execute.shutdown_kernel == "immediate"
+
+
+def test_config_solution_stub_raises_with_instruction():
+    cfg = load_config(rel.REPO_ROOT)
+    stub = cfg.ClearSolutions.code_stub["python"]
+    assert "\n" not in stub, "the stub must be one line (it replaces one indented line)"
+    with pytest.raises(NotImplementedError, match="Replace this line with your code"):
+        exec(compile(f"def f():\n    {stub}\nf()", "<stub>", "exec"), {})
+    assert "instruction above" in stub
+
+
+def test_config_feedback_strips_hidden_tests_and_keeps_defaults():
+    from nbgrader.converters import GenerateFeedback
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    cfg = load_config(rel.REPO_ROOT)
+    configured = list(cfg.GenerateFeedback.preprocessors)
+    assert ClearHiddenTests in configured
+    assert rel.ShortenTestTracebacks in configured
+    for default in GenerateFeedback.class_traits()["preprocessors"].default():
+        assert default in configured, f"nbgrader's default feedback preprocessor {default} was dropped"
+
+
+def test_config_autograde_sanitizers_are_nbgraders_with_quiet_overwrite():
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import OverwriteCells
+
+    cfg = load_config(rel.REPO_ROOT)
+    expected = [rel.OverwriteCellsKeepHiddenTests if p is OverwriteCells else p
+                for p in Autograde.class_traits()["sanitize_preprocessors"].default()]
+    assert list(cfg.Autograde.sanitize_preprocessors) == expected
+
+
+def test_strip_hidden_tests_matches_release_format():
+    src = "a = 1\n### BEGIN HIDDEN TESTS\nassert a == 1\n### END HIDDEN TESTS\nb = 2"
+    assert rel.strip_hidden_tests(src) == "a = 1\nb = 2"
+    assert rel.strip_hidden_tests("x = 3") == "x = 3"
+
+
+def test_shorten_test_tracebacks_only_in_test_cells():
+    tb = ["frame 1 with hidden code", "NotImplementedError: do it"]
+    err = nbformat.v4.new_output("error", ename="NotImplementedError", evalue="do it", traceback=tb)
+    test_cell = nbformat.v4.new_code_cell("x", outputs=[err], metadata={"nbgrader": {
+        "grade": True, "solution": False, "locked": True, "grade_id": "t", "points": 1, "schema_version": 3}})
+    student_cell = nbformat.v4.new_code_cell("y", outputs=[nbformat.from_dict(dict(err))], metadata={
+        "nbgrader": {"grade": False, "solution": True, "locked": False, "grade_id": "s", "schema_version": 3}})
+    nb = nbformat.v4.new_notebook(cells=[test_cell, student_cell])
+    nb, _ = rel.ShortenTestTracebacks().preprocess(nb, {})
+    assert nb.cells[0].outputs[0].traceback == ["NotImplementedError: do it"]
+    assert nb.cells[1].outputs[0].traceback == tb
+
+
+# ------------------------------------------------------------------ kernel resolution
+@pytest.mark.pipeline
+def test_kernel_is_the_course_python_even_if_a_user_kernelspec_shadows_it(tmp_path):
+    """A user-level "python3" kernelspec of another Python must not be used.
+
+    The fake kernelspec points at a missing interpreter and user paths are
+    preferred (as for an environment the user does not own); the config must
+    still start this environment's ipykernel, where ``helpers`` imports.
+    """
+    fake = tmp_path / "data" / "kernels" / "python3"
+    fake.mkdir(parents=True)
+    (fake / "kernel.json").write_text(json.dumps({
+        "argv": ["/nonexistent/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Shadowing Python 3", "language": "python"}))
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(rel.CONFIG_FILE, course / "nbgrader_config.py")
+    script = textwrap.dedent("""
+        import nbformat
+        from traitlets.config.loader import PyFileConfigLoader
+        from nbgrader.preprocessors import Execute
+        cfg = PyFileConfigLoader("nbgrader_config.py", path=".").load_config()
+        cfg.Execute.timeout = 60
+        nb = nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_code_cell("import sys, helpers; print(sys.prefix)")],
+            metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}})
+        Execute(config=cfg).preprocess(nb, {"metadata": {"path": "."}})
+        out = nb.cells[0].outputs
+        print("KERNEL_PREFIX=" + (out[0].get("text", "").strip() if out else repr(out)))
+    """)
+    env = rel.nbgrader_env({"JUPYTER_DATA_DIR": str(tmp_path / "data"), "JUPYTER_PREFER_ENV_PATH": "0"})
+    env.pop("JUPYTER_PATH", None)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=course, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"KERNEL_PREFIX={sys.prefix}" in proc.stdout, (proc.stdout, proc.stderr[-2000:])
+
+
+# ------------------------------------------------------------------ the main pipeline
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """Generate, submit, autograde and generate feedback once for all tests."""
+    if not NOTEBOOKS:
+        pytest.skip("no notebooks in source/synapses")
+    from nbgrader.api import Gradebook
+
+    root = rel.make_course(tmp_path_factory.mktemp("course"))
+    cfg = load_config(root)
+    db_url, course_id = cfg.CourseDirectory.db_url, cfg.CourseDirectory.course_id
+    generate = rel.run_nbgrader(["generate_assignment", rel.ASSIGNMENT_ID, "--force"], root, timeout=300)
+
+    source, released = root / "source" / rel.ASSIGNMENT_ID, root / "release" / rel.ASSIGNMENT_ID
+    with Gradebook(db_url, course_id) as gb:
+        for student in (*STUDENTS, "tamper"):
+            gb.add_student(student, first_name=student.title(), last_name="Student")
+
+    def submit(student, folder, names=NOTEBOOKS, edit=None):
+        dest = root / "submitted" / student / rel.ASSIGNMENT_ID
+        dest.mkdir(parents=True)
+        for name in names:
+            nb = read_nb(folder / name)
+            if edit is not None:
+                edit(nb)
+            nbformat.write(nb, dest / name)
+
+    submit("complete", source)
+    submit("blank", released)
+
+    # tamper: full solutions of the first notebook, but its first test cell emptied
+    tampered_id = None
+
+    def empty_first_test(nb):
+        nonlocal tampered_id
+        i = first_cell(nb, is_autograded_test)
+        tampered_id = nbgrader_meta(nb.cells[i])["grade_id"]
+        nb.cells[i].source = "pass  # the student deleted the tests"
+
+    submit("tamper", source, NOTEBOOKS[:1], empty_first_test)
+
+    try:
+        autograde = rel.run_nbgrader(["autograde", rel.ASSIGNMENT_ID], root,
+                                     timeout=AUTOGRADE_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"nbgrader autograde did not finish within {AUTOGRADE_TIMEOUT} s "
+                    f"(a hang?); log tail:\n{(exc.stderr or '')[-3000:]}")
+    feedback = rel.run_nbgrader(["generate_feedback", rel.ASSIGNMENT_ID], root, timeout=300, check=False)
+    return SimpleNamespace(root=root, db_url=db_url, course_id=course_id, generate=generate,
+                           autograde=autograde, feedback=feedback, tampered_id=tampered_id)
+
+
+def grades_by_kind(course, notebook_id: str, student: str):
+    """(autograded test grades, written/manual grades) as lists of plain tuples."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url, course.course_id) as gb:
+        nb = gb.find_notebook(notebook_id, rel.ASSIGNMENT_ID)
+        solution_ids = {c.name for c in nb.solution_cells}
+        sub = gb.find_submission_notebook(notebook_id, rel.ASSIGNMENT_ID, student)
+        auto, manual = [], []
+        for g in sub.grades:
+            row = (g.name, g.auto_score, g.max_score, g.needs_manual_grade)
+            (manual if g.name in solution_ids else auto).append(row)
+    return sorted(auto), sorted(manual)
+
+
+@pytest.mark.pipeline
+def test_autograde_run_is_clean(course):
+    ag = course.autograde
+    assert ag.returncode == 0, ag.stderr[-4000:]
+    assert "ERROR" not in ag.stderr, ag.stderr[-4000:]
+    assert ag.leftover_pids == [], "kernels outlived nbgrader autograde"
+    assert ag.elapsed < AUTOGRADE_TIMEOUT
+    for student in STUDENTS:
+        for name in NOTEBOOKS:
+            assert (course.root / "autograded" / student / rel.ASSIGNMENT_ID / name).is_file()
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("student", STUDENTS)
+def test_no_false_checksum_warnings(course, student):
+    """nbgrader issue #1961: untouched hidden-test cells must not be reported as changed."""
+    log = student_logs(course.autograde.stderr)[student]
+    assert "has changed" not in log, [line for line in log.splitlines() if "has changed" in line]
+
+
+@pytest.mark.pipeline
+def test_tampered_test_cell_is_reported_and_restored(course):
+    log = student_logs(course.autograde.stderr)["tamper"]
+    assert f"Attribute 'checksum' for cell {course.tampered_id} has changed" in log
+    auto, _ = grades_by_kind(course, NB_IDS[0], "tamper")
+    scores = {name: (score, top) for name, score, top, _ in auto}
+    score, top = scores[course.tampered_id]
+    assert score == top > 0, "the restored tests should run and pass on the model solution"
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("notebook_id", NB_IDS)
+def test_complete_solution_gets_full_autograded_marks(course, notebook_id):
+    auto, _ = grades_by_kind(course, notebook_id, "complete")
+    assert auto, f"{notebook_id} has no autograded test cells"
+    graded = course.root / "autograded" / "complete" / rel.ASSIGNMENT_ID / f"{notebook_id}.ipynb"
+    short = [f"{name}: {score}/{top} ({cell_outputs_summary(graded, name)})"
+             for name, score, top, _ in auto if score != top]
+    assert not short, f"{notebook_id}: the model solution loses marks: " + "; ".join(short)
+    assert sum(top for *_, top, _ in auto) > 0
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("notebook_id", NB_IDS)
+def test_blank_submission_gets_zero(course, notebook_id):
+    auto, manual = grades_by_kind(course, notebook_id, "blank")
+    assert auto
+    given = [f"{name}: {score}/{top}" for name, score, top, _ in auto if score != 0]
+    assert not given, f"{notebook_id}: the unanswered release earns marks: " + "; ".join(given)
+    for name, score, _, needs in manual:
+        assert score == 0 and not needs, f"{notebook_id}: unanswered written answer {name} not zeroed"
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("notebook_id", NB_IDS)
+def test_written_answers_wait_for_manual_grading(course, notebook_id):
+    _, manual = grades_by_kind(course, notebook_id, "complete")
+    if not manual:
+        pytest.skip(f"{notebook_id} has no manually graded answers")
+    assert all(needs for *_, needs in manual), manual
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("student", STUDENTS)
+@pytest.mark.parametrize("notebook_id", NB_IDS)
+def test_feedback_shows_no_hidden_tests(course, student, notebook_id):
+    assert course.feedback.returncode == 0, course.feedback.stderr[-3000:]
+    page = course.root / "feedback" / student / rel.ASSIGNMENT_ID / f"{notebook_id}.html"
+    text = html_text(page)
+    source = read_nb(course.root / "source" / rel.ASSIGNMENT_ID / f"{notebook_id}.ipynb")
+    hidden = hidden_test_lines(source)
+    leaked = sorted(line for line in hidden if line in text)
+    assert not leaked, f"feedback for {student} shows hidden-test lines: {leaked[:3]}"
+    # positive control: the visible part of the first test cell is in the page
+    visible = rel.strip_hidden_tests(source.cells[first_cell(source, is_autograded_test)].source)
+    lines = [l.strip() for l in visible.splitlines() if len(l.strip()) >= 12]
+    if lines:
+        assert lines[0] in text, "feedback page lacks the visible test code (page format changed?)"
+
+
+# ------------------------------------------------------------------ hangs
+@pytest.fixture(scope="module")
+def hang_run(course):
+    """Autograde two never-ending first notebooks with a 10 s cell timeout."""
+    name = NOTEBOOKS[0]
+    released = read_nb(course.root / "release" / rel.ASSIGNMENT_ID / name)
+    loops = {
+        "hang": "import time\nwhile True:\n    time.sleep(0.01)\n",
+        "stuck": "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n",
+    }
+    index = first_cell(released, lambda c: c.cell_type == "code" and nbgrader_meta(c).get("solution"))
+    for student, loop in loops.items():
+        nb = read_nb(course.root / "release" / rel.ASSIGNMENT_ID / name)
+        nb.cells[index].source = loop + nb.cells[index].source
+        dest = course.root / "submitted" / student / rel.ASSIGNMENT_ID
+        dest.mkdir(parents=True)
+        nbformat.write(nb, dest / name)
+    try:
+        result = rel.run_nbgrader(
+            ["autograde", rel.ASSIGNMENT_ID, f"--Execute.timeout={HANG_CELL_TIMEOUT}"],
+            course.root, timeout=HANG_RUN_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"a never-ending cell blocked nbgrader autograde for {HANG_RUN_TIMEOUT} s; "
+                    f"log tail:\n{(exc.stderr or '')[-3000:]}")
+    return SimpleNamespace(result=result, name=name, index=index)
+
+
+@pytest.mark.pipeline
+def test_endless_loop_costs_only_its_cell(course, hang_run):
+    log = student_logs(hang_run.result.stderr)["hang"]
+    assert "There was an error processing" not in log, log[-3000:]
+    nb = read_nb(course.root / "autograded" / "hang" / rel.ASSIGNMENT_ID / hang_run.name)
+    looped = nb.cells[hang_run.index]
+    assert any(o.output_type == "error" and o.ename == "CellTimeoutError" for o in looped.outputs), looped.outputs
+    later = [c for c in nb.cells[hang_run.index + 1:] if c.cell_type == "code" and c.source.strip()]
+    assert later and all(c.execution_count is not None for c in later), \
+        "cells after the interrupted one were not executed"
+
+
+@pytest.mark.pipeline
+def test_kernel_that_ignores_interrupts_is_killed(course, hang_run):
+    result = hang_run.result
+    log = student_logs(result.stderr)["stuck"]
+    assert "Timeout waiting for IOPub output" in log or "Kernel died" in log, log[-3000:]
+    assert result.leftover_pids == [], "the stuck kernel outlived nbgrader"
+    # two students, one 10 s timeout each, a 10 s iopub wait and the kernel starts
+    assert result.elapsed < HANG_RUN_TIMEOUT
