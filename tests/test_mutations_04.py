@@ -1,0 +1,193 @@
+"""Mutation tests of notebook 04 (synaptic saturation).
+
+One kernel runs the set-up cell once; per mutant only the answer cell (replaced
+by the mutant) and that item's test cell run (tests/nbkernel.py). Wrong answers
+must fail with a one-sentence message about the physics (the classic one here:
+treating the conductance as a current, which never saturates); correct answers
+written another way must pass; so must the stored solution, and the released
+stub must fail with its instruction.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nbkernel import NotebookKernel
+
+from helpers.nbgrader_ext import InstructiveClearSolutions
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "source" / "synapses" / "04_saturation.ipynb"
+
+pytestmark = pytest.mark.notebooks
+
+SIGNATURES = {
+    "input_conductance": "def input_conductance(g_syn, g_m):",
+    "effective_time_constant": "def effective_time_constant(C_m, g_syn, g_m):",
+    "steady_state_potential": "def steady_state_potential(g_syn, E_syn, g_m, u_rest=0.0, I_e=0.0):",
+}
+
+
+def answer(name: str, body: str) -> str:
+    """An answer cell: the item's signature and ``body`` (numpy imported as np)."""
+    return SIGNATURES[name] + "\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n"
+
+
+# ---------------------------------------------------------------------------- mutants
+# (item, label, source, words one of which the failure message must contain)
+WRONG = [
+    # input_conductance
+    ("input_conductance", "leak forgotten", answer("input_conductance", """
+        return g_syn
+        """), ["leak"]),
+    ("input_conductance", "input resistance instead of conductance", answer("input_conductance", """
+        return 1.0 / (g_syn + g_m)
+        """), ["input conductance", "g_in"]),
+    ("input_conductance", "conductances in series", answer("input_conductance", """
+        return g_syn * g_m / (g_syn + g_m)
+        """), ["leak", "parallel"]),
+    ("input_conductance", "leak hard-coded to 10 nS", answer("input_conductance", """
+        return g_syn + 10.0
+        """), ["g_in", "parallel"]),
+    # effective_time_constant
+    ("effective_time_constant", "synapse ignored (current-based thinking)", answer("effective_time_constant", """
+        return C_m / g_m + 0.0 * g_syn
+        """), ["tau'", "halves"]),
+    ("effective_time_constant", "only the synaptic conductance", answer("effective_time_constant", """
+        return C_m / g_syn
+        """), ["tau'", "halves"]),
+    ("effective_time_constant", "C_m times conductance", answer("effective_time_constant", """
+        return C_m * (g_syn + g_m)
+        """), ["tau'"]),
+    ("effective_time_constant", "seconds instead of ms", answer("effective_time_constant", """
+        return C_m / (g_syn + g_m) / 1000.0
+        """), ["tau'"]),
+    ("effective_time_constant", "C_m hard-coded to 200 pF", answer("effective_time_constant", """
+        return 200.0 / (g_syn + g_m)
+        """), ["C_m"]),
+    # steady_state_potential
+    ("steady_state_potential", "current-based synapse: no saturation", answer("steady_state_potential", """
+        return u_rest + (g_syn * (E_syn - u_rest) + I_e) / g_m
+        """), ["saturat", "reversal potential"]),
+    ("steady_state_potential", "I_e over g_m instead of the input conductance", answer("steady_state_potential", """
+        return (g_m * u_rest + g_syn * E_syn) / (g_m + g_syn) + I_e / g_m
+        """), ["input conductance", "I_e"]),
+    ("steady_state_potential", "u_rest ignored (lecture's rest = 0)", answer("steady_state_potential", """
+        return (g_syn * E_syn + I_e) / (g_m + g_syn)
+        """), ["u_rest", "rest"]),
+    ("steady_state_potential", "I_e forgotten", answer("steady_state_potential", """
+        return (g_m * u_rest + g_syn * E_syn) / (g_m + g_syn)
+        """), ["I_e"]),
+    ("steady_state_potential", "driving force with the wrong sign", answer("steady_state_potential", """
+        return (g_m * u_rest - g_syn * E_syn + I_e) / (g_m + g_syn)
+        """), ["u_inf"]),
+]
+
+# Correct answers written differently.
+RIGHT = [
+    ("input_conductance", "np.add", answer("input_conductance", """
+        return np.add(g_syn, g_m)
+        """)),
+    ("input_conductance", "sum of broadcast arrays", answer("input_conductance", """
+        return np.sum(np.broadcast_arrays(np.asarray(g_syn, float), np.asarray(g_m, float)), axis=0)
+        """)),
+    ("effective_time_constant", "tau_m / (1 + g_syn/g_m)", answer("effective_time_constant", """
+        tau_m = C_m / g_m
+        return tau_m / (1.0 + np.asarray(g_syn, dtype=float) / g_m)
+        """)),
+    ("effective_time_constant", "inverse of the rate", answer("effective_time_constant", """
+        return 1.0 / ((np.asarray(g_syn, dtype=float) + g_m) / C_m)
+        """)),
+    ("steady_state_potential", "deflection from rest", answer("steady_state_potential", """
+        return u_rest + (g_syn * (np.asarray(E_syn, dtype=float) - u_rest) + I_e) / (g_syn + g_m)
+        """)),
+    ("steady_state_potential", "weights of a mean", answer("steady_state_potential", """
+        g_in = np.asarray(g_m, dtype=float) + g_syn
+        return (g_m / g_in) * u_rest + (g_syn / g_in) * E_syn + I_e / g_in
+        """)),
+]
+
+# Attempts to get the points without doing the work.
+CHEATS = [
+    ("input_conductance", "re-exported reference", "from helpers.membrane import input_conductance\n"),
+    ("effective_time_constant", "wrapper around the reference", answer("effective_time_constant", """
+        from helpers import membrane
+        return membrane.effective_time_constant(C_m, g_syn, g_m)
+        """)),
+    ("steady_state_potential", "patched numpy comparisons", answer("steady_state_potential", """
+        return np.zeros_like(np.asarray(g_syn, dtype=float) + E_syn + g_m + u_rest + I_e)
+        """) + "np.isclose = lambda *a, **k: np.True_\nnp.allclose = lambda *a, **k: True\n"
+             "abs = lambda x: 0.0\n"),
+]
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    with NotebookKernel(NOTEBOOK) as nb:
+        nb.run_setup()
+        nb.run_cells(SIGNATURES)
+        yield nb
+
+
+def _label(case):
+    return f"{case[0]}: {case[1]}"
+
+
+@pytest.mark.parametrize("name", list(SIGNATURES))
+def test_stored_solution_passes(kernel, name):
+    ok, err = kernel.try_answer(name, kernel.cell(name).source)
+    assert ok, f"stored solution of {name} fails its own tests: {err}"
+
+
+@pytest.mark.parametrize("case", WRONG, ids=_label)
+def test_wrong_answer_fails_with_a_physics_message(kernel, case):
+    name, label, source, words = case
+    ok, err = kernel.try_answer(name, source)
+    assert not ok, f"{name} accepted a wrong answer ({label})"
+    assert err.startswith("GradingError: ") and "\n" not in err and "Traceback" not in err, err
+    assert any(word in err for word in words), f"{label}: message does not point at the physics: {err}"
+
+
+@pytest.mark.parametrize("case", RIGHT, ids=_label)
+def test_correct_answer_written_differently_passes(kernel, case):
+    name, label, source = case
+    ok, err = kernel.try_answer(name, source)
+    assert ok, f"{name} rejected a correct answer ({label}): {err}"
+
+
+@pytest.mark.parametrize("case", CHEATS, ids=_label)
+def test_shortcuts_earn_nothing(kernel, case):
+    name, label, source = case
+    ok, err = kernel.try_answer(name, source)
+    kernel.run("import importlib, numpy\n"
+               "from numpy._core.numeric import isclose as _isc, allclose as _alc\n"
+               "numpy.isclose, numpy.allclose = _isc, _alc\n"
+               "globals().pop('abs', None)\n")
+    assert not ok, f"{name} gave points for a shortcut ({label})"
+    assert err.startswith("GradingError: "), err
+
+
+def _released_source(name: str) -> str:
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb, _ = InstructiveClearSolutions().preprocess(nb, {})
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == name:
+            return cell.source
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize("name", list(SIGNATURES))
+def test_release_stub_fails_with_its_instruction(kernel, name):
+    stored = kernel.cell(name).source
+    instruction = re.search(r"# TODO: (.+)", stored).group(1).strip()
+    stub = _released_source(name)
+    assert "BEGIN SOLUTION" not in stub and not re.search(r"^\s*return\b", stub, re.M)
+    assert SIGNATURES[name] in stub  # the student sees the signature
+    ok, err = kernel.try_answer(name, stub)
+    assert not ok
+    assert err.startswith("GradingError: ") and "NotImplementedError" in err and instruction in err, err
