@@ -159,7 +159,7 @@ _NAN = _float("nan")
 # Builtin functions this module calls; `_canary` checks each is genuine.
 # (tests/test_grading.py verifies this list covers every builtin used here.)
 _BUILTIN_NAMES = (
-    "any", "callable", "format", "getattr", "hasattr", "id", "isinstance",
+    "any", "callable", "format", "getattr", "globals", "hasattr", "id", "isinstance",
     "issubclass", "len", "max", "min", "repr", "round", "sorted", "vars",
 )
 # Builtin classes (incl. exceptions) this module uses; `_canary` checks each is
@@ -382,6 +382,15 @@ def _brian_unit(unit):
     return getattr(b2, unit, None)
 
 
+def _brian_dim_text(x):
+    """'volt', 'siemens', ... for a Brian2 quantity (its SI unit's name)."""
+    b2 = _sys.modules.get("brian2")
+    try:
+        return repr(b2.get_unit(x.dim))
+    except Exception:
+        return _safe_str(getattr(x, "dim", "?"))
+
+
 def _is_brian(x):
     return (_type(x).__module__ or "").startswith("brian2") and hasattr(x, "dim")
 
@@ -475,7 +484,7 @@ def _to_array(x, subject, unit="", allow_quantity=False, returned=False):
         _fail(subject + " the text " + repr(x)[:60] + ", not a number")
     if _is_brian(x):
         if not allow_quantity:
-            _fail(subject + " a Brian2 quantity (" + _safe_str(getattr(x, "dim", "?"))
+            _fail(subject + " a Brian2 quantity (in " + _brian_dim_text(x)
                   + "); this exercise uses plain numbers" + (" in " + unit if unit else ""))
         b2u = _brian_unit(unit)
         try:
@@ -483,7 +492,7 @@ def _to_array(x, subject, unit="", allow_quantity=False, returned=False):
         except Exception:
             ratio = None
         if ratio is None or _is_brian(ratio):
-            _fail(subject + " a quantity in " + _safe_str(getattr(x, "dim", "?"))
+            _fail(subject + " a quantity in " + _brian_dim_text(x)
                   + "; expected " + (unit if unit else "a dimensionless number"))
         x = ratio
     try:
@@ -1495,7 +1504,7 @@ def _tampered_names(live, pristine_namespace):
                 if isinstance(member, _FunctionType):
                     if not (isinstance(other, _FunctionType) and other.__code__ == member.__code__):
                         changed.append(key + "." + attr)
-        elif isinstance(ref, (_float, _int, _str, _bool, _tuple, _list, _dict)) and not isinstance(
+        elif isinstance(ref, (_float, _int, _str, _bool, _tuple, _list, _dict, _re.Pattern)) and not isinstance(
                 ref, _type):
             try:
                 same = value is ref or _bool(value == ref) or (ref != ref and value != value)
