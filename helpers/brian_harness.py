@@ -27,6 +27,10 @@ the closed form ``g(t - t_s)`` at every grid point (values at ``t_s`` itself are
 the left limits). With Brian2's default schedule the effect of a spike appears
 one ``dt`` late. Spike times should lie on the ``dt`` grid.
 
+Objects have fixed names (``harness_synapses``, ``harness_neuron``, ...), so
+the generated code, and Brian2's messages, do not depend on how many networks
+a notebook has built before.
+
 Code generation. :data:`CODEGEN_TARGET` is ``"numpy"``: every student string is
 new code, so Cython would compile cold on every graded call. Measured on the
 course machine (``benchmarks/bench_codegen.py``; 2 cores, gcc 12, fresh process
@@ -111,7 +115,7 @@ class HarnessError(ValueError):
 
 
 @contextlib.contextmanager
-def brian_session(target=CODEGEN_TARGET):
+def brian_session(target=None):
     """Run Brian2 with default preferences and a pinned code generation target.
 
     On entry the preferences are reset to Brian2's defaults (so a notebook's
@@ -123,8 +127,9 @@ def brian_session(target=CODEGEN_TARGET):
 
     Parameters
     ----------
-    target : str
-        Brian2 code generation target, ``"numpy"`` (default) or ``"cython"``.
+    target : str, optional
+        Brian2 code generation target; default :data:`CODEGEN_TARGET` (``"numpy"``).
+        Only the benchmark uses another one.
     """
     saved = dict(prefs.prefs)
     handler = BrianLogger.console_handler
@@ -132,7 +137,7 @@ def brian_session(target=CODEGEN_TARGET):
     existing = set(BrianObject.__instances__())
     try:
         prefs.reset_to_defaults()
-        prefs.codegen.target = target
+        prefs.codegen.target = CODEGEN_TARGET if target is None else target
         if handler is not None:
             handler.setLevel(logging.CRITICAL)
         with np.errstate(all="ignore"):
@@ -476,7 +481,8 @@ def _spike_generator(spike_times, dt):
     steps = np.round(times / float(dt / second)).astype(np.int64)
     if len(np.unique(steps)) != len(steps):
         raise HarnessError(f"spike_times has two spikes in one time step of {float(dt / ms):g} ms.")
-    return SpikeGeneratorGroup(1, np.zeros(len(times), dtype=int), times * second, dt=dt)
+    return SpikeGeneratorGroup(1, np.zeros(len(times), dtype=int), times * second, dt=dt,
+                               name="harness_spikes")
 
 
 # ---------------------------------------------------------------------------
@@ -535,9 +541,10 @@ def run_synapse(model, on_pre, namespace, spike_times, duration, dt=0.1 * ms, va
     with brian_session():
         source = _spike_generator(spike_times, dt)
         with _blame(model_name, {}, namespace):
-            syn = Synapses(source, source, eqs, on_pre=on_pre, method=_METHODS, dt=dt)
+            syn = Synapses(source, source, eqs, on_pre=on_pre, method=_METHODS, dt=dt,
+                           name="harness_synapses")
             syn.connect(i=0, j=0)
-        mon = StateMonitor(syn, variable, record=0, dt=dt)
+        mon = StateMonitor(syn, variable, record=0, dt=dt, name="harness_trace")
         net = Network(source, syn, mon)
         net.schedule = list(SPIKE_SCHEDULE)
         owners = {syn.name: model_name, f"{syn.name}_pre": on_pre_name}
@@ -617,16 +624,18 @@ def run_nmda_neuron(neuron_eqs, synapse_model, synapse_on_pre, namespace, spike_
     with brian_session():
         source = _spike_generator(spike_times, dt)
         with _blame(neuron_name, {}, namespace):
-            neuron = NeuronGroup(1, neqs, method=_METHODS, dt=dt)
+            neuron = NeuronGroup(1, neqs, method=_METHODS, dt=dt, name="harness_neuron")
         with _blame(neuron_name, {}, namespace):
             neuron.u = namespace["u_rest"]
         with _blame(model_name, {}, namespace):
-            syn = Synapses(source, neuron, seqs, on_pre=synapse_on_pre, method=_METHODS, dt=dt)
+            syn = Synapses(source, neuron, seqs, on_pre=synapse_on_pre, method=_METHODS, dt=dt,
+                           name="harness_synapses")
             syn.connect(i=0, j=0)
         # u and G_mg at the start of each step; g_syn once the summed variable has
         # been updated in that step (before the neuron integrates).
-        mon = StateMonitor(neuron, ["u", "G_mg"], record=0, dt=dt)
-        gmon = StateMonitor(neuron, "g_syn", record=0, dt=dt, when="after_groups")
+        mon = StateMonitor(neuron, ["u", "G_mg"], record=0, dt=dt, name="harness_trace")
+        gmon = StateMonitor(neuron, "g_syn", record=0, dt=dt, when="after_groups",
+                            name="harness_g_syn")
         net = Network(source, neuron, syn, mon, gmon)
         net.schedule = list(SPIKE_SCHEDULE)
         owners = {neuron.name: neuron_name, syn.name: model_name, f"{syn.name}_pre": on_pre_name}
@@ -765,12 +774,12 @@ def run_lif_population(lif_model, namespace, I, g_i, duration, dt=0.1 * ms, u_th
         with _blame(name, {}, namespace):
             group = NeuronGroup(
                 n, eqs, threshold="u > harness_u_th", reset="u = harness_u_reset",
-                refractory=t_ref, method=_METHODS, dt=dt,
+                refractory=t_ref, method=_METHODS, dt=dt, name="harness_lif",
             )
             group.u = u_init
             group.I = np.broadcast_to(currents, shape).ravel() * amp
             group.g_i = np.broadcast_to(shunts, shape).ravel() * siemens
-        spikes = SpikeMonitor(group)
+        spikes = SpikeMonitor(group, name="harness_spike_monitor")
         net = Network(group, spikes)
         owners = {group.name: name}
         with _blame(name, owners, namespace):

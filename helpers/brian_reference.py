@@ -122,8 +122,10 @@ T_REF = 2.0 * ms  # absolute refractory period
 #: Suggested population for notebook 06: 100 currents x 7 shunting conductances.
 #: Rheobase is (g_l + g_i)(u_th - u_rest) = 150 pA (g_i = 0) ... 1050 pA (g_i = 60 nS),
 #: so currents up to 2 nA put every column in a firing regime. Built from integers
-#: (not ``arange`` on floats) so there are exactly 100 and 7 values.
-LIF_CURRENTS = np.arange(100) * 20.0 * pA  # 0 ... 1.98 nA in 20 pA steps
+#: (not ``arange`` on floats) so there are exactly 100 and 7 values. The 5 pA offset
+#: keeps every current off the rheobases (150 + 150 k pA): exactly at rheobase
+#: u_inf = u_th, and rounding decides whether a simulated neuron fires at all.
+LIF_CURRENTS = (np.arange(100) * 20.0 + 5.0) * pA  # 5 ... 1985 pA in 20 pA steps
 LIF_SHUNTS = np.arange(7) * 10.0 * nS  # 0, 10, ..., 60 nS
 
 # ---------------------------------------------------------------------------
