@@ -259,21 +259,42 @@ def test_shortcuts_earn_nothing(kernel, case):
     assert "GradingError" in err, err
 
 
+RELEASE = ROOT / "release" / "synapses" / NOTEBOOK.name
+
+
 def _released_source(name: str) -> str:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    nb, _ = InstructiveClearSolutions().preprocess(nb, {})
+    """The answer cell ``name`` as students get it (release/, made by nbgrader)."""
+    nb = nbformat.read(RELEASE, as_version=4)
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == name:
             return cell.source
-    raise KeyError(name)
+    raise KeyError(f"{RELEASE.name} has no cell {name!r}")
 
 
 @pytest.mark.parametrize("name", list(SIGNATURES))
 def test_release_stub_fails_with_its_instruction(kernel, name):
-    stored = kernel.cell(name).source
-    instruction = re.search(r"# TODO: (.+)", stored).group(1).strip()
+    """The released stub keeps the signature and the one-line instruction, and raises."""
+    instruction = re.search(r"# TODO: (.+)", kernel.cell(name).source).group(1).strip()
     stub = _released_source(name)
-    assert "BEGIN SOLUTION" not in stub and "np.where" not in stub
+    assert SIGNATURES[name] in stub
+    assert "BEGIN SOLUTION" not in stub and "np.where" not in stub and "np.exp" not in stub
+    lines = [line.strip() for line in stub.splitlines()]
+    todo = lines.index("# TODO: " + instruction)
+    assert lines[todo + 1].startswith("raise NotImplementedError(")
     ok, err = kernel.try_answer(name, stub)
     assert not ok
-    assert "NotImplementedError" in err and instruction in err, err
+    assert err.startswith("GradingError: " + name + " raised NotImplementedError: "), err
+    # The stub's message is the instruction itself, or points at it (nbgrader_config.py decides).
+    assert instruction in err or "instruction above" in err, err
+
+
+def test_generated_stub_raises_the_instruction_itself(kernel):
+    """With helpers.nbgrader_ext.InstructiveClearSolutions the stub's error is the instruction."""
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb, _ = InstructiveClearSolutions().preprocess(nb, {})
+    for cell in nb.cells:
+        name = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if name in SIGNATURES:
+            instruction = re.search(r"# TODO: (.+)", kernel.cell(name).source).group(1).strip()
+            ok, err = kernel.try_answer(name, cell.source)
+            assert not ok and instruction in err, err
