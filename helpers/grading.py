@@ -609,7 +609,7 @@ class _Checking:
         if _raised_by_grader(tb):
             return False  # a bug of the grader or the test: not the student's fault
         direct = tb is not None and tb.tb_next is None  # raised in the test's own code
-        if direct and issubclass(etype, NameError):
+        if issubclass(etype, NameError) and (direct or getattr(exc, "name", None) == self.name):
             missing = getattr(exc, "name", None) or self.name
             sentence = missing + " is not defined; run the cell that defines it"
         elif direct and issubclass(etype, AssertionError):
@@ -913,6 +913,7 @@ def check_own_work(obj, name):
 # ---------------------------------------------------------------------------
 def check_callable(obj, name):
     """Fail unless `obj` is callable ("<name> is not a function (it is a float)")."""
+    _canary()
     if not callable(obj):
         _fail(name + " is not a function (it is " + _article(_type(obj).__name__)
               + "); define it with def")
@@ -972,6 +973,7 @@ def check_shape(actual, expected_shape, what, input_shape=None):
     for an input of shape (4,)" (`what` names the function); without it,
     "<what> has shape (3,); expected shape (4,)". Returns the float array.
     """
+    _canary()
     expected_shape = _tuple(expected_shape)
     subject = what + (" returned" if input_shape is not None else " is")
     a = _to_array(actual, subject, returned=input_shape is not None)
@@ -1300,13 +1302,19 @@ def _check_peak(g, ref, grid, args, names, who, name, unit, hidden, rtol, atol):
         ta, te = _fmt_pair(ts, tr) if not ok_time else (fmt(ts), fmt(tr))
         _fail(head + "peak of " + name + " is " + _with_unit(sa, unit) + " at t = " + ta
               + " ms; expected " + _with_unit(se, unit) + " at t = " + te + " ms")
+    # Name the rule when the reference peak is an input (g_peak; t = tau): that
+    # is derivable from what the student was told. Times are inputs whose name
+    # starts with "t"; the sampled peak of a smooth maximum lies within 1e-4
+    # (relative) of the true one on the default grid.
     value_rule = None
     for key in names:
+        if key.startswith("t"):
+            continue
         try:
             v = _float(args[key])
         except Exception:
             continue
-        if v == gr or (gr != 0.0 and (v - gr if v > gr else gr - v) <= 1e-9 * (gr if gr > 0 else -gr)):
+        if v == gr or (gr != 0.0 and (v - gr if v > gr else gr - v) <= 1e-4 * (gr if gr > 0 else -gr)):
             value_rule = "equal " + key
             break
     time_rule = None
@@ -1314,6 +1322,8 @@ def _check_peak(g, ref, grid, args, names, who, name, unit, hidden, rtol, atol):
         time_rule = "be at the spike (t = 0)"
     else:
         for key in names:
+            if not key.startswith("t"):
+                continue
             try:
                 v = _float(args[key])
             except Exception:
@@ -1384,8 +1394,7 @@ def check_trace(t, actual, expected, what, unit, atol, hidden=True, t_unit="ms",
                 _fail(label + " has " + _str(a.size) + " samples; expected " + _str(e.size)
                       + " (same duration and dt)")
             _fail(label + " has " + _shape_text(a.shape) + "; expected " + _shape_text(e.shape))
-        times = _mul(_zeros(a.shape, "float64"), 0.0)
-        _add(times, ta, out=times)
+        times = _add(_zeros(a.shape, "float64"), ta)  # the time of every sample
         where_nan = _isnan(a)
         if _any(where_nan):
             i = _first(where_nan)

@@ -10,6 +10,7 @@ import builtins
 import dis
 import functools
 import math
+import re
 import subprocess
 import sys
 import types
@@ -126,6 +127,8 @@ def test_correct_exp_written_differently_passes(student, hidden):
 
 def test_correct_alpha_and_dual_written_differently_pass():
     G.check_waveform(alpha_mask, ref_alpha, {"g_peak": 1.3, "tau": 0.6})
+    G.check_waveform(exp_mask, ref_exp, {"g_peak": 1.0, "tau": 1e-3})  # scales far from 1 ms
+    G.check_waveform(exp_mask, ref_exp, {"g_peak": 1e4, "tau": 5e3})
     for args in ({"g_peak": 1.0, "tau_rise": 40.0, "tau_decay": 200.0},
                  {"g_peak": 3.2, "tau_rise": 0.5, "tau_decay": 4.0},
                  {"g_peak": 0.8, "tau_rise": 9.0, "tau_decay": 11.0}):
@@ -222,6 +225,11 @@ def test_peak_messages_hidden_state_the_rule_not_the_reference():
     assert text == ("dual_exp_conductance with g_peak = 2 nS, tau_rise = 8 ms and tau_decay = 60 ms: "
                     "the peak of g is 2.00 nS at t = 24.1 ms; it comes too late")
     assert "18.6" not in text  # the reference peak time is not revealed
+    # the peak of the dual exponential falls between grid points: still "equal g_peak"
+    small = lambda t, g, tr, td: ref_dual(t, 0.5 * g, tr, td)  # noqa: E731
+    assert waveform_message(small, ref_dual, args, function="dual_exp_conductance") == (
+        "dual_exp_conductance with g_peak = 2 nS, tau_rise = 8 ms and tau_decay = 60 ms: "
+        "the peak of g is 1.00 nS at t = 18.6 ms; it should equal g_peak")
 
 
 def test_curve_messages_visible_and_hidden():
@@ -230,6 +238,36 @@ def test_curve_messages_visible_and_hidden():
     hidden = waveform_message(slow)
     assert hidden == EXP + "g is 0.771 nS at t = 3.15 ms; that is too large"
     assert "0.701" not in hidden
+
+
+WRONG_ANSWERS = {  # name: (student, reference, args)
+    "lecture alpha (peak g/e)": (lambda t, g, tau: ref_alpha(t, g / np.e, tau), ref_alpha, ARGS),
+    "exp(+t/tau)": (lambda t, g, tau: np.where(np.asarray(t) >= 0, g * np.exp(np.asarray(t) / tau), 0.0),
+                    ref_exp, {"g_peak": 1.7, "tau": 4.0}),
+    "tau in the wrong place": (lambda t, g, tau: ref_exp(t, g, 1.0 / tau), ref_exp, {"g_peak": 1.7, "tau": 4.0}),
+    "lecture dual prefactor": (
+        lambda t, g, tr, td: np.where(np.asarray(t) >= 0, g / (1 / tr - 1 / td) * (
+            np.exp(-np.maximum(t, 0) / td) - np.exp(-np.maximum(t, 0) / tr)), 0.0),
+        ref_dual, {"g_peak": 2.0, "tau_rise": 8.0, "tau_decay": 60.0}),
+    "lecture dual peak time": (
+        lambda t, g, tr, td: ref_dual(t, g, tr, td) * (
+            (np.exp(-18.6 / td) - np.exp(-18.6 / tr)) / (np.exp(-tr * np.log(td / tr) / td)
+                                                          - np.exp(-np.log(td / tr)))),
+        ref_dual, {"g_peak": 2.0, "tau_rise": 8.0, "tau_decay": 60.0}),
+}
+
+
+@pytest.mark.parametrize("label", list(WRONG_ANSWERS))
+def test_hidden_messages_do_not_reveal_reference_values(label):
+    student, reference, args = WRONG_ANSWERS[label]
+    hidden = waveform_message(student, reference, args, function="f")
+    visible = waveform_message(student, reference, args, function="f", hidden=False)
+    assert "expected" in visible and "expected" not in hidden
+    # every number the visible message adds is a reference value: none may be in the hidden one
+    numbers = lambda text: set(re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", text))  # noqa: E731
+    revealed = numbers(visible.split("expected", 1)[1]) - numbers(visible.split("expected", 1)[0])
+    inputs = {G._fmt_in(v) for v in args.values()} | {"0"}  # inputs and the spike time are no secret
+    assert revealed and not (numbers(hidden) & (revealed - inputs)), (hidden, visible)
 
 
 def test_input_array_modified_in_place():
@@ -407,6 +445,10 @@ def test_checking_undefined_name_and_plain_asserts():
             exp_conductance_not_defined_anywhere(1.0, 2.0, 3.0)  # noqa: F821
     assert str(info.value) == (
         "exp_conductance_not_defined_anywhere is not defined; run the cell that defines it")
+    with pytest.raises(G.GradingError) as info:
+        with G.checking("undefined_exp_conductance"):
+            [undefined_exp_conductance(t, 2.0, 3.0) for t in (0.0, 1.0)]  # noqa: F821
+    assert str(info.value) == "undefined_exp_conductance is not defined; run the cell that defines it"
     with pytest.raises(G.GradingError) as info:
         with G.checking("exp_conductance"):
             assert ref_exp(0.0, 2.0, 3.0) == 1.0, "at the spike (t = 0) g should be g_peak = 2 nS"
