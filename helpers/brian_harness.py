@@ -460,7 +460,8 @@ def _check_finite(t, values, var, strings):
         when = f" from t = {float(t[index] / ms):.1f} ms on" if t is not None else ""
         raise HarnessError(
             f"the simulation of {strings} gives {kind} values of {var}{when}; "
-            f"look for a division by zero or an equation that grows without bound."
+            f"look for a division by zero, a logarithm or square root of a negative number, "
+            f"or an equation that grows without bound."
         )
 
 
