@@ -203,9 +203,17 @@ UNITS = {
 # Exceptions
 # ---------------------------------------------------------------------------
 class GradingError(AssertionError):
-    """A check failed; the message is one sentence meant for the student."""
+    """A check failed; the message is one sentence meant for the student.
+
+    Creating one (re)installs the IPython handler, so even a GradingError that
+    a test raises itself is shown as one line if notebook code removed it.
+    """
 
     _helpers_grading_error = True
+
+    def __init__(self, *args):
+        install_ipython_handler()
+        AssertionError.__init__(self, *args)
 
 
 class CourseError(RuntimeError):
@@ -218,7 +226,6 @@ class CourseError(RuntimeError):
 
 
 def _fail(sentence):
-    install_ipython_handler()
     raise GradingError(sentence)
 
 
@@ -617,7 +624,6 @@ class _Checking:
             sentence = self.name + " failed a check" + (": " + message if message else "")
         else:
             sentence = _exception_sentence(self.name, exc)
-        install_ipython_handler()
         raise GradingError(sentence) from None
 
 
@@ -925,12 +931,17 @@ def _article(word):
 
 
 def check_string(obj, name):
-    """Fail unless `obj` is a non-empty ``str``; return it."""
+    """Fail unless `obj` is a non-empty ``str``; return it as a plain ``str``.
+
+    Methods of a ``str`` subclass are never called (they would be student code
+    running inside the grader).
+    """
     if not isinstance(obj, _str):
         _fail(name + " is not a string (it is " + _article(_type(obj).__name__) + ")")
-    if not obj.strip():
+    text = _str.__str__(obj)
+    if not _str.strip(text):
         _fail(name + " is an empty string")
-    return obj
+    return text
 
 
 def check_choice(obj, name, choices, expected=None, hidden=True):
@@ -952,13 +963,14 @@ def check_choice(obj, name, choices, expected=None, hidden=True):
     str
         The matching entry of `choices`.
     """
-    check_string(obj, name)
+    text = check_string(obj, name)
     options = [_str(c) for c in choices]
-    quoted = _join_and(repr(c) for c in options).replace(" and ", " or ")
-    key = obj.strip().lower()
+    quoted = [repr(c) for c in options]
+    quoted = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    key = text.strip().lower()
     match = [c for c in options if c.strip().lower() == key]
     if not match:
-        _fail(name + " is " + repr(obj) + "; choose one of " + quoted)
+        _fail(name + " is " + repr(text) + "; choose one of " + quoted)
     if expected is not None and match[0].strip().lower() != _str(expected).strip().lower():
         if hidden:
             _fail(name + " is " + repr(match[0]) + ", which is not the right answer")
@@ -1430,8 +1442,12 @@ def _neuron(i, shape):
 def _ipython_handler(shell, etype, value, tb, tb_offset=None):
     if getattr(etype, "_helpers_grading_error", False):
         stb = [etype.__name__ + ": " + _safe_str(value)]
-    else:  # only reached if someone registered other classes with our handler
-        stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+        shell._showtraceback(etype, value, stb)
+        return stb
+    previous = getattr(shell, "_helpers_grading_previous_tb", None)
+    if previous is not None:  # a class another tool registered: its own handler
+        return previous(etype, value, tb, tb_offset=tb_offset)
+    stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
     shell._showtraceback(etype, value, stb)
     return stb
 
@@ -1441,9 +1457,11 @@ def install_ipython_handler():
 
     Registers, via ``get_ipython().set_custom_exc``, every GradingError class
     of this module and of its :func:`fresh` copies. The kernel still reports
-    the cell as failed (error output, execute reply status "error"). Called on
-    import, on entering ``checking`` and before raising; does nothing (and
-    returns False) outside IPython. IPython is never imported here.
+    the cell as failed (error output, execute reply status "error"). Exception
+    classes another tool registered stay registered and keep going to that
+    tool's handler. Called on import, on entering ``checking`` and before
+    raising (so a notebook that removes the handler gets it back); does
+    nothing and returns False outside IPython. IPython is never imported here.
     """
     ipython = _sys.modules.get("IPython")
     get = getattr(ipython, "get_ipython", None) if ipython is not None else None
@@ -1454,9 +1472,14 @@ def install_ipython_handler():
         if shell is None or not hasattr(shell, "set_custom_exc"):
             return False
         current = _tuple(getattr(shell, "custom_exceptions", ()) or ())
-        others = _tuple(c for c in current if c is not GradingError
-                        and getattr(c, "_helpers_grading_error", False))
-        shell.set_custom_exc((GradingError,) + others, _ipython_handler)
+        ours = _tuple(c for c in current if c is not GradingError
+                      and getattr(c, "_helpers_grading_error", False))
+        foreign = _tuple(c for c in current if not getattr(c, "_helpers_grading_error", False))
+        installed = getattr(shell, "_helpers_grading_custom_tb", None)
+        if shell.CustomTB is not installed:  # not our handler: remember it for its classes
+            shell._helpers_grading_previous_tb = shell.CustomTB if foreign else None
+        shell.set_custom_exc((GradingError,) + ours + foreign, _ipython_handler)
+        shell._helpers_grading_custom_tb = shell.CustomTB
     except Exception:
         return False
     return True

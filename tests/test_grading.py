@@ -793,6 +793,17 @@ def test_kernel_shows_one_line_and_scores_zero(tmp_path):
         "    grading.check_waveform(quiet, waveforms.exp_conductance, {'g_peak': 1.0, 'tau': 0.01},\n"
         "                           t=np.linspace(-20.0, 1.0, 2101))\n"
         "print('passed')",
+        # 7, 8: another tool's custom handler keeps its classes; GradingError stays one line
+        "get_ipython().set_custom_exc((KeyError,), lambda shell, etype, value, tb, tb_offset=None:\n"
+        "                             print('FOREIGN HANDLER', value))\n"
+        "with grading.checking('exp_conductance'):\n"
+        "    raise KeyError('k')",
+        "with grading.checking('exp_conductance'):\n"
+        "    pass\n"
+        "raise KeyError('k')",
+        # 9: a GradingError raised by a test itself after the handler was removed
+        "get_ipython().set_custom_exc((), None)\n"
+        "raise grading.GradingError('B must grow with u')  # HIDDEN-LINE-3",
     ]
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
@@ -817,6 +828,7 @@ def test_kernel_shows_one_line_and_scores_zero(tmp_path):
         2: "alpha_conductance raised NotImplementedError (replace the `raise NotImplementedError()` "
            "line with your solution)",
         3: "undefined_student_function is not defined; run the cell that defines it",
+        9: "B must grow with u",
     }
     for i, sentence in expected.items():
         out = error(i)
@@ -832,3 +844,5 @@ def test_kernel_shows_one_line_and_scores_zero(tmp_path):
     assert status[6] == "ok"
     assert [o.get("name") for o in nb.cells[6].outputs] == ["stdout"]
     assert determine_grade(nb.cells[6]) == (1, 1)
+    assert error(7).traceback == ["GradingError: exp_conductance raised KeyError: 'k'"]
+    assert [o.text for o in nb.cells[8].outputs if o.output_type == "stream"] == ["FOREIGN HANDLER 'k'\n"]
