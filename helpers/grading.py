@@ -399,7 +399,14 @@ def _brian_dim_text(x):
 
 
 def _is_brian(x):
-    return (_type(x).__module__ or "").startswith("brian2") and hasattr(x, "dim")
+    """True for a Brian2 quantity that carries a physical dimension (a
+    dimensionless quantity is a plain number)."""
+    if not ((_type(x).__module__ or "").startswith("brian2") and hasattr(x, "dim")):
+        return False
+    try:
+        return not _bool(x.is_dimensionless)
+    except Exception:
+        return True
 
 
 def _fmt_input_value(name, value):

@@ -346,6 +346,17 @@ def test_check_values_converts_brian_quantities():
     assert message(G.check_values, 20 * ms, 18.6 * ms, "dual_exp_peak_time", "ms", hidden=False,
                    inputs={"tau_rise": 8 * ms, "tau_decay": 60 * ms}) == (
         "dual_exp_peak_time with tau_rise = 8 ms and tau_decay = 60 ms is 20.0 ms; expected 18.6 ms")
+    # dimensionless quantities (a monitor's G_mg, w) are plain numbers
+    dimensionless = b2.Quantity([0.05, 0.5])
+    G.check_values(dimensionless, [0.05, 0.5], "G_mg", "")
+    G.check_trace([0.0, 0.1] * ms, dimensionless, np.array([0.05, 0.5]), "G_mg", "", 1e-9)
+    assert message(G.check_values, 5 * mV, 0.5, "G_mg", "") == (
+        "G_mg is a Brian2 quantity (in volt); this exercise uses plain numbers")
+    t = np.arange(3) * 0.1 * ms
+    assert message(G.check_trace, t, [-65.0, -64.0, -63.0] * mV, [-65.0, -64.5, -63.0] * mV, "u", "mV", 0.01,
+                   inputs={"g_max": 2 * b2.nS, "Mg": 1.2 * b2.mM}) == (
+        "u with g_max = 2 nS and Mg = 1.2 mM departs from the correct trace by up to 0.500 mV "
+        "(at t = 0.100 ms; tolerance 0.01 mV)")
 
 
 def test_check_trace_messages():
