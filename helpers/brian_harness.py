@@ -32,10 +32,20 @@ the generated code, and Brian2's messages, do not depend on how many networks
 a notebook has built before.
 
 Code generation. :data:`CODEGEN_TARGET` is ``"numpy"``: every student string is
-new code, so Cython would compile cold on every graded call. Measured on the
-course machine (``benchmarks/bench_codegen.py``; 2 cores, gcc 12, fresh process
-and fresh Cython cache per run): see the module attribute
-:data:`CODEGEN_BENCHMARK` for the figures.
+new code, so Cython would compile cold on every graded call. Measured with
+``benchmarks/bench_codegen.py`` on the course machine (2 shared cores, gcc 12;
+first harness call in a fresh process, Cython with an empty cache directory):
+
+==========================  =======  ============  =====
+graded simulation           numpy    Cython, cold  ratio
+==========================  =======  ============  =====
+02 dual-exp synapse 300 ms  1.2 s    18.6 s        16x
+03 NMDA neuron 300 ms       1.3 s    25.8 s        20x
+06 LIF 100 x 7, 1 s         0.8 s    12.4 s        16x
+==========================  =======  ============  =====
+
+(10, 17 and 5 compiled modules.) Under load from other processes the Cython
+times grow further (43 s for the NMDA run), numpy's hardly.
 """
 
 from __future__ import annotations
@@ -85,9 +95,6 @@ __all__ = [
 
 #: Code generation target used for every graded simulation (see module docstring).
 CODEGEN_TARGET = "numpy"
-
-#: Measured by benchmarks/bench_codegen.py on the course machine (seconds, cold).
-CODEGEN_BENCHMARK = {}
 
 #: Schedule for networks that deliver spikes: spike effects land before integration.
 SPIKE_SCHEDULE = ("start", "thresholds", "synapses", "groups", "resets", "end")
@@ -221,7 +228,7 @@ def _expr(text):
 
 
 def _short(text, limit=60):
-    text = " ".join(str(text).split())
+    text = " ".join(str(text).split()).rstrip(".")
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -269,7 +276,7 @@ def _equations(text, name):
 _STATEMENT = re.compile(r"^([A-Za-z_]\w*)\s*(\+|-|\*|/|//|%|\*\*)?=(?!=)\s*(.+)$")
 
 
-def _statements(text, name, variables, model_name):
+def _statements(text, name, eqs, model_name):
     """Check an ``on_pre`` string statement by statement; raise HarnessError if malformed."""
     if not isinstance(text, str):
         raise HarnessError(
@@ -293,9 +300,14 @@ def _statements(text, name, variables, model_name):
                 f"{name} could not be parsed: line {number} '{_short(statement)}' {problem}."
             )
         target = match.group(1)
-        if target not in variables and not target.endswith(("_post", "_pre")):
+        if target not in eqs.names and not target.endswith(("_post", "_pre")):
             raise HarnessError(
                 f"{name} changes {target}, which {model_name} does not define."
+            )
+        if target in eqs.subexpr_names:
+            raise HarnessError(
+                f"{name} changes {target}, but {model_name} defines {target} by an expression "
+                f"('{target} = ...'), so it cannot be changed."
             )
 
 
@@ -436,6 +448,9 @@ def _explain(exc, which, owners, namespace):
         if "No stateupdater that is suitable" in text:
             return f"{which} could not be integrated: Brian2 found no method for these equations."
     root = chain[-1]
+    if type(root) is KeyError and root.args and re.fullmatch(r"\w+", str(root.args[0])):
+        return (f"{which} uses {root.args[0]}, which is neither one of its variables nor a name in "
+                f"the namespace ({names}).")
     return f"{which} could not be simulated: {type(root).__name__}: {_short(' '.join(str(root).split()), 100)}."
 
 
@@ -535,7 +550,7 @@ def run_synapse(model, on_pre, namespace, spike_times, duration, dt=0.1 * ms, va
     if variable not in eqs.names:
         raise HarnessError(f"{model_name} must define {variable}.")
     _require_clock_driven(eqs, model_name)
-    _statements(on_pre, on_pre_name, eqs.names, model_name)
+    _statements(on_pre, on_pre_name, eqs, model_name)
     namespace = _namespace(namespace)
     dt = _time(dt, "dt")
     duration = _time(duration, "duration")
@@ -616,7 +631,7 @@ def run_nmda_neuron(neuron_eqs, synapse_model, synapse_on_pre, namespace, spike_
             f"conductance reaches the neuron's g_syn."
         )
     _require(seqs, model_name, "g_syn_post", siemens.dim)
-    _statements(synapse_on_pre, on_pre_name, seqs.names, model_name)
+    _statements(synapse_on_pre, on_pre_name, seqs, model_name)
     namespace = _namespace(namespace)
     if "u_rest" not in namespace:
         raise HarnessError("namespace must contain u_rest (the initial value of u).")

@@ -116,6 +116,11 @@ SYNAPSE_CASES = [
     ("on_pre_unknown_name", A, "x += e*weight",
      "alpha_on_pre uses weight, which is neither one of its variables nor a name in the namespace "
      "(tau, tau_decay, tau_rise, w)."),
+    ("on_pre_subexpression", "g = w*exp(-t/tau) : 1", "g += 0",
+     "alpha_on_pre changes g, but alpha_model defines g by an expression ('g = ...'), so it cannot be changed."),
+    ("on_pre_unknown_target_variable", A, "x += e*w\ng_post += 1",
+     "alpha_on_pre uses g_post, which is neither one of its variables nor a name in the namespace "
+     "(tau, tau_decay, tau_rise, w)."),
     ("on_pre_units", A, "x += e*w*mV",
      "alpha_on_pre has inconsistent units: 'x + (e * w) * mV' combines different units "
      "('x' has unit 1 (dimensionless); '(e * w) * mV' has unit volt)."),
