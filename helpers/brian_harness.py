@@ -490,6 +490,11 @@ def _copy(values):
 
 
 def _spike_generator(spike_times, dt):
+    if isinstance(spike_times, (list, tuple)):
+        if not spike_times:
+            spike_times = np.zeros(0) * second
+        elif all(isinstance(s, Quantity) for s in spike_times):
+            spike_times = Quantity(spike_times)  # [1*ms, 5*ms] -> [1, 5]*ms
     spike_times = _time(spike_times, "spike_times")
     times = np.atleast_1d(np.asarray(spike_times / second, dtype=float))
     if times.size and (not np.isfinite(times).all() or (times < 0).any()):

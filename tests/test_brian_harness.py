@@ -436,3 +436,12 @@ def test_conftest_reset_generator_restores_outside_state():
     assert prefs.core.default_float_dtype is np.float64
     assert defaultclock.dt == 0.1 * ms
     assert brian2.BrianObject._scope_current_key != scope
+
+
+def test_spike_times_as_list_of_quantities_or_empty():
+    ns = ref.synapse_namespace()
+    _, g_list = run_synapse(A, A_PRE, ns, [1 * ms, 3 * ms], 10 * ms)
+    _, g_array = run_synapse(A, A_PRE, ns, [1, 3] * ms, 10 * ms)
+    np.testing.assert_array_equal(g_list, g_array)
+    _, g_none = run_synapse(A, A_PRE, ns, [], 10 * ms)
+    assert g_none.shape == (100,) and np.all(g_none == 0)
