@@ -37,7 +37,26 @@ Writing a hidden test
 * ``check_waveform`` and friends call :func:`check_own_work`, so re-exporting a
   ``helpers`` reference fails.
 * Instructor errors (a reference that raises, an inconsistent test) raise
-  :class:`CourseError`, which ``checking`` lets through with its full traceback.
+  :class:`CourseError`, which ``checking`` lets through with its full traceback;
+  so does any exception that escapes this module's own code (a grader bug is
+  never blamed on the student).
+* The checks of one module copy take their default function name from the
+  innermost ``checking`` block of the same copy: use ``grading.checking`` and
+  ``grading.check_*`` from the same ``fresh()`` result.
+
+API
+---
+``GradingError``, ``CourseError``, ``checking(name, quiet=True)``,
+``call(fn, *args, name=None, **kw)``, ``check_own_work(obj, name)``,
+``check_callable(obj, name)``, ``check_string(obj, name)``,
+``check_choice(obj, name, choices, expected=None, hidden=True)``,
+``check_shape(actual, expected_shape, what, input_shape=None)``,
+``check_finite(actual, what, x=None, ...)``,
+``check_values(actual, expected, what, unit="", rtol=1e-6, atol=0.0, hidden=True, inputs=None, rule=None, ...)``,
+``check_waveform(fn, reference, args, t=None, name="g", unit="nS", hidden=True, ...)``,
+``check_trace(t, actual, expected, what, unit, atol, hidden=True, ...)``,
+``fresh()``, ``check_untampered()``, ``install_ipython_handler()``, ``fmt(x)``,
+and ``UNITS`` (the unit printed for a named input, e.g. ``tau`` -> ms).
 
 In IPython and ipykernel, importing this module installs a custom exception
 handler, so a ``GradingError`` prints only ``GradingError: <sentence>``: no
@@ -107,6 +126,7 @@ __all__ = [
     "check_untampered",
     "install_ipython_handler",
     "fmt",
+    "UNITS",
 ]
 
 # ---------------------------------------------------------------------------
