@@ -71,7 +71,13 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # ---------------------------------------------------------------- autograding
 # Brian2 cells (code generation plus a run) take far longer than nbgrader's 30 s
 # default; 180 s per cell leaves room on a slow machine.
-c.Execute.timeout = int(os.environ.get("SYNAPSES_CELL_TIMEOUT", "180"))
+# (An exception in this file makes nbgrader skip the whole file with only a
+# logged error, so bad input falls back to the default instead of raising.)
+try:
+    c.Execute.timeout = int(os.environ.get("SYNAPSES_CELL_TIMEOUT", "180"))
+except ValueError:
+    print("nbgrader_config.py: SYNAPSES_CELL_TIMEOUT is not an integer; using 180 s", file=sys.stderr)
+    c.Execute.timeout = 180
 # On timeout, interrupt the kernel (SIGINT), record a CellTimeoutError in that
 # cell and go on with the next cell: an endless loop costs that cell only.
 # (nbgrader's default is already True; nbclient's own default is False.)
@@ -134,7 +140,7 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 
 try:
     from helpers.release import OverwriteCellsKeepHiddenTests as _OverwriteCells
-except ImportError as _err:  # course package not installed: stock behaviour
+except Exception as _err:  # course package missing or broken: stock behaviour
     print(f"nbgrader_config.py: helpers.release unavailable ({_err}); using "
           "nbgrader's OverwriteCells (false checksum warnings, issue #1961)",
           file=sys.stderr)
@@ -159,7 +165,7 @@ c.Autograde.sanitize_preprocessors = [
 # default.
 try:
     from helpers.release import ShortenTestTracebacks as _ShortenTracebacks
-except ImportError:  # reported above
+except Exception:  # reported above
     _ShortenTracebacks = None
 c.GenerateFeedback.preprocessors = [
     p for p in (GetGrades, ClearHiddenTests, _ShortenTracebacks, CSSHTMLHeaderPreprocessor)

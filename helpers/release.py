@@ -180,7 +180,9 @@ def run_nbgrader(
     env : dict, optional
         Environment; default :func:`nbgrader_env`.
     check : bool, optional
-        Raise :class:`NbgraderError` with the log if the exit status is not 0.
+        Raise :class:`NbgraderError` with the log if the exit status is not 0
+        or if nbgrader could not load ``nbgrader_config.py`` (it only logs that
+        and goes on with its defaults).
 
     Returns
     -------
@@ -215,6 +217,9 @@ def run_nbgrader(
     result = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
     result.elapsed = time.monotonic() - start
     result.leftover_pids = leftover
+    if check and "Exception while loading config file" in err:
+        # nbgrader logs this and carries on without the course configuration
+        raise NbgraderError(f"nbgrader could not load {course_root}/nbgrader_config.py:\n{err[-6000:]}")
     if check and proc.returncode != 0:
         raise NbgraderError(
             f"`nbgrader {' '.join(args)}` in {course_root} exited with status "
