@@ -66,6 +66,22 @@ c.Exchange.root = os.environ.get("SYNAPSES_EXCHANGE", os.path.join(COURSE_ROOT, 
 c.ClearSolutions.code_stub = {
     "python": 'raise NotImplementedError("Replace this line with your code (see the instruction above).")'
 }
+# The course's ClearSolutions turns that instruction line (written as
+# "# TODO: <instruction>") into the stub itself, so the first error a student
+# sees is the instruction: raise NotImplementedError("<instruction>").
+# Cells without a TODO line keep the generic stub above.
+from nbgrader.converters import GenerateAssignment as _GenerateAssignment  # noqa: E402
+
+try:
+    from helpers.nbgrader_ext import InstructiveClearSolutions as _ClearSolutions
+except ImportError as _err:  # course package not installed: generic stubs
+    print(f"nbgrader_config.py: helpers.nbgrader_ext unavailable ({_err}); "
+          "stubs use the generic instruction", file=sys.stderr)
+else:
+    c.GenerateAssignment.preprocessors = [
+        _ClearSolutions if p.__name__ == "ClearSolutions" else p
+        for p in _GenerateAssignment.class_traits()["preprocessors"].default()
+    ]
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # ---------------------------------------------------------------- autograding

@@ -149,20 +149,19 @@ def test_source_markers_are_balanced_and_in_the_right_cells(source_nb):
 
 
 def test_code_solutions_have_an_instruction_line_above(source_nb):
-    """The stub says "see the instruction above": a comment line must precede BEGIN SOLUTION."""
+    """Each stub raises its cell's instruction: a '# TODO: ...' line must precede BEGIN SOLUTION."""
+    from helpers.nbgrader_ext import stub_instruction
+
     name, nb = source_nb
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or not meta(cell).get("solution"):
             continue
-        lines = cell.source.splitlines()
         regions = _regions(cell.source, SOLUTION_BEGIN, SOLUTION_END)
         assert regions, (f"{name}: {label(cell, i)} is a code solution cell without "
                          f"### BEGIN SOLUTION / ### END SOLUTION (students would get a bare stub)")
-        for start, _ in regions:
-            above = [l.strip() for l in lines[:start] if l.strip()]
-            assert above and above[-1].startswith("#") and SOLUTION_END not in above[-1], (
-                f"{name}: {label(cell, i)}: put a one-line '# ...' instruction directly above "
-                f"line {start + 1} (### BEGIN SOLUTION); the stub points students to it")
+        assert stub_instruction(cell.source), (
+            f"{name}: {label(cell, i)}: put a one-line '# TODO: <instruction>' directly above "
+            f"### BEGIN SOLUTION; the released stub raises that instruction")
 
 
 # ------------------------------------------------------------------ committed release
