@@ -8,6 +8,9 @@ STAMP := $(VENV)/.installed
 export MPLBACKEND ?= Agg
 export PYTHONDONTWRITEBYTECODE := 1
 
+WORKERS ?= 2
+SCHEDULER ?=
+
 .PHONY: help venv test test-fast grade lab release bench clean
 
 help:
@@ -30,6 +33,9 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+
+grade: $(STAMP)
+	$(BIN)/python -m helpers.instructor grade --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(GRADE_ARGS)
 
 release: $(STAMP)
 	$(BIN)/python -m helpers.release
