@@ -17,10 +17,10 @@ Each panel keeps a faint family of curves for fixed shunts (``g_i`` = 0, 5, ...,
 30 nS), the ``g_i = 0`` curve dashed, the curve for the slider's ``g_i`` bold and
 a marker at the slider's ``g_e``; moving a slider only changes the data of
 those artists. The readout states, in this fixed format (a browser test parses
-it)::
+it; the two rates are wrapped in ``<b>`` tags), for the default sliders::
 
-    g_e = 8.0 nS, g_i = 10.0 nS: CH rate = 44.8 Hz (x 0.64 of the unshunted rate),
-    LIF rate = 52.4 Hz (its threshold g_e moves from 3.0 to 6.0 nS)
+    g_e = 8.0 nS, g_i = 10.0 nS: CH rate = 34.5 Hz (x 0.41 of the unshunted rate),
+    LIF rate = 84.9 Hz (its threshold g_e moves from 3.0 to 6.0 nS)
 
 Units: ms, mV, nS, pF; rates in Hz; ``m`` in Hz/mV^2.
 """
