@@ -37,8 +37,18 @@ def live_figure(nrows: int = 1, ncols: int = 1, figsize=(8.0, 3.5), **subplot_kw
         registered with pyplot, so ``plt.show()`` in other cells never shows
         it a second time.
     """
+    import matplotlib
     from matplotlib.figure import Figure
-    from ipympl.backend_nbagg import Canvas, FigureManager
+
+    # ipympl's first import calls matplotlib.use("module://ipympl.backend_nbagg")
+    # (ipympl/__init__.py), which would turn every later static plt figure of
+    # the notebook into a widget: keep the notebook's own backend.
+    before = matplotlib.rcParams._get_backend_or_none()
+    try:
+        from ipympl.backend_nbagg import Canvas, FigureManager
+    finally:
+        if before is not None and matplotlib.rcParams._get_backend_or_none() != before:
+            matplotlib.use(before)
 
     fig = Figure(figsize=figsize, layout="constrained")
     canvas = Canvas(fig)

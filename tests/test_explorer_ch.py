@@ -144,17 +144,11 @@ def test_students_functions_are_used_and_stubs_fail_loudly():
 
 
 def test_building_the_explorer_keeps_pyplots_backend():
-    # ipympl's first import switches pyplot to its widget backend; the explorer restores the
-    # previous one so the notebook's static figures stay inline PNGs.
+    # ipympl's first import switches pyplot to its widget backend; live_figure restores it
+    # (tests/test_widgets.py checks that in a fresh interpreter).
     import matplotlib
 
-    from helpers.explorers.carandini_heeger import _keep_pyplot_backend
-
     before = matplotlib.get_backend()
-    with _keep_pyplot_backend():
-        matplotlib.use("svg")
-        assert matplotlib.get_backend() == "svg"
-    assert matplotlib.get_backend() == before
     ex = ch_explorer()
     try:
         assert matplotlib.get_backend() == before

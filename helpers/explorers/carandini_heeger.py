@@ -27,7 +27,6 @@ Units: ms, mV, nS, pF; rates in Hz; ``m`` in Hz/mV^2.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Callable, Sequence
 
 import numpy as np
@@ -53,24 +52,6 @@ G_E_MAX = 20.0  # nS, right end of the g_e axis and slider
 G_I_MAX = 30.0  # nS, largest shunt on the slider
 G_I_FAMILY = tuple(5.0 * k for k in range(7))  # nS: 0, 5, ..., 30 (faint curves)
 _N_POINTS = 401  # samples of the g_e axis
-
-
-@contextlib.contextmanager
-def _keep_pyplot_backend():
-    """Restore pyplot's backend after building a live figure.
-
-    Importing ipympl for the first time calls ``matplotlib.use("module://ipympl.backend_nbagg")``
-    (ipympl/__init__.py), which would turn every later static ``plt`` figure of the notebook
-    into a widget; the notebook's static figures must stay inline PNGs.
-    """
-    import matplotlib
-
-    before = matplotlib.rcParams._get_backend_or_none()
-    try:
-        yield
-    finally:
-        if before is not None and matplotlib.rcParams._get_backend_or_none() != before:
-            matplotlib.use(before)
 
 
 def lif_conductance_rate(g_e, g_i, E_e=E_E, C_m=C_M, g_l=G_L, u_rest=U_REST, u_th=U_TH,
@@ -181,8 +162,7 @@ def ch_explorer(ch_rate_fn: Callable | None = None, lif_rate_fn: Callable | None
                                     lif_rate_fn)
 
     axis = np.linspace(0.0, g_e_max, _N_POINTS)
-    with _keep_pyplot_backend():
-        fig, (ax_ch, ax_lif) = live_figure(1, 2, figsize=(9.0, 3.6), sharex=True)
+    fig, (ax_ch, ax_lif) = live_figure(1, 2, figsize=(9.0, 3.6), sharex=True)
     panels = ((ax_ch, ch, "Carandini-Heeger: shunting divides"),
               (ax_lif, lif, "LIF neuron: shunting subtracts"))
     artists = {}
