@@ -746,6 +746,10 @@ def _index_helpers_value(index, value, label, depth):
         return
     if isinstance(value, (_FunctionType, _type)):
         if _is_helpers_name(getattr(value, "__module__", None)):
+            # name a reference where it is defined, wherever it was found
+            qualname = getattr(value, "__qualname__", None)
+            if isinstance(qualname, _str) and "<" not in qualname:
+                label = value.__module__ + "." + qualname
             index[id(value)] = (value, label)
             if isinstance(value, _FunctionType):
                 index[id(value.__code__)] = (value.__code__, label)
