@@ -703,7 +703,7 @@ def _grade_task(task: dict[str, Any]) -> dict[str, Any]:
         stash = tmp / "executed"
         args = ["autograde", assignment, "--student", student, "--force",
                 "--Autograde.autograde_preprocessors=" + json.dumps(task["preprocessors"]),
-                f"--StashExecuted.stash_dir={stash}"]
+                f"--StashExecuted.stash_dir={stash}", *task.get("nbgrader_args", ())]
         run = _run_nbgrader_tagged(args, course, timeout=task["timeout"], run_id=task["run_id"],
                                    cancel=task["cancel"])
         out.update(returncode=run.returncode, log=run.log, seconds=run.seconds,
@@ -782,6 +782,7 @@ def autograde(
     *,
     timeout: float | None = None,
     run_tag: str | None = None,
+    nbgrader_args: Iterable[str] = (),
 ) -> dict[str, AutogradeOutcome]:
     """Autograde ``students`` of the course at ``course_root`` with nbgrader.
 
@@ -815,6 +816,10 @@ def autograde(
     run_tag : str, optional
         Value of :data:`RUN_TAG` for every process started (default: random);
         lets a caller find leftovers with :func:`processes_with_env`.
+    nbgrader_args : iterable of str, optional
+        Extra options for every ``nbgrader autograde`` run, e.g.
+        ``["--Execute.timeout=10"]`` (also passed to the replays, where
+        options of ``Execute`` have no effect).
 
     Returns
     -------
@@ -837,18 +842,20 @@ def autograde(
         timeout = _default_timeout(course_root, assignment)
     run_id = run_tag or uuid.uuid4().hex
     say = progress or (lambda line: None)
+    extra = [str(a) for a in nbgrader_args]
     if workers == 1 and scheduler is None:
-        return _autograde_serial(course_root, students, say, assignment, timeout, run_id)
-    return _autograde_parallel(course_root, students, workers, scheduler, say, assignment, timeout, run_id)
+        return _autograde_serial(course_root, students, say, assignment, timeout, run_id, extra)
+    return _autograde_parallel(course_root, students, workers, scheduler, say, assignment, timeout,
+                               run_id, extra)
 
 
-def _autograde_serial(course_root, students, say, assignment, timeout, run_id):
+def _autograde_serial(course_root, students, say, assignment, timeout, run_id, extra):
     outcomes: dict[str, AutogradeOutcome] = {}
     host = socket.gethostname()
     try:
         for k, student in enumerate(students, 1):
             started = time.time()
-            run = _run_nbgrader_tagged(["autograde", assignment, "--student", student, "--force"],
+            run = _run_nbgrader_tagged(["autograde", assignment, "--student", student, "--force", *extra],
                                        course_root, timeout=timeout, run_id=run_id)
             outcome = AutogradeOutcome(
                 student=student, ok=run.returncode == 0 and not run.timed_out, seconds=run.seconds,
@@ -909,7 +916,7 @@ class _Pool:
                 self.client.close()
 
 
-def _autograde_parallel(course_root, students, workers, scheduler, say, assignment, timeout, run_id):
+def _autograde_parallel(course_root, students, workers, scheduler, say, assignment, timeout, run_id, extra):
     info = _probe_config(course_root)
     worker_pp = autograde_preprocessors(info["preprocessors"], "worker")
     replay_pp = autograde_preprocessors(info["preprocessors"], "replay")
@@ -940,6 +947,7 @@ def _autograde_parallel(course_root, students, workers, scheduler, say, assignme
                     "run_id": run_id, "student": student, "assignment": assignment,
                     "files": {**common, **_submission_files(course_root, student, assignment)},
                     "preprocessors": worker_pp, "timeout": timeout, "cancel": pool.cancel,
+                    "nbgrader_args": extra,
                 }
                 inflight[pool.executor.submit(_grade_task, task)] = student
 
@@ -951,7 +959,7 @@ def _autograde_parallel(course_root, students, workers, scheduler, say, assignme
                 fill()  # keep the workers busy while the results are recorded
                 for student, future in finished:
                     outcome = _record(course_root, student, assignment, future, replay_pp, db_path,
-                                      tmp, timeout, run_id)
+                                      tmp, timeout, run_id, extra)
                     outcomes[student] = outcome
                     say(_progress_line(len(outcomes), n, outcome))
         except BaseException as exc:
@@ -972,7 +980,7 @@ def _autograde_parallel(course_root, students, workers, scheduler, say, assignme
     return {s: outcomes[s] for s in students}
 
 
-def _record(course_root, student, assignment, future, replay_pp, db_path, tmp, timeout, run_id):
+def _record(course_root, student, assignment, future, replay_pp, db_path, tmp, timeout, run_id, extra):
     """The single writer: replay one worker's result into the real course."""
     try:
         res = future.result()
@@ -997,7 +1005,7 @@ def _record(course_root, student, assignment, future, replay_pp, db_path, tmp, t
             (folder / student / name).write_bytes(data)
         args = ["autograde", assignment, "--student", student, "--force",
                 "--Autograde.autograde_preprocessors=" + json.dumps(replay_pp),
-                f"--ReplayExecute.replay_dir={folder}"]
+                f"--ReplayExecute.replay_dir={folder}", *extra]
         replay = _run_nbgrader_tagged(args, course_root, timeout=timeout, run_id=run_id)
     finally:
         shutil.rmtree(folder / student, ignore_errors=True)
@@ -1007,7 +1015,7 @@ def _record(course_root, student, assignment, future, replay_pp, db_path, tmp, t
     if "ReplayMismatch" in replay.log:
         # the submission changed under us, or a preprocessor is not deterministic:
         # grade this student the ordinary way, in the course
-        serial = _run_nbgrader_tagged(["autograde", assignment, "--student", student, "--force"],
+        serial = _run_nbgrader_tagged(["autograde", assignment, "--student", student, "--force", *extra],
                                       course_root, timeout=timeout, run_id=run_id)
         detail["regraded_serially"] = True
         seconds += serial.seconds
