@@ -1,0 +1,803 @@
+"""The instructor pipeline behind ``make grade``: release, sample class, autograde, rescue, feedback, export.
+
+:func:`grade` runs, in the course root (the repository root by default), with
+the real nbgrader commands:
+
+1. **release**: ``nbgrader generate_assignment synapses --force`` (writes
+   ``release/synapses``, identical to the committed one when that is up to
+   date, and fills the course gradebook with the assignment's cells); sample
+   students' gradebook rows are removed first, so a changed set of notebooks
+   can be regenerated;
+2. **sample class**: :mod:`helpers.instructor.sample_class` builds the
+   students from ``source/`` and ``release/``; one goes through the exchange
+   (``release_assignment``, ``fetch_assignment``, ``submit``, ``collect``), the
+   others are written to ``submitted/`` as an LMS download would be. Only
+   ``sample-...`` folders, rows and exchange submissions are ever removed or
+   replaced;
+3. **autograde**: :func:`helpers.instructor.parallel.autograde` (one
+   ``nbgrader autograde synapses --student S --force`` per student; serial
+   for one worker, concurrent otherwise);
+4. **rescue**: every notebook that nbgrader did not grade completely (it
+   failed the whole student, or left a test cell without a score) is graded
+   once more on its own with :mod:`helpers.instructor.rescue` (the real
+   ``nbgrader autograde --student S --notebook N --force`` with a repaired
+   staging copy, ``RescueExecute`` and ``OverwriteCells.add_missing_cells``);
+   a test cell that still has no score is set to 0 and flagged for manual
+   grading, with the reason in the report;
+5. **feedback**: ``nbgrader generate_feedback synapses --force`` for the
+   graded students (the course config strips hidden tests and shortens test
+   tracebacks to the one-line message);
+6. **export**: ``nbgrader export`` -> ``grades.csv`` in the course root;
+7. **report**: a student x notebook table (autograded score/max), one line
+   per zero-scored test with its reason, per-notebook notes, where the feedback
+   and ``grades.csv`` are, the checks below and a short summary.
+
+Checks after every run: ``submitted/`` is byte-identical before and after
+grading (SHA-256 of every file); no process started by the run (nbgrader or
+a kernel, recognised by an environment tag) is still alive; every autograded
+test cell of every graded student has a score in the gradebook; and for the
+sample class, every student scored exactly as declared (full marks except
+the test cells their edits break).
+
+How the nbgrader walls are handled
+----------------------------------
+* #174 (no parallel autograde): ``--workers N`` / ``--scheduler ADDR`` are
+  passed to :func:`helpers.instructor.parallel.autograde`.
+* #917 (hidden tests in feedback): ``nbgrader_config.py`` adds
+  ``ClearHiddenTests`` and ``ShortenTestTracebacks`` to ``GenerateFeedback``;
+  ``tests/test_instructor.py`` greps the feedback HTML for every hidden-test
+  line and every long numeric literal of the hidden tests.
+* #1004 (30 s cell timeout): the course config sets ``Execute.timeout``
+  (180 s; ``SYNAPSES_CELL_TIMEOUT``).
+* #1682 (a Ctrl-C-proof hang fails the student and deletes the autograded
+  folder): the rescue grades that student's notebooks one by one; the hung
+  cell (found in nbgrader's log with nbclient's own preview formatter) is not
+  run again but marked, the kernel is restarted for the cells after it. The
+  same covers a dying kernel and damaged cell metadata.
+* #1961 (false "checksum changed" warnings): ``OverwriteCellsKeepHiddenTests``
+  in ``nbgrader_config.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+from unittest import mock
+
+import nbformat
+
+from helpers import release as rel
+from helpers.instructor import report as rep
+from helpers.instructor import rescue as rsc
+from helpers.instructor import sample_class as sc
+
+__all__ = [
+    "CourseSettings",
+    "load_settings",
+    "hash_tree",
+    "Progress",
+    "Rescue",
+    "GradeRun",
+    "rescue_preprocessors",
+    "rescue",
+    "grade",
+    "RUN_TAG",
+    "processes_with_tag",
+]
+
+#: Environment tag carried by every process a :func:`grade` run starts
+#: (the same variable :mod:`helpers.instructor.parallel` uses).
+RUN_TAG = "SYNAPSES_AUTOGRADE_RUN"
+#: Seconds of silence after which the progress printer says what is going on.
+HEARTBEAT_SECONDS = 30.0
+#: Seconds one nbgrader command other than autograde may take.
+COMMAND_TIMEOUT = 900.0
+
+
+# =============================================================================== settings
+@dataclass(frozen=True)
+class CourseSettings:
+    """What the pipeline needs from the course's ``nbgrader_config.py``.
+
+    Attributes
+    ----------
+    root : pathlib.Path
+    db_url : str
+        Gradebook URL (sqlite by default).
+    course_id : str
+    exchange_root : pathlib.Path
+    cell_timeout : float or None
+        ``Execute.timeout`` (s).
+    autograde_preprocessors : list
+        ``Autograde.autograde_preprocessors`` (classes or dotted names), or
+        nbgrader's default list.
+    """
+
+    root: Path
+    db_url: str
+    course_id: str
+    exchange_root: Path
+    cell_timeout: float | None
+    autograde_preprocessors: list
+
+
+def load_settings(course_root: Path) -> CourseSettings:
+    """Read ``<course_root>/nbgrader_config.py`` as nbgrader does (``SYNAPSES_*`` dropped).
+
+    The nbgrader commands of the pipeline run with
+    :func:`helpers.release.nbgrader_env`, which drops inherited ``SYNAPSES_*``
+    variables; the config is read here the same way, so both agree. Changes
+    the config makes to ``os.environ`` are undone.
+    """
+    from nbgrader.converters import Autograde
+    from traitlets.config.loader import PyFileConfigLoader
+
+    course_root = Path(course_root).resolve()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SYNAPSES_")}
+    with mock.patch.dict(os.environ, base, clear=True):
+        cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
+    cd = cfg.get("CourseDirectory", {})
+    db_url = cd.get("db_url") or f"sqlite:///{course_root / 'gradebook.db'}"
+    exchange = cfg.get("Exchange", {}).get("root") or str(course_root / "exchange")
+    timeout = cfg.get("Execute", {}).get("timeout", 30)
+    pps = cfg.get("Autograde", {}).get("autograde_preprocessors")
+    if not pps:
+        pps = list(Autograde.class_traits()["autograde_preprocessors"].default())
+    return CourseSettings(course_root, db_url, cd.get("course_id", ""), Path(exchange),
+                          float(timeout) if timeout else None, list(pps))
+
+
+def hash_tree(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder`` (relative POSIX path -> hex digest)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return {}
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# =============================================================================== progress
+class Progress:
+    """Prints ``[mm:ss] message`` lines and a heartbeat while a long step is silent.
+
+    Parameters
+    ----------
+    out : callable
+        Receives each line (default :func:`print` with flush).
+    """
+
+    def __init__(self, out: Callable[[str], None] | None = None):
+        self.start = time.monotonic()
+        self._out = out or (lambda line: print(line, flush=True))
+        self._last = self.start
+        self._lock = threading.Lock()
+        self.status = ""
+
+    def elapsed(self) -> str:
+        """Time since the start, ``m:ss``."""
+        s = int(time.monotonic() - self.start)
+        return f"{s // 60:d}:{s % 60:02d}"
+
+    def __call__(self, message: str) -> None:
+        with self._lock:
+            self._last = time.monotonic()
+            self._out(f"[{self.elapsed():>5}] {message}")
+
+    def plain(self, text: str) -> None:
+        """Print ``text`` without a time stamp."""
+        with self._lock:
+            self._last = time.monotonic()
+            self._out(text)
+
+    def heartbeat(self, every: float = HEARTBEAT_SECONDS):
+        """Context manager: while it is open, say ``self.status`` after ``every`` s of silence."""
+        progress = self
+
+        class _Beat:
+            def __enter__(self):
+                self.stop = threading.Event()
+                self.thread = threading.Thread(target=self.run, daemon=True, name="progress-heartbeat")
+                self.thread.start()
+                return self
+
+            def run(self):
+                while not self.stop.wait(1.0):
+                    if time.monotonic() - progress._last >= every and progress.status:
+                        progress(f"... {progress.status}")
+
+            def __exit__(self, *exc):
+                self.stop.set()
+                self.thread.join(5)
+                return False
+
+        return _Beat()
+
+
+def processes_with_tag(tag: str) -> list[int]:
+    """Ids of live processes (nbgrader, kernels) whose environment has ``RUN_TAG=<tag>``. Linux only."""
+    needle = f"{RUN_TAG}={tag}".encode()
+    pids = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        if int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return sorted(pids)
+
+
+# =============================================================================== rescue
+def _dotted(p: Any) -> str:
+    return p if isinstance(p, str) else f"{p.__module__}.{p.__qualname__}"
+
+
+def rescue_preprocessors(configured: Sequence[Any]) -> list[str]:
+    """The course's autograde preprocessors with nbgrader's ``Execute`` replaced by ``RescueExecute``.
+
+    Any class that is nbgrader's ``Execute`` or a subclass of it (or the dotted
+    name ``nbgrader.preprocessors.Execute``) is replaced; everything else is
+    kept in order, as dotted names for the command line.
+    """
+    from nbgrader.preprocessors import Execute
+
+    out = []
+    for p in configured:
+        is_execute = (isinstance(p, type) and issubclass(p, Execute)) or \
+            (isinstance(p, str) and p.rsplit(".", 1)[-1] == "Execute")
+        out.append(_dotted(rsc.RescueExecute) if is_execute else _dotted(p))
+    if _dotted(rsc.RescueExecute) not in out:
+        raise ValueError(f"no Execute preprocessor among {out}")
+    return out
+
+
+@dataclass
+class Rescue:
+    """One rescue run: notebooks of one student graded again.
+
+    Attributes
+    ----------
+    student : str
+    notebooks : list of str
+        Notebook ids graded in this run.
+    why : dict of str to str
+        Notebook id -> what nbgrader left undone.
+    repairs : dict of str to list of str
+        Notebook id -> changes to the staging copy and cells not run again.
+    ok : bool
+        nbgrader exited 0 and wrote every autograded notebook.
+    seconds : float
+    log_tail : str
+    """
+
+    student: str
+    notebooks: list[str]
+    why: dict[str, str]
+    repairs: dict[str, list[str]] = field(default_factory=dict)
+    ok: bool = False
+    seconds: float = 0.0
+    log_tail: str = ""
+
+
+def _nbgrader(args: list[str], cwd: Path, tag: str, timeout: float = COMMAND_TIMEOUT,
+              check: bool = True) -> subprocess.CompletedProcess:
+    return rel.run_nbgrader(args, cwd, timeout=timeout, env=rel.nbgrader_env({RUN_TAG: tag}), check=check)
+
+
+def rescue(settings: CourseSettings, student: str, why: Mapping[str, str], *, first_log: str = "",
+           tag: str, whole: bool = False, assignment: str = rel.ASSIGNMENT_ID,
+           timeout: float = COMMAND_TIMEOUT) -> Rescue:
+    """Grade notebooks of one student again, so that every gradable cell gets a score.
+
+    A staging copy of the student's submitted folder (all files, so nbgrader
+    does not zero the other notebooks as missing) gets each notebook in
+    ``why`` repaired with :func:`helpers.instructor.rescue.repair_notebook`;
+    then the real command runs in the course::
+
+        nbgrader autograde <assignment> --student S [--notebook N] --force
+            --CourseDirectory.submitted_directory=<staging>
+            --Autograde.autograde_preprocessors=[... RescueExecute ...]
+            --OverwriteCells.add_missing_cells=True
+            [--RescueExecute.skip_digests=<cells that hung the kernel in first_log>]
+
+    once for the whole student (``whole=True``: nbgrader failed the whole
+    submission, so every notebook is graded again) or once per notebook.
+    ``submitted/`` is only read.
+
+    Parameters
+    ----------
+    settings : CourseSettings
+    student : str
+    why : mapping of str to str
+        Notebook id -> what nbgrader left undone (the notebooks to grade).
+    first_log : str, optional
+        nbgrader's log of the first run (to find cells that hung the kernel).
+    tag : str
+        Value of :data:`RUN_TAG` for the processes started.
+    whole : bool, optional
+        Grade all notebooks of ``why`` in one nbgrader run (without
+        ``--notebook``); they must be all the student's submitted notebooks.
+    assignment : str, optional
+    timeout : float, optional
+        Seconds per nbgrader run.
+
+    Returns
+    -------
+    Rescue
+    """
+    root = settings.root
+    nb_ids = list(why)
+    result = Rescue(student, nb_ids, dict(why))
+    src_folder = root / "submitted" / student / assignment
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="synapses-rescue-") as tmp:
+        stage = Path(tmp) / "submitted"
+        shutil.copytree(src_folder, stage / student / assignment)
+        for p in (stage / student / assignment).rglob("*"):
+            os.chmod(p, 0o700 if p.is_dir() else 0o600)
+        digests: list[str] = []
+        for nb_id in nb_ids:
+            name = f"{nb_id}.ipynb"
+            notes = result.repairs.setdefault(nb_id, [])
+            submitted = nbformat.read(src_folder / name, as_version=4)
+            released = nbformat.read(root / "release" / assignment / name, as_version=4)
+            source_nb = nbformat.read(root / "source" / assignment / name, as_version=4)
+            repaired, fixed = rsc.repair_notebook(submitted, released)
+            notes += fixed
+            hung = rsc.hung_cell_digests(first_log, list(submitted.cells) + list(source_nb.cells))
+            if hung:
+                notes.append("the cell that hung the kernel in the first run is not run again")
+                digests += hung
+            missing = rsc.missing_grade_cells(repaired, released)
+            if missing:
+                notes.append("nbgrader re-adds the deleted grade cells " + ", ".join(missing))
+            nbformat.write(repaired, stage / student / assignment / name)
+        base = ["autograde", assignment, "--student", student, "--force",
+                f"--CourseDirectory.submitted_directory={stage}",
+                "--Autograde.autograde_preprocessors=" + json.dumps(rescue_preprocessors(
+                    settings.autograde_preprocessors)),
+                "--OverwriteCells.add_missing_cells=True"]
+        if digests:
+            base.append("--RescueExecute.skip_digests=" + ",".join(digests))
+        runs = [[]] if whole else [["--notebook", nb_id] for nb_id in nb_ids]
+        ok, logs = True, []
+        for extra in runs:
+            try:
+                proc = _nbgrader(base + extra, root, tag, timeout=timeout, check=False)
+                ok = ok and proc.returncode == 0
+                logs.append(proc.stderr)
+            except subprocess.TimeoutExpired as exc:
+                ok = False
+                logs.append(f"killed after {timeout:.0f} s\n" + str(exc.stderr or ""))
+    result.seconds = time.monotonic() - start
+    result.log_tail = "\n".join(logs)[-3000:]
+    result.ok = ok and all((root / "autograded" / student / assignment / f"{nb}.ipynb").is_file() for nb in nb_ids)
+    return result
+
+
+def _zero_ungraded(settings: CourseSettings, student: str, nb_id: str, grade_ids: Sequence[str],
+                   assignment: str, flag: bool = True) -> None:
+    """Last resort: score 0 (and, if ``flag``, flag for manual grading) the cells nbgrader never graded."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(settings.db_url, settings.course_id) as gb:
+        for gid in grade_ids:
+            g = gb.find_grade(gid, nb_id, assignment, student)
+            if g.auto_score is None and g.manual_score is None:
+                g.auto_score = 0.0
+                g.needs_manual_grade = flag
+        gb.db.commit()
+
+
+# =============================================================================== autograde
+def _autograde(settings: CourseSettings, students: list[str], workers: int, scheduler: str | None,
+               say: Callable[[str], None], tag: str, assignment: str) -> dict[str, Any]:
+    """:func:`helpers.instructor.parallel.autograde`, or a plain serial loop if it is unavailable."""
+    try:
+        from helpers.instructor.parallel import autograde
+    except ImportError as exc:  # the parallel engine is missing: serial, plain nbgrader
+        say(f"(helpers.instructor.parallel unavailable: {exc}; grading serially)")
+        return _autograde_serial(settings, students, say, tag, assignment)
+    kwargs = dict(workers=workers, scheduler=scheduler, progress=say)
+    params = inspect.signature(autograde).parameters
+    if "run_tag" in params:
+        kwargs["run_tag"] = tag
+    if "assignment" in params:
+        kwargs["assignment"] = assignment
+    try:
+        return autograde(settings.root, students, **kwargs)
+    except Exception as exc:  # noqa: BLE001 (the engine broke: grade serially rather than stop)
+        say(f"(the parallel autograde failed: {type(exc).__name__}: {exc}; grading serially)")
+        return _autograde_serial(settings, students, say, tag, assignment)
+
+
+@dataclass
+class _Outcome:
+    student: str
+    ok: bool
+    seconds: float
+    log_tail: str
+    log: str = ""
+
+
+def _autograde_serial(settings, students, say, tag, assignment):
+    out = {}
+    for k, s in enumerate(students, 1):
+        try:
+            proc = _nbgrader(["autograde", assignment, "--student", s, "--force"], settings.root, tag,
+                             timeout=600 + 300 * 10, check=False)
+            o = _Outcome(s, proc.returncode == 0, proc.elapsed, proc.stderr[-3000:], proc.stderr)
+        except subprocess.TimeoutExpired as exc:
+            log = str(exc.stderr or "")
+            o = _Outcome(s, False, 0.0, log[-3000:], log)
+        out[s] = o
+        say(f"[{k}/{len(students)}] {s}: {'done' if o.ok else 'FAILED'} in {o.seconds:.0f} s")
+    return out
+
+
+# =============================================================================== the run
+@dataclass
+class GradeRun:
+    """Everything a :func:`grade` run found (also what the tests inspect).
+
+    Attributes
+    ----------
+    root : pathlib.Path
+    students : list of str
+    notebooks : list of str
+        Notebook ids (without ``.ipynb``).
+    results : dict
+        student -> notebook id -> :class:`helpers.instructor.report.NotebookResult`.
+    outcomes : dict
+        student -> the autograde outcome (``ok``, ``seconds``, ``log_tail``).
+    rescues : list of Rescue
+    zeroed : list of str
+        "student/notebook/cell" set to 0 for manual review as a last resort.
+    sample : list of SampleSubmission
+        The sample class as built (empty when grading given students).
+    mismatches : list of str
+        Sample students not scored as declared.
+    submitted_before, submitted_after : dict
+        :func:`hash_tree` of ``submitted/`` before autograde and at the end.
+    leftover_pids : list of int
+        Processes of the run alive at the end (killed, and reported).
+    feedback : list of pathlib.Path
+    grades_csv : pathlib.Path or None
+    release_changed : bool
+    problems : list of str
+        Failed checks (empty when all is well).
+    seconds : float
+    """
+
+    root: Path
+    students: list[str] = field(default_factory=list)
+    notebooks: list[str] = field(default_factory=list)
+    results: dict = field(default_factory=dict)
+    outcomes: dict = field(default_factory=dict)
+    rescues: list[Rescue] = field(default_factory=list)
+    zeroed: list[str] = field(default_factory=list)
+    sample: list = field(default_factory=list)
+    mismatches: list[str] = field(default_factory=list)
+    submitted_before: dict = field(default_factory=dict)
+    submitted_after: dict = field(default_factory=dict)
+    leftover_pids: list[int] = field(default_factory=list)
+    feedback: list[Path] = field(default_factory=list)
+    grades_csv: Path | None = None
+    release_changed: bool = False
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """No failed check and no sample student scored other than declared."""
+        return not self.problems and not self.mismatches
+
+
+def _needs_rescue(results, student: str, nb_id: str) -> str:
+    r = results[student][nb_id]
+    if not r.submitted:
+        return ""
+    if not r.graded:
+        return "nbgrader wrote no autograded notebook (it failed the submission)"
+    if r.ungraded:
+        return "test cells without a score: " + ", ".join(r.ungraded)
+    return ""
+
+
+def _check_expectations(run: GradeRun) -> list[str]:
+    out = []
+    for sub in run.sample:
+        s = sub.student.id
+        for nb_id in run.notebooks:
+            r = run.results[s][nb_id]
+            zero = sub.expect_zero.get(nb_id, set())
+            for c in r.tests:
+                if c.max_score <= 0:
+                    continue
+                if c.grade_id in zero and c.score:
+                    out.append(f"{s} {nb_id} {c.grade_id}: expected 0, got {c.score:g}/{c.max_score:g} "
+                               "(does the hidden test catch this mistake?)")
+                elif c.grade_id not in zero and c.score != c.max_score:
+                    got = "no score" if c.score is None else f"{c.score:g}/{c.max_score:g}"
+                    out.append(f"{s} {nb_id} {c.grade_id}: expected full marks, got {got}: {c.reason}")
+    return out
+
+
+def grade(course_root: Path | str = rel.REPO_ROOT, *, workers: int = 2, scheduler: str | None = None,
+          students: Sequence[str] | None = None, sample_class: Sequence[sc.SampleStudent] = sc.SAMPLE_CLASS,
+          regenerate: bool = True, out: Callable[[str], None] | None = None,
+          assignment: str = rel.ASSIGNMENT_ID) -> GradeRun:
+    """Run the instructor pipeline (see the module docstring) and print the report.
+
+    Parameters
+    ----------
+    course_root : path, optional
+        nbgrader course root (default: the repository root).
+    workers : int, optional
+        Students autograded at once (default 2; 1 = plain serial nbgrader).
+    scheduler : str, optional
+        Dask scheduler address for :func:`helpers.instructor.parallel.autograde`.
+    students : sequence of str, optional
+        Grade these existing submissions (``submitted/<id>/``) instead of the
+        sample class; nothing is assembled or removed.
+    sample_class : sequence of SampleStudent, optional
+        The sample class to assemble (default :data:`sample_class.SAMPLE_CLASS`).
+    regenerate : bool, optional
+        Run ``nbgrader generate_assignment --force`` first (default True).
+    out : callable, optional
+        Receives every printed line (default: print).
+    assignment : str, optional
+
+    Returns
+    -------
+    GradeRun
+    """
+    progress = Progress(out)
+    root = Path(course_root).resolve()
+    # nbgrader's Gradebook runs `alembic` from PATH when it creates a database
+    bindir = os.path.dirname(sys.executable)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
+    tag = f"grade-{uuid.uuid4().hex}"
+    run = GradeRun(root)
+    settings = load_settings(root)
+    names = rel.notebook_names(root / "source" / assignment)
+    run.notebooks = [n.removesuffix(".ipynb") for n in names]
+    use_sample = students is None
+    progress(f"course {root}: {len(names)} notebooks in source/{assignment}; gradebook {settings.db_url}")
+
+    # 1. release ---------------------------------------------------------------------------
+    if use_sample and Path(settings.db_url.removeprefix("sqlite:///")).exists():
+        removed = sc.remove_sample_students(root, settings.db_url, settings.course_id, settings.exchange_root,
+                                            assignment)
+        if removed:
+            progress(f"removed the previous sample class ({len(removed)} students)")
+    if regenerate:
+        before = hash_tree(root / "release" / assignment)
+        _nbgrader(["generate_assignment", assignment, "--force"], root, tag)
+        run.release_changed = bool(before) and hash_tree(root / "release" / assignment) != before
+        state = "created" if not before else "CHANGED: review and commit it" if run.release_changed else "unchanged"
+        progress(f"release: nbgrader generate_assignment {assignment} --force (release/{assignment} {state})")
+
+    # 2. sample class ----------------------------------------------------------------------
+    if use_sample:
+        progress(f"sample class: {len(sample_class)} students")
+        run.sample = sc.assemble(root, settings.db_url, settings.course_id, settings.exchange_root,
+                                 students=sample_class, assignment=assignment, say=lambda m: progress("  " + m))
+        run.students = [s.student.id for s in run.sample]
+    else:
+        run.students = list(students)
+        missing = [s for s in run.students if not (root / "submitted" / s / assignment).is_dir()]
+        if missing:
+            raise FileNotFoundError("no submission folder for " + ", ".join(
+                f"submitted/{s}/{assignment}" for s in missing))
+    run.submitted_before = hash_tree(root / "submitted")
+
+    # 3. autograde -------------------------------------------------------------------------
+    n = len(run.students)
+    mode = f"{workers} workers" if workers > 1 or scheduler else "serial"
+    progress(f"autograde: {n} students x {len(names)} notebooks ({mode}"
+             + (f", Dask scheduler {scheduler}" if scheduler else "") + ")")
+    finished: list[str] = []
+
+    def on_student(line: str) -> None:
+        finished.append(line)
+        progress.status = f"autograde: {len(finished)}/{n} students done"
+        progress("  " + line)
+
+    progress.status = f"autograde: 0/{n} students done"
+    with progress.heartbeat():
+        run.outcomes = _autograde(settings, run.students, workers, scheduler, on_student, tag, assignment)
+    progress.status = ""
+    failed = [s for s, o in run.outcomes.items() if not o.ok]
+    if failed:
+        progress("nbgrader failed " + ", ".join(failed) + " as a whole (nbgrader #1682); rescuing them")
+
+    # 4. rescue ----------------------------------------------------------------------------
+    results = rep.collect_results(root, settings.db_url, settings.course_id, run.students, run.notebooks,
+                                  assignment, settings.cell_timeout)
+    todo: dict[str, dict[str, str]] = {}
+    for s in run.students:
+        for nb in run.notebooks:
+            why = _needs_rescue(results, s, nb)
+            if why:
+                todo.setdefault(s, {})[nb] = why
+    for k, (s, why) in enumerate(todo.items(), 1):
+        submitted_nbs = [nb for nb in run.notebooks if results[s][nb].submitted]
+        whole = sorted(why) == sorted(submitted_nbs) and all(not results[s][nb].graded for nb in submitted_nbs)
+        progress.status = f"rescue {k}/{len(todo)}: {s} ({', '.join(why)})"
+        outcome = run.outcomes.get(s)
+        log = getattr(outcome, "log", "") or getattr(outcome, "log_tail", "") or ""
+        with progress.heartbeat():
+            r = rescue(settings, s, why, first_log=log, tag=tag, whole=whole, assignment=assignment)
+            if whole and not r.ok:  # one notebook still breaks nbgrader: the others must still score
+                progress(f"  rescue of {s} as a whole failed; grading its notebooks one by one")
+                r = rescue(settings, s, why, first_log=log, tag=tag, whole=False, assignment=assignment)
+        run.rescues.append(r)
+        progress(f"  rescue [{k}/{len(todo)}] {s}: {len(why)} notebook(s) "
+                 f"{'graded' if r.ok else 'NOT graded'} in {r.seconds:.0f} s")
+        for nb in r.notebooks:
+            progress(f"      {nb}: {r.why[nb]}" + "".join("; " + x for x in r.repairs.get(nb, [])))
+    progress.status = ""
+    if todo:
+        results = rep.collect_results(root, settings.db_url, settings.course_id, run.students, run.notebooks,
+                                      assignment, settings.cell_timeout)
+    for s in run.students:
+        for nb in run.notebooks:
+            r = results[s][nb]
+            if r.ungraded:
+                # not submitted: a plain 0 (what nbgrader itself records for a missing notebook);
+                # submitted but still ungraded: 0 and flagged for a human
+                _zero_ungraded(settings, s, nb, r.ungraded, assignment, flag=r.submitted)
+                if r.submitted:
+                    run.zeroed += [f"{s}/{nb}/{g}" for g in r.ungraded]
+    if any(r.ungraded for row in results.values() for r in row.values()):
+        results = rep.collect_results(root, settings.db_url, settings.course_id, run.students, run.notebooks,
+                                      assignment, settings.cell_timeout)
+    if run.zeroed:
+        progress("could not grade " + ", ".join(run.zeroed) + ": set to 0 and flagged for manual grading")
+        for item in run.zeroed:
+            s, nb, gid = item.split("/")
+            for c in results[s][nb].tests:
+                if c.grade_id == gid:
+                    c.reason = "nbgrader could not grade this cell; set to 0 and flagged for manual grading"
+    run.results = results
+
+    # 5. feedback --------------------------------------------------------------------------
+    progress.status = "generate_feedback"
+    with progress.heartbeat():
+        if use_sample:
+            _nbgrader(["generate_feedback", assignment, "--force", f"--student={sc.PREFIX}*"], root, tag)
+        else:
+            for s in run.students:
+                _nbgrader(["generate_feedback", assignment, "--force", f"--student={s}"], root, tag)
+    run.feedback = sorted(p for s in run.students for p in (root / "feedback" / s / assignment).glob("*.html"))
+    progress(f"feedback: nbgrader generate_feedback {assignment} -> {len(run.feedback)} HTML pages")
+
+    # 6. export ----------------------------------------------------------------------------
+    _nbgrader(["export"], root, tag)
+    run.grades_csv = root / "grades.csv" if (root / "grades.csv").is_file() else None
+    progress("grades: nbgrader export -> " + (str(run.grades_csv) if run.grades_csv else "NO grades.csv"))
+    progress.status = ""
+
+    # 7. checks ----------------------------------------------------------------------------
+    run.submitted_after = hash_tree(root / "submitted")
+    run.leftover_pids = processes_with_tag(tag)
+    for pid in run.leftover_pids:
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+    run.problems = _problems(run)
+    if run.sample:
+        run.mismatches = _check_expectations(run)
+    for sub in run.sample:
+        for name, lines in sub.notes.items():
+            run.notes.setdefault((sub.student.id, name.removesuffix(".ipynb")), []).extend(
+                "student: " + x for x in lines if not x.startswith("errata in") and x != "notebook not submitted")
+    for r in run.rescues:
+        for nb in r.notebooks:
+            run.notes.setdefault((r.student, nb), []).append(
+                "graded by the rescue: " + r.why[nb] + "".join("; " + x for x in r.repairs.get(nb, [])))
+    run.seconds = time.monotonic() - progress.start
+    _print_report(run, progress, workers, scheduler)
+    return run
+
+
+def _problems(run: GradeRun) -> list[str]:
+    out = []
+    if run.submitted_before != run.submitted_after:
+        changed = sorted(set(run.submitted_before.items()) ^ set(run.submitted_after.items()))
+        out.append("submitted/ changed during grading: " + ", ".join(sorted({k for k, _ in changed})[:5]))
+    if run.leftover_pids:
+        out.append(f"processes of the run were still alive at the end (killed): {run.leftover_pids}")
+    for s in run.students:
+        if s not in run.results:
+            out.append(f"{s}: no row")
+            continue
+        for nb in run.notebooks:
+            r = run.results[s][nb]
+            if r.submitted and r.ungraded:
+                out.append(f"{s} {nb}: test cells without a score: {', '.join(r.ungraded)}")
+    failed_rescues = [f"{r.student} ({', '.join(r.notebooks)})" for r in run.rescues if not r.ok]
+    if failed_rescues:
+        out.append("the rescue could not grade: " + ", ".join(failed_rescues))
+    if run.grades_csv is None:
+        out.append("nbgrader export wrote no grades.csv")
+    return out
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _print_report(run: GradeRun, progress: Progress, workers: int, scheduler: str | None) -> None:
+    p = progress.plain
+    labels = {}
+    p("")
+    p("=" * 100)
+    p(f"Autograded points ({len(run.students)} students x {len(run.notebooks)} notebooks)")
+    p(rep.format_table(run.results, run.notebooks, labels))
+    p("")
+    p("Why points were lost (one line per test that scored 0) and what happened per notebook")
+    p(rep.format_reasons(run.results, run.notebooks, run.notes))
+    p("")
+    p("Where things are")
+    p(f"  feedback HTML : {_rel(run.root / 'feedback', run.root)}/<student>/synapses/<notebook>.html "
+      f"({len(run.feedback)} pages)")
+    p(f"  grades        : {_rel(run.grades_csv, run.root) if run.grades_csv else '(none)'} (nbgrader export)")
+    p(f"  autograded    : {_rel(run.root / 'autograded', run.root)}/<student>/synapses/")
+    p(f"  gradebook     : {load_settings(run.root).db_url}")
+    p("")
+    p("Summary")
+    top = sum(r.max_score for r in (run.results[run.students[0]].values() if run.students else []))
+    mode = f"{workers} workers" if workers > 1 or scheduler else "serially"
+    p(f"  - graded {len(run.students)} students x {len(run.notebooks)} notebooks ({top:g} autograded points "
+      f"each) in {run.seconds / 60:.1f} min, {mode}")
+    failed = [s for s, o in run.outcomes.items() if not o.ok]
+    if failed:
+        p(f"  - nbgrader failed {len(failed)} submission(s) as a whole ({', '.join(failed)}); "
+          f"the rescue graded {sum(len(r.notebooks) for r in run.rescues if r.ok)}/"
+          f"{sum(len(r.notebooks) for r in run.rescues)} notebook(s) again")
+    pending = sum(len(r.manual_pending) for row in run.results.values() for r in row.values())
+    if pending:
+        p(f"  - {pending} written answers wait for manual grading: open the Formgrader "
+          "(`make lab`, then Nbgrader > Formgrader), then re-run `nbgrader export`")
+    if run.zeroed:
+        p(f"  - {len(run.zeroed)} test cells could not be graded: set to 0 and flagged for manual review")
+    if run.release_changed:
+        p("  - release/synapses changed when it was regenerated: review and commit it")
+    same = run.submitted_before == run.submitted_after
+    p(f"  - submitted/: {len(run.submitted_after)} files, "
+      + ("unchanged by grading (SHA-256)" if same else "CHANGED during grading (see problems)"))
+    p("  - no nbgrader process or kernel left running" if not run.leftover_pids
+      else f"  - {len(run.leftover_pids)} leftover processes were killed")
+    if run.sample:
+        if run.mismatches:
+            p(f"  - sample class: {len(run.mismatches)} test(s) did not score as declared; "
+              "the tests or the grading need a look:")
+            for line in run.mismatches:
+                p("      " + rep.short(line))
+        else:
+            p(f"  - sample class: all {len(run.sample)} students scored as declared (full marks except where "
+              "their edits break an answer)")
+    for problem in run.problems:
+        p("  - PROBLEM: " + problem)
+    p("  - next: hand the feedback back with `nbgrader release_feedback synapses` (exchange) or your LMS")

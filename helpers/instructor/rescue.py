@@ -1,0 +1,365 @@
+"""Grade what nbgrader 0.9.6 refuses to grade: a thin layer around ``nbgrader autograde``.
+
+nbgrader fails a student's *whole* submission, and deletes the student's
+``autograded/`` folder, when one notebook cannot be processed (nbgrader issue
+#1682). In this course that happens for:
+
+* a kernel that ignores the interrupt sent after the cell timeout
+  (``signal.signal(SIGINT, SIG_IGN)``, or ``except KeyboardInterrupt`` inside a
+  loop): nbclient raises ``CellTimeoutError`` ("Timeout waiting for IOPub
+  output") and nbgrader gives up on the submission;
+* a kernel that dies (``os._exit``, a segfault, the OOM killer):
+  ``DeadKernelError``;
+* damaged nbgrader cell metadata (a cell whose ``grade_id`` was deleted, a
+  copy-pasted cell that duplicates a grade id): ``KeyError`` or
+  ``ValidationError`` before anything runs.
+
+And it silently leaves a test *ungraded* (``auto_score`` None, flagged for
+manual grading) when a student deleted the test cell or stripped its nbgrader
+metadata.
+
+The pipeline (:mod:`helpers.instructor.pipeline`) first runs the ordinary
+``nbgrader autograde`` for every student. For each notebook that nbgrader then
+did not grade completely it runs, serially and in the course, the real command
+once more for that one notebook::
+
+    nbgrader autograde synapses --student S --notebook NB --force \\
+        --CourseDirectory.submitted_directory=<staging copy> \\
+        --Autograde.autograde_preprocessors=[...RescueExecute instead of Execute...] \\
+        --OverwriteCells.add_missing_cells=True
+
+with three changes, each of which only ever *adds* grading:
+
+1. :func:`repair_notebook` writes a repaired copy of the submission to a
+   staging folder (``submitted/`` itself is never written): nbgrader metadata
+   that the student damaged or stripped is restored from the released
+   notebook (matched by cell id, else by identical source); a repeated grade
+   id keeps its first cell. Everything the student wrote stays as written.
+2. nbgrader's own ``OverwriteCells.add_missing_cells`` puts deleted grade
+   cells (tests, written answers) back, so they are graded (a deleted answer
+   cell is not restored: its tests fail with "... is not defined").
+3. :class:`RescueExecute` replaces nbgrader's ``Execute``: when a cell kills
+   the kernel or hangs it beyond the interrupt, that cell gets an error
+   output saying so, the kernel is restarted, the cells that ran before it
+   are run again (outputs discarded) to restore the state, and grading goes
+   on with the next cell. A cell that hung the kernel in the first run (found
+   in that run's log) is not run again: it gets the error output at once, so
+   the rescue does not wait for the timeout a second time.
+
+The rest of nbgrader's configuration (sanitizing, ``LimitOutput``,
+``SaveAutoGrades``, the course's ``OverwriteCellsKeepHiddenTests``, late
+penalties) is unchanged, so nbgrader itself writes the gradebook and
+``autograded/<student>/synapses/<notebook>.ipynb``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from typing import Any, Iterable
+
+import nbformat
+from jupyter_core.utils import run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat.notebooknode import NotebookNode
+from traitlets import Integer, Unicode
+
+from nbgrader.nbgraderformat import MetadataValidator, ValidationError
+from nbgrader.preprocessors import Execute
+
+__all__ = [
+    "KERNEL_DIED",
+    "KERNEL_STUCK",
+    "KERNEL_GAVE_UP",
+    "RescueExecute",
+    "source_digest",
+    "hung_cell_digests",
+    "repair_notebook",
+    "metadata_problems",
+]
+
+#: ``ename`` of the error output written into a cell during which the kernel died.
+KERNEL_DIED = "KernelDied"
+#: ``ename`` of the error output written into a cell that ignored the interrupt.
+KERNEL_STUCK = "KernelUnresponsive"
+#: ``ename`` of the error output of cells not run because the kernel kept failing.
+KERNEL_GAVE_UP = "NotRun"
+
+
+def source_digest(source: str) -> str:
+    """SHA-1 (hex) of a cell source, stripped of surrounding whitespace."""
+    return hashlib.sha1(source.strip().encode("utf-8")).hexdigest()
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+class RescueExecute(Execute):
+    """nbgrader's ``Execute`` that survives a dead or unresponsive kernel.
+
+    Where nbgrader's ``Execute`` lets ``DeadKernelError`` or the IOPub
+    ``CellTimeoutError`` escape (and nbgrader then fails the whole submission),
+    this preprocessor
+
+    * appends an error output to the cell (``KernelDied: ...`` or
+      ``KernelUnresponsive: ...``; nbgrader scores a grade cell with an error
+      0 points),
+    * restarts the kernel (killed at once) and runs the code cells that
+      completed before again, in order, with their new outputs discarded,
+    * carries on with the next cell.
+
+    After :attr:`max_restarts` restarts the remaining code cells are not run;
+    each gets a ``NotRun`` error output. Cells whose stripped source has a
+    SHA-1 in :attr:`skip_digests` are not run at all (they hung the kernel in
+    an earlier run); they get the ``KernelUnresponsive`` output directly.
+    Everything else is nbgrader's ``Execute`` (timeouts, interrupts, error
+    recording).
+    """
+
+    max_restarts = Integer(3, help="Kernel restarts per notebook before the remaining cells are skipped.").tag(
+        config=True)
+    skip_digests = Unicode("", help="Comma-separated SHA-1 of stripped cell sources not to run "
+                                    "(see source_digest).").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):  # noqa: D401 (nbconvert API)
+        self._completed: list[int] = []
+        self._restarts = 0
+        self._given_up = False
+        return super().preprocess(nb, resources, km)
+
+    # -- messages ---------------------------------------------------------------
+    def _stuck_message(self) -> str:
+        return (f"this cell was still running after the {self.timeout} s time limit and ignored the interrupt "
+                "(is KeyboardInterrupt caught, or SIGINT ignored, in a loop?); the grader killed the kernel, "
+                "restarted it and re-ran the cells above")
+
+    @staticmethod
+    def _died_message() -> str:
+        return ("the kernel died while this cell ran (os._exit, sys.exit in a subprocess, a crash or running out "
+                "of memory); the grader restarted it and re-ran the cells above")
+
+    # -- per cell ---------------------------------------------------------------
+    def preprocess_cell(self, cell, resources, index):  # noqa: D401 (nbconvert API)
+        if cell.cell_type != "code" or not cell.source.strip():
+            return super().preprocess_cell(cell, resources, index)
+        if self._given_up:
+            cell.outputs = [_error(KERNEL_GAVE_UP, f"not run: the kernel failed {self._restarts} times "
+                                                   "in this notebook, so the grader stopped running cells")]
+            cell.execution_count = None
+            return cell, self.resources
+        if source_digest(cell.source) in {d.strip() for d in self.skip_digests.split(",") if d.strip()}:
+            self.log.warning("Not running cell %s again: it hung the kernel in the first autograde run", index)
+            cell.outputs = [_error(KERNEL_STUCK, self._stuck_message())]
+            cell.execution_count = None
+            return cell, self.resources
+        try:
+            result = super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self.log.warning("The kernel died in cell %s; restarting it", index)
+            self._record(cell, index, KERNEL_DIED, self._died_message())
+            return cell, self.resources
+        except CellTimeoutError:
+            self.log.warning("The kernel ignored the interrupt in cell %s; restarting it", index)
+            self._record(cell, index, KERNEL_STUCK, self._stuck_message())
+            return cell, self.resources
+        self._completed.append(index)
+        return result
+
+    def _record(self, cell, index, ename, evalue) -> None:
+        cell = self.nb.cells[index] if index < len(self.nb.cells) else cell
+        cell.outputs = list(cell.get("outputs", [])) + [_error(ename, evalue)]
+        self._restart_and_replay()
+
+    def _restart_and_replay(self) -> None:
+        self._restarts += 1
+        if self._restarts > self.max_restarts:
+            self._given_up = True
+            return
+        try:
+            run_sync(self.km.restart_kernel)(now=True)
+            run_sync(self.kc.wait_for_ready)(timeout=self.startup_timeout)
+            saved = [copy.deepcopy(c.get("outputs")) for c in self.nb.cells]
+            originals = list(self.nb.cells)
+            try:
+                for i in self._completed:
+                    self.execute_cell(copy.deepcopy(originals[i]), i, store_history=False)
+            finally:
+                self.nb.cells[:] = originals
+                for c, outputs in zip(originals, saved):
+                    if outputs is not None:
+                        c.outputs = outputs
+        except Exception as exc:  # noqa: BLE001 (the replay itself failed: stop running cells)
+            self.log.error("Could not restore the kernel after a failure (%s); the remaining cells are not run", exc)
+            self._given_up = True
+
+
+# ------------------------------------------------------------------------------ logs
+def hung_cell_digests(log: str, cells: Iterable[Any]) -> list[str]:
+    """Digests of the ``cells`` that nbclient reported as hung in ``log``.
+
+    nbclient's ``CellTimeoutError`` message ("Timeout waiting for IOPub
+    output") quotes a preview of the cell; this recomputes that preview for
+    every code cell with nbclient's own formatter and keeps those it finds.
+
+    Parameters
+    ----------
+    log : str
+        nbgrader's log of the failed run.
+    cells : iterable of notebook cells
+        The cells as nbgrader may have executed them: the submission's, and
+        the instructor's version of the locked cells (nbgrader runs those).
+
+    Returns
+    -------
+    list of str
+        :func:`source_digest` of each hung cell (usually zero or one).
+    """
+    if "Timeout waiting for IOPub output" not in log:
+        return []
+
+    def flat(text: str) -> str:  # nbgrader indents the traceback it logs
+        return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+    log = flat(log)
+    found = []
+    for cell in cells:
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        message = str(CellTimeoutError.error_from_timeout_and_cell("x", 1, cell))
+        preview = message.split("Here is a preview of the cell contents:", 1)[-1].strip()
+        preview = flat(preview.strip().strip("-"))
+        if preview and preview in log and source_digest(cell.source) not in found:
+            found.append(source_digest(cell.source))
+    return found
+
+
+# ------------------------------------------------------------------------------ metadata
+def _grade_id(cell: Any) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def metadata_problems(nb: Any) -> list[str]:
+    """Why nbgrader would refuse this notebook's nbgrader metadata (empty if it would not).
+
+    Runs nbgrader's own :class:`~nbgrader.nbgraderformat.MetadataValidator`
+    cell by cell and looks for repeated grade ids.
+    """
+    problems = []
+    validator = MetadataValidator()
+    seen: set[str] = set()
+    for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if meta is None:
+            continue
+        try:
+            validator.validate_cell(copy.deepcopy(cell))
+        except (ValidationError, KeyError, TypeError, ValueError) as exc:
+            problems.append(f"cell {i}: invalid nbgrader metadata ({type(exc).__name__}: {exc})")
+            continue
+        gid = meta.get("grade_id")
+        if gid:
+            if gid in seen:
+                problems.append(f"cell {i}: repeats grade id {gid}")
+            seen.add(gid)
+    return problems
+
+
+def repair_notebook(submitted: Any, released: Any) -> tuple[Any, list[str]]:
+    """A copy of ``submitted`` whose nbgrader metadata nbgrader can grade.
+
+    Cell sources and outputs are kept as the student left them; only
+    ``metadata.nbgrader`` changes:
+
+    * a cell whose nbgrader metadata is invalid (e.g. its ``grade_id`` was
+      deleted) gets the metadata of the released cell with the same cell id
+      (or the same source), or loses its nbgrader metadata if there is none;
+    * a cell without nbgrader metadata that is the released grade, solution or
+      read-only cell with the same cell id (or identical source), while that
+      grade id is nowhere else in the notebook, gets its metadata back;
+    * of several cells with the same grade id, the first keeps it and the
+      others lose their nbgrader metadata (they stay as plain cells).
+
+    Deleted cells are not re-created here; nbgrader's
+    ``OverwriteCells.add_missing_cells`` does that during the rescue.
+
+    Parameters
+    ----------
+    submitted : nbformat.NotebookNode
+        The student's notebook (not modified).
+    released : nbformat.NotebookNode
+        The released version of the same notebook.
+
+    Returns
+    -------
+    (nbformat.NotebookNode, list of str)
+        The repaired copy and one sentence per change (empty if none).
+    """
+    nb = copy.deepcopy(submitted)
+    by_id = {c.get("id"): c for c in released.cells if c.get("id") and "nbgrader" in c.get("metadata", {})}
+    by_source = {}
+    for c in released.cells:
+        if "nbgrader" in c.get("metadata", {}) and c.source.strip():
+            by_source.setdefault(c.source.strip(), c)
+    validator = MetadataValidator()
+    notes: list[str] = []
+
+    def released_twin(cell):
+        twin = by_id.get(cell.get("id"))
+        if twin is None:
+            twin = by_source.get(cell.source.strip())
+        return twin
+
+    def valid(cell) -> bool:
+        try:
+            validator.validate_cell(copy.deepcopy(cell))
+        except (ValidationError, KeyError, TypeError, ValueError):
+            return False
+        return True
+
+    # 1. invalid metadata -> released metadata
+    for i, cell in enumerate(nb.cells):
+        if "nbgrader" in cell.metadata and not valid(cell):
+            twin = released_twin(cell)
+            if twin is not None:
+                cell.metadata["nbgrader"] = copy.deepcopy(twin.metadata["nbgrader"])
+                notes.append(f"restored the damaged nbgrader metadata of cell {_grade_id(twin)}")
+            else:
+                del cell.metadata["nbgrader"]
+                notes.append(f"removed damaged nbgrader metadata from cell {i} (no released twin)")
+    # 2. repeated grade ids -> first one wins
+    seen: set[str] = set()
+    for i, cell in enumerate(nb.cells):
+        gid = _grade_id(cell)
+        if gid is None:
+            continue
+        if gid in seen:
+            del cell.metadata["nbgrader"]
+            notes.append(f"cell {i} repeated grade id {gid}; the copy is graded as a plain cell")
+        seen.add(gid)
+    # 3. stripped metadata -> released metadata, where the grade id is missing
+    for cell in nb.cells:
+        if "nbgrader" in cell.metadata:
+            continue
+        twin = released_twin(cell)
+        if twin is None:
+            continue
+        gid = _grade_id(twin)
+        if gid and gid not in seen and twin.cell_type == cell.cell_type:
+            cell.metadata["nbgrader"] = copy.deepcopy(twin.metadata["nbgrader"])
+            seen.add(gid)
+            notes.append(f"restored the stripped nbgrader metadata of cell {gid}")
+    return nb, notes
+
+
+def missing_grade_cells(submitted: Any, released: Any) -> list[str]:
+    """Grade ids of the released notebook's grade cells that ``submitted`` lacks."""
+    present = {_grade_id(c) for c in submitted.cells}
+    return [gid for gid in (_grade_id(c) for c in released.cells
+                            if c.get("metadata", {}).get("nbgrader", {}).get("grade"))
+            if gid and gid not in present]
+
+
+def iter_error_outputs(cell: Any) -> Iterable[Any]:
+    """Error outputs of a code cell."""
+    return (o for o in cell.get("outputs", []) if o.get("output_type") == "error")
