@@ -446,46 +446,76 @@ class ReplayExecute(NbGraderPreprocessor):
 
 
 # =============================================================================== configuration
-_PROBE = r"""
-import json
-from nbconvert.preprocessors import ExecutePreprocessor
-from nbgrader.converters import Autograde
-from traitlets.config.loader import PyFileConfigLoader
-from traitlets.utils.importstring import import_item
+def load_course_config(course_root: str | os.PathLike = ".", nbgrader_args: Iterable[str] = ()):
+    """The traitlets ``Config`` that ``nbgrader`` builds for the course.
 
-cfg = PyFileConfigLoader("nbgrader_config.py", path=".").load_config()
-if "autograde_preprocessors" in cfg.Autograde:
-    items = list(cfg.Autograde.autograde_preprocessors)
-else:
-    items = Autograde.class_traits()["autograde_preprocessors"].default()
-out = []
-for item in items:
-    cls = import_item(item) if isinstance(item, str) else item
-    if not isinstance(cls, type):
-        raise SystemExit(f"autograde preprocessor {item!r} is not a class")
-    name = f"{cls.__module__}.{cls.__qualname__}"
-    try:
-        importable = import_item(name) is cls
-    except Exception:
-        importable = False
-    if not importable:
-        raise SystemExit(f"autograde preprocessor {name} cannot be imported by name; "
-                         "define it in an importable module for parallel autograding")
-    out.append({"name": name, "execute": issubclass(cls, ExecutePreprocessor)})
-print("PROBE=" + json.dumps({"preprocessors": out, "db_url": cfg.CourseDirectory.get("db_url", "")}))
-"""
-
-
-def _probe_config(course_root: Path) -> dict[str, Any]:
-    """The course's autograde preprocessors and gradebook URL, as nbgrader sees them.
-
-    Loads ``nbgrader_config.py`` in a subprocess with the environment nbgrader
-    gets from :func:`helpers.release.run_nbgrader` (the file edits
-    ``os.environ``; this process is left alone).
+    ``<course_root>/nbgrader_config.py`` plus command-line style options
+    (``--Class.trait=value``), which take precedence as on nbgrader's command
+    line. The config file may edit ``os.environ``; call this in a process made
+    for it (the writer, or :func:`_probe_config`'s subprocess).
     """
+    from traitlets.config.loader import KVArgParseConfigLoader, PyFileConfigLoader
+
+    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
+    args = list(nbgrader_args)
+    if args:
+        cfg.merge(KVArgParseConfigLoader(argv=args).load_config())
+    return cfg
+
+
+def course_info(cfg) -> dict[str, Any]:
+    """Autograde preprocessors and gradebook URL of a loaded course ``Config``.
+
+    Returns
+    -------
+    dict
+        ``preprocessors``: ``{"name": "module.Class", "execute": bool}`` per
+        entry of ``Autograde.autograde_preprocessors`` (nbgrader's default
+        list if the config leaves it alone); ``db_url``: the gradebook URL
+        (empty if not configured).
+
+    Raises
+    ------
+    ValueError
+        If a preprocessor is not a class importable by its name (workers and
+        the writer import them by name).
+    """
+    from nbconvert.preprocessors import ExecutePreprocessor
+    from nbgrader.converters import Autograde
+    from traitlets.utils.importstring import import_item
+
+    if "autograde_preprocessors" in cfg.Autograde:
+        items = list(cfg.Autograde.autograde_preprocessors)
+    else:
+        items = Autograde.class_traits()["autograde_preprocessors"].default()
+    out = []
+    for item in items:
+        cls = import_item(item) if isinstance(item, str) else item
+        if not isinstance(cls, type):
+            raise ValueError(f"autograde preprocessor {item!r} is not a class")
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        try:
+            importable = import_item(name) is cls
+        except Exception:  # noqa: BLE001
+            importable = False
+        if not importable:
+            raise ValueError(f"autograde preprocessor {name} cannot be imported by name; "
+                             "define it in an importable module for parallel autograding")
+        out.append({"name": name, "execute": issubclass(cls, ExecutePreprocessor)})
+    return {"preprocessors": out, "db_url": cfg.CourseDirectory.get("db_url", "")}
+
+
+def _probe_config(course_root: Path, nbgrader_args: Iterable[str] = ()) -> dict[str, Any]:
+    """:func:`course_info` of the course, computed in a subprocess.
+
+    The subprocess gets the environment nbgrader gets from
+    :func:`helpers.release.run_nbgrader`; this process is left alone.
+    """
+    code = ("import json, sys; from helpers.instructor.parallel import course_info, load_course_config; "
+            "print('PROBE=' + json.dumps(course_info(load_course_config('.', sys.argv[1:]))))")
     proc = subprocess.run(
-        [sys.executable, "-c", _PROBE], cwd=str(course_root), env=rel.nbgrader_env(),
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", code, *nbgrader_args], cwd=str(course_root), env=rel.nbgrader_env(),
+        capture_output=True, text=True, timeout=300,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("PROBE=")]
     if proc.returncode != 0 or not lines:
@@ -720,6 +750,172 @@ def _grade_task(task: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# =============================================================================== the writer
+def _writer_main() -> None:
+    """The single writer: replay students into the course, one request at a time.
+
+    Runs in a subprocess whose working directory is the course root. Reads one
+    JSON line ``{"assignment", "nbgrader_args"}``, loads the course config,
+    answers ``{"info": course_info}`` (or ``{"error": traceback}``), then for
+    every request line ``{"student", "replay_dir"}`` runs nbgrader's own
+    autograde converter through :class:`nbgrader.apps.NbGraderAPI` (what
+    ``nbgrader autograde --student S --force`` runs, without a new Python
+    start-up per student) with ``Execute`` replaced by :class:`ReplayExecute`,
+    and answers ``{"success", "log", "error", "seconds"}``. Protocol lines go to
+    the original stdout; anything else printed goes to stderr.
+    """
+    import copy
+    import traceback
+
+    proto = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    def send(obj: dict[str, Any]) -> None:
+        proto.write(json.dumps(obj) + "\n")
+        proto.flush()
+
+    try:
+        setup = json.loads(sys.stdin.readline())
+        cfg = load_course_config(".", setup["nbgrader_args"])
+        info = course_info(cfg)
+        info["worker_preprocessors"] = autograde_preprocessors(info["preprocessors"], "worker")
+        info["replay_preprocessors"] = autograde_preprocessors(info["preprocessors"], "replay")
+        from nbgrader.apps import NbGraderAPI
+        from traitlets.utils.importstring import import_item
+
+        replay = [import_item(name) for name in info["replay_preprocessors"]]
+    except BaseException:  # noqa: BLE001 (reported to the caller)
+        send({"error": traceback.format_exc()})
+        return
+    send({"info": info})
+    for line in sys.stdin:
+        request = json.loads(line)
+        start = time.monotonic()
+        try:
+            run_cfg = copy.deepcopy(cfg)
+            run_cfg.Autograde.autograde_preprocessors = replay
+            run_cfg.ReplayExecute.replay_dir = request["replay_dir"]
+            api = NbGraderAPI(config=run_cfg)
+            result = api.autograde(setup["assignment"], request["student"], force=True, create=True)
+        except BaseException:  # noqa: BLE001 (reported to the caller)
+            result = {"success": False, "error": traceback.format_exc()}
+        send({"student": request["student"], "success": bool(result.get("success")),
+              "log": result.get("log", "") or "", "error": result.get("error", "") or "",
+              "seconds": time.monotonic() - start})
+
+
+class _Writer:
+    """Caller side of :func:`_writer_main`: one long-lived nbgrader process.
+
+    Started in the course root with the nbgrader environment and both tags;
+    restarted after a replay that times out. Every replay happens in this one
+    process, one at a time, so the gradebook has a single writer.
+    """
+
+    def __init__(self, course_root: Path, assignment: str, nbgrader_args: list[str], run_id: str,
+                 log_dir: Path):
+        self.course_root, self.assignment, self.args = course_root, assignment, nbgrader_args
+        self.run_id, self.log_dir = run_id, log_dir
+        self.proc: subprocess.Popen | None = None
+        self.lines: Any = None
+        self.info: dict[str, Any] = {}
+        self.count = 0
+
+    def _start(self, timeout: float) -> None:
+        import queue
+
+        self.count += 1
+        self.task_id = uuid.uuid4().hex
+        self.stderr_path = self.log_dir / f"writer-{self.count}.log"
+        env = rel.nbgrader_env({RUN_TAG: self.run_id, TASK_TAG: self.task_id})
+        with open(self.stderr_path, "w") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", "from helpers.instructor.parallel import _writer_main; _writer_main()"],
+                cwd=str(self.course_root), env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=err, text=True, start_new_session=True,
+            )
+        self.lines = queue.Queue()
+        proc, lines = self.proc, self.lines
+
+        def pump() -> None:
+            for line in proc.stdout:
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=pump, name="writer-stdout", daemon=True).start()
+        hello = self._ask({"assignment": self.assignment, "nbgrader_args": self.args}, timeout)
+        if hello is None or "info" not in hello:
+            detail = (hello or {}).get("error") or self._stderr_tail()
+            self.close()
+            raise rel.NbgraderError(f"the gradebook writer could not start in {self.course_root}:\n{detail}")
+        self.info = hello["info"]
+
+    def _stderr_tail(self) -> str:
+        try:
+            return self.stderr_path.read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
+
+    def _ask(self, request: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+        """Send one request; the answer, or None if the writer died or timed out."""
+        import queue
+
+        try:
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+        except OSError:
+            return None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=min(POLL_SECONDS, max(deadline - time.monotonic(), 0.01)))
+            except queue.Empty:
+                if time.monotonic() >= deadline:
+                    return None
+                continue
+            if line is None:
+                return None
+            return json.loads(line)
+
+    def start(self, timeout: float = 300.0) -> dict[str, Any]:
+        """Start the writer (if needed); the course info it read from the config."""
+        if self.proc is None or self.proc.poll() is not None:
+            self._start(timeout)
+        return self.info
+
+    def replay(self, student: str, replay_dir: Path, timeout: float) -> _Run:
+        """Record one student; a :class:`_Run` like an nbgrader command's."""
+        self.start()
+        start = time.monotonic()
+        answer = self._ask({"student": student, "replay_dir": str(replay_dir)}, timeout)
+        seconds = time.monotonic() - start
+        if answer is None:  # hung or died: kill it, a new one serves the next student
+            tail = self._stderr_tail()
+            self.close()
+            return _Run(None, f"[parallel] the gradebook writer gave no answer within {timeout:.0f} s "
+                              f"or died:\n{tail}", seconds, timed_out=True)
+        log = answer["log"] + (("\n" + answer["error"]) if answer["error"] else "")
+        return _Run(0 if answer["success"] else 1, log, seconds)
+
+    def close(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        _kill_tagged(TASK_TAG, self.task_id)
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+
 # =============================================================================== caller side
 def _tail(text: str, n: int = LOG_TAIL_CHARS) -> str:
     return text[-n:]
@@ -917,13 +1113,6 @@ class _Pool:
 
 
 def _autograde_parallel(course_root, students, workers, scheduler, say, assignment, timeout, run_id, extra):
-    info = _probe_config(course_root)
-    worker_pp = autograde_preprocessors(info["preprocessors"], "worker")
-    replay_pp = autograde_preprocessors(info["preprocessors"], "replay")
-    db_path = _sqlite_path(info["db_url"], course_root)
-    common = _course_files(course_root, assignment)
-    common["gradebook.db"] = _snapshot_gradebook(db_path)
-
     outcomes: dict[str, AutogradeOutcome] = {}
     n = len(students)
     queue = []
@@ -934,36 +1123,46 @@ def _autograde_parallel(course_root, students, workers, scheduler, say, assignme
             msg = f"no submission folder submitted/{student}/{assignment}: nothing to grade\n"
             outcomes[student] = AutogradeOutcome(student, False, 0.0, msg, log=msg)
             say(_progress_line(len(outcomes), n, outcomes[student]))
+    if not queue:
+        return {s: outcomes[s] for s in students}
 
     with tempfile.TemporaryDirectory(prefix="synapses-replay-") as tmp_name:
         tmp = Path(tmp_name)
-        pool = _Pool(workers, scheduler, run_id, tmp)
+        writer = _Writer(course_root, assignment, extra, run_id, tmp)
+        pool = None
         inflight: dict[cf.Future, str] = {}
-        def fill() -> None:
-            # at most `workers` tasks exist at a time: nothing queued to cancel on Ctrl-C
-            while queue and len(inflight) < workers:
-                student = queue.pop(0)
-                task = {
-                    "run_id": run_id, "student": student, "assignment": assignment,
-                    "files": {**common, **_submission_files(course_root, student, assignment)},
-                    "preprocessors": worker_pp, "timeout": timeout, "cancel": pool.cancel,
-                    "nbgrader_args": extra,
-                }
-                inflight[pool.executor.submit(_grade_task, task)] = student
-
         try:
+            info = writer.start()
+            db_path = _sqlite_path(info["db_url"], course_root)
+            common = _course_files(course_root, assignment)
+            common["gradebook.db"] = _snapshot_gradebook(db_path)
+            pool = _Pool(workers, scheduler, run_id, tmp)
+
+            def fill() -> None:
+                # at most `workers` tasks exist at a time: nothing queued to cancel on Ctrl-C
+                while queue and len(inflight) < workers:
+                    student = queue.pop(0)
+                    task = {
+                        "run_id": run_id, "student": student, "assignment": assignment,
+                        "files": {**common, **_submission_files(course_root, student, assignment)},
+                        "preprocessors": info["worker_preprocessors"], "timeout": timeout,
+                        "cancel": pool.cancel, "nbgrader_args": extra,
+                    }
+                    inflight[pool.executor.submit(_grade_task, task)] = student
+
             fill()
             while inflight:
                 done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
                 finished = sorted(((inflight.pop(f), f) for f in done), key=lambda sf: students.index(sf[0]))
                 fill()  # keep the workers busy while the results are recorded
                 for student, future in finished:
-                    outcome = _record(course_root, student, assignment, future, replay_pp, db_path,
+                    outcome = _record(course_root, student, assignment, future, writer, db_path,
                                       tmp, timeout, run_id, extra)
                     outcomes[student] = outcome
                     say(_progress_line(len(outcomes), n, outcome))
         except BaseException as exc:
-            pool.request_cancel()
+            if pool is not None:
+                pool.request_cancel()
             for future in inflight:
                 future.cancel()
             deadline = time.monotonic() + 60
@@ -975,20 +1174,23 @@ def _autograde_parallel(course_root, students, workers, scheduler, say, assignme
                 exc.outcomes = outcomes
             raise
         finally:
-            pool.close()
-            _kill_tagged(RUN_TAG, run_id)
+            try:
+                if pool is not None:
+                    pool.close()
+            finally:
+                writer.close()
+                _kill_tagged(RUN_TAG, run_id)
     return {s: outcomes[s] for s in students}
 
 
-def _record(course_root, student, assignment, future, replay_pp, db_path, tmp, timeout, run_id, extra):
+def _record(course_root, student, assignment, future, writer, db_path, tmp, timeout, run_id, extra):
     """The single writer: replay one worker's result into the real course."""
     try:
         res = future.result()
-    except BaseException as exc:  # noqa: BLE001 (a worker crashed: report, go on)
-        if isinstance(exc, KeyboardInterrupt):
-            raise
+    except Exception as exc:  # noqa: BLE001 (a worker crashed: report, go on)
         msg = f"[parallel] the worker failed: {type(exc).__name__}: {exc}\n"
-        return AutogradeOutcome(student, False, 0.0, msg, log=msg, detail={"cancelled": isinstance(exc, cf.CancelledError)})
+        return AutogradeOutcome(student, False, 0.0, msg, log=msg,
+                                detail={"cancelled": isinstance(exc, cf.CancelledError)})
     # the worker's log, with its private paths shown as the course's
     log = res["log"].replace(res["course"], str(course_root))
     detail = {k: res[k] for k in ("started", "finished", "submitted", "timed_out", "cancelled")}
@@ -1003,15 +1205,11 @@ def _record(course_root, student, assignment, future, replay_pp, db_path, tmp, t
     try:
         for name, data in res["executed"].items():
             (folder / student / name).write_bytes(data)
-        args = ["autograde", assignment, "--student", student, "--force",
-                "--Autograde.autograde_preprocessors=" + json.dumps(replay_pp),
-                f"--ReplayExecute.replay_dir={folder}", *extra]
-        replay = _run_nbgrader_tagged(args, course_root, timeout=timeout, run_id=run_id)
+        replay = writer.replay(student, folder, timeout)
     finally:
         shutil.rmtree(folder / student, ignore_errors=True)
     detail["replay_seconds"] = replay.seconds
     seconds = res["seconds"] + replay.seconds
-    notes = []
     if "ReplayMismatch" in replay.log:
         # the submission changed under us, or a preprocessor is not deterministic:
         # grade this student the ordinary way, in the course
@@ -1019,19 +1217,20 @@ def _record(course_root, student, assignment, future, replay_pp, db_path, tmp, t
                                       course_root, timeout=timeout, run_id=run_id)
         detail["regraded_serially"] = True
         seconds += serial.seconds
-        log = serial.log + "\n[parallel] the replay was refused (ReplayMismatch); regraded serially:\n" \
-            + _tail(replay.log, 1500)
-        ok = serial.returncode == 0 and not serial.timed_out
-        return AutogradeOutcome(ok=ok, seconds=seconds, log_tail=_tail(log), log=log,
-                                returncode=serial.returncode, workdir=f"{socket.gethostname()}:{course_root}",
-                                worker=f"{socket.gethostname()} pid {os.getpid()}", detail=detail,
-                                student=student)
-    recorded = gradebook_rows(db_path, assignment, [student])
+        log = (serial.log + "\n[parallel] the replay was refused (ReplayMismatch); regraded serially:\n"
+               + _tail(replay.log, 1500))
+        host = socket.gethostname()
+        return AutogradeOutcome(student=student, ok=serial.returncode == 0 and not serial.timed_out,
+                                seconds=seconds, log_tail=_tail(log), log=log, returncode=serial.returncode,
+                                workdir=f"{host}:{course_root}", worker=f"{host} pid {os.getpid()}",
+                                detail=detail)
+    notes = []
     ok = res["returncode"] == 0 and replay.returncode == 0 and not res["timed_out"]
     if (res["returncode"] == 0) != (replay.returncode == 0) or replay.timed_out:
-        notes.append(f"[parallel] the replay in the course exited with {replay.returncode} "
-                     f"(worker: {res['returncode']}); its log:\n{_tail(replay.log, 1500)}")
+        notes.append(f"[parallel] recording in the course {'timed out' if replay.timed_out else 'failed'} "
+                     f"(worker exit status {res['returncode']}); its log:\n{_tail(replay.log, 1500)}")
         ok = False
+    recorded = gradebook_rows(db_path, assignment, [student])
     if recorded != res["grades"]:
         keys = [k for k in recorded if recorded[k] != res["grades"].get(k)]
         notes.append(f"[parallel] the gradebook differs from the worker's in {', '.join(keys)}")
