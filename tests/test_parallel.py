@@ -503,3 +503,46 @@ def test_ctrl_c_stops_everything(loop_course, tmp_path, workers):
     time.sleep(0.5)
     assert par.processes_with_env(par.RUN_TAG, tag) == [], "nbgrader or kernels survived Ctrl-C"
     assert par.processes_with_env("PARALLEL_TEST_MARK", mark) == [], "pool workers survived Ctrl-C"
+
+
+# ================================================================== refused replay
+@pytest.mark.pipeline
+@pytest.mark.slow
+def test_refused_replay_regrades_the_student_serially(runs, tmp_path):
+    """If the master submission is not what the worker executed, nbgrader grades it itself.
+
+    The worker is given the model solution while the course holds the blank
+    release for the same student (a resubmission during grading): the replay
+    must refuse, and the recorded grades must be the blank ones, exactly as a
+    serial run records them.
+    """
+    import concurrent.futures as cf
+
+    root = _copy(runs.base.root, tmp_path / "course")
+    names = runs.base.names
+    run_id = f"test-refused-{uuid.uuid4().hex}"
+    writer = par._Writer(root, ASSIGNMENT, [], run_id, tmp_path)
+    try:
+        info = writer.start()
+        files = par._course_files(root, ASSIGNMENT)
+        files["gradebook.db"] = par._snapshot_gradebook(root / "gradebook.db")
+        # what the worker sees: blank's folder holding the model solutions
+        for name in names:
+            files[f"submitted/blank/{ASSIGNMENT}/{name}"] = (root / "source" / ASSIGNMENT / name).read_bytes()
+        task = {"run_id": run_id, "student": "blank", "assignment": ASSIGNMENT, "files": files,
+                "preprocessors": info["worker_preprocessors"], "timeout": STUDENT_TIMEOUT,
+                "cancel": par._CancelFile(str(tmp_path / "never")), "nbgrader_args": []}
+        future = cf.Future()
+        future.set_result(par._grade_task(task))
+        assert future.result()["returncode"] == 0
+        outcome = par._record(root, "blank", ASSIGNMENT, future, writer, root / "gradebook.db",
+                              tmp_path, STUDENT_TIMEOUT, run_id, [])
+    finally:
+        writer.close()
+    assert outcome.detail["regraded_serially"], outcome.log_tail
+    assert outcome.ok, outcome.log_tail
+    assert "ReplayMismatch" in outcome.log
+    mine = par.gradebook_rows(root / "gradebook.db", ASSIGNMENT, ["blank"])
+    serial = par.gradebook_rows(runs.roots["serial"] / "gradebook.db", ASSIGNMENT, ["blank"])
+    assert mine == serial
+    assert par.processes_with_env(par.RUN_TAG, run_id) == []
