@@ -27,28 +27,42 @@ Design: two phases per student, pipelined
    executed notebooks, its log and the grades its private gradebook received,
    and deletes its directory. Workers never see another student's folder and
    never open the course's gradebook.
-2. **Record (the caller's process, serial: the one writer).** As each worker
-   finishes, the caller runs ``nbgrader autograde <assignment> --student S
-   --force`` in the real course with ``Execute`` replaced by
-   :class:`ReplayExecute` (on the command line, which takes precedence over
-   ``nbgrader_config.py``). nbgrader sanitizes the master copy of the
-   submission as usual; ReplayExecute then checks that the worker executed
-   exactly that notebook (every cell's type, id, metadata and source, and the
-   notebook metadata, must agree) and copies the outputs, execution counts and
-   ``language_info``/widget state across instead of starting a kernel. The rest
-   of the configured pipeline (``LimitOutput``, ``SaveAutoGrades``,
-   ``AssignLatePenalties``, ...) runs unchanged, so nbgrader itself writes the
-   master gradebook and the ``autograded/`` folder, one student at a time,
-   exactly as in a serial run. A notebook that the worker could not execute
-   (dead or unresponsive kernel) has no stashed copy; ReplayExecute then
-   raises and nbgrader fails that student just as the serial run does. If the
-   master submission no longer matches what the worker executed
-   (:class:`ReplayMismatch`), the student is regraded serially in the course.
-   Finally the grades nbgrader recorded are compared with the worker's; a
-   difference marks the outcome as not ok.
+2. **Record (one writer, serial).** One long-lived subprocess in the course
+   root (:func:`_writer_main`, started before any worker) loads the course's
+   ``nbgrader_config.py`` once, tells the caller the preprocessor lists and
+   the gradebook path, and then, as each worker finishes, runs nbgrader's own
+   autograde converter for that student (``NbGraderAPI.autograde(assignment,
+   student, force=True)``, what ``nbgrader autograde --student S --force``
+   runs) with ``Execute`` replaced by :class:`ReplayExecute`. nbgrader
+   sanitizes the master copy of the submission as usual; ReplayExecute then
+   checks that the worker executed exactly that notebook (every cell's type,
+   id, metadata and source, and the notebook metadata, must agree) and copies
+   the outputs, execution counts and ``language_info``/widget state across
+   instead of starting a kernel. The rest of the configured pipeline
+   (``LimitOutput``, ``SaveAutoGrades``, ``AssignLatePenalties``, ...) runs
+   unchanged, so nbgrader itself writes the master gradebook and the
+   ``autograded/`` folder, one student at a time, exactly as in a serial run.
+   A notebook that the worker could not execute (dead or unresponsive kernel)
+   has no stashed copy; ReplayExecute then raises and nbgrader fails that
+   student just as the serial run does. If the master submission no longer
+   matches what the worker executed (:class:`ReplayMismatch`, e.g. a
+   resubmission during grading), the student is regraded the ordinary way
+   (``nbgrader autograde --student S --force`` in the course). Finally the
+   grades nbgrader recorded are compared with those of the worker's private
+   gradebook; a difference marks the outcome as not ok. A writer that hangs
+   for ``timeout`` seconds is killed and replaced.
 
-Only step 1 starts kernels, so the parallel part is the expensive one; a
-replay costs one nbgrader start-up (about 2-4 s) and needs no kernel.
+Only step 1 starts kernels. A replay needs no kernel and, in the long-lived
+writer, no Python start-up: 0.2-1 s per student, against 3-9 s for a fresh
+``nbgrader`` process on a loaded 2-core machine. Workers are kept busy while
+results are recorded (at most ``workers`` tasks exist at any time, so there
+is never a queue to cancel).
+
+Why a replay rather than merging gradebooks: nbgrader's ``SaveAutoGrades``,
+``AssignLatePenalties`` and the sanitizers then write every row exactly as in a
+serial run (scores, comments, flags, timestamps, late penalties; only the
+random row ids differ), with no hand-written SQL, and sqlite sees only one
+writing process at a time.
 
 Where workers run
 -----------------
@@ -59,7 +73,12 @@ kB plus the submission) and results come back as bytes. Only files under
 ``source/<assignment>/``, ``nbgrader_config.py`` and the student's submission
 are shipped; anything else the configuration or notebooks need must be
 installed in the environment. Preprocessors in ``Autograde.autograde_preprocessors``
-must be importable by name (``module.Class``) on the workers.
+must be importable by name (``module.Class``) on the workers. Files that a
+student's code writes next to the notebook stay in the worker's copy (the
+course's ``autograded/`` folder gets the notebooks and the source's extra files,
+as nbgrader copies them). The process pool uses the "spawn" start method, so
+a script that calls :func:`autograde` with ``workers > 1`` must guard its
+entry point with ``if __name__ == "__main__":`` (as for any spawn pool).
 
 Interrupts and leftovers
 ------------------------
