@@ -1,0 +1,238 @@
+"""The sample class (helpers.instructor.sample_class), built from the real notebooks without nbgrader.
+
+Whether the built students score as declared is checked by the pipeline run
+in tests/test_instructor.py (the errata student there submits every notebook).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from helpers import release as rel
+from helpers.instructor import sample_class as sc
+
+NOTEBOOKS = rel.notebook_names(rel.SOURCE_DIR)
+RELEASED = {n: nbformat.read(rel.RELEASE_DIR / n, as_version=4) for n in NOTEBOOKS}
+SOURCES = {n: nbformat.read(rel.SOURCE_DIR / n, as_version=4) for n in NOTEBOOKS}
+BY_ID = {s.id: s for s in sc.SAMPLE_CLASS}
+
+pytestmark = pytest.mark.skipif(not NOTEBOOKS, reason="no notebooks in source/synapses")
+
+
+def _meta(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _gid(cell):
+    return _meta(cell).get("grade_id")
+
+
+def _tests(nb):
+    return {_gid(c) for c in nb.cells if sc._is_test(c)}
+
+
+def _answer_ids():
+    return {_gid(c) for nb in SOURCES.values() for c in nb.cells if sc._is_answer(c)}
+
+
+@pytest.fixture(scope="module")
+def built():
+    return {s.id: sc.build_student(s, RELEASED, SOURCES) for s in sc.SAMPLE_CLASS}
+
+
+# ------------------------------------------------------------------ the table
+def test_ids_are_unique_prefixed_and_cover_the_issue():
+    ids = [s.id for s in sc.SAMPLE_CLASS]
+    assert len(ids) == len(set(ids))
+    assert all(sc.is_sample(i) for i in ids)
+    actions = {e.action for s in sc.SAMPLE_CLASS for e in s.edits}
+    assert actions <= set(sc.ACTIONS)
+    for needed in ("endless_loop", "ignores_interrupt", "kernel_dies", "huge_output", "delete_answer",
+                   "delete_test", "edit_readonly", "strip_metadata", "omit_notebook", "reexport", "patch_numpy"):
+        assert needed in actions, f"no sample student does {needed}"
+    assert {s.answers for s in sc.SAMPLE_CLASS} == {"solution", "errata", "blank"}
+    assert sum(s.via_exchange for s in sc.SAMPLE_CLASS) >= 1
+
+
+def test_pathological_edits_touch_one_notebook_each():
+    for s in sc.SAMPLE_CLASS:
+        if s.id in ("sample-reexport", "sample-tamper"):
+            continue
+        assert all(e.notebook is not None for e in s.edits), s.id
+
+
+def test_errata_and_reexports_name_existing_answer_cells():
+    known = _answer_ids()
+    assert set(sc.ERRATA) <= known, f"stale errata: {sorted(set(sc.ERRATA) - known)}"
+    assert set(sc.REEXPORTS) <= known, f"stale re-exports: {sorted(set(sc.REEXPORTS) - known)}"
+    assert len(set(sc.ERRATA) & known) >= len(known) - 1, "most answers should have a lecture erratum"
+
+
+@pytest.mark.parametrize("gid", sorted(sc.REEXPORTS))
+def test_reexports_import_real_references(gid):
+    node = ast.parse(sc.REEXPORTS[gid]).body[0]
+    assert isinstance(node, ast.ImportFrom)
+    module = importlib.import_module(node.module)
+    for alias in node.names:
+        assert hasattr(module, alias.name), f"{node.module} has no {alias.name}"
+    assert gid in {a.asname or a.name for a in node.names}
+
+
+# ------------------------------------------------------------------ building
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_complete_student_is_the_release_with_the_solutions(built, name):
+    nb = built["sample-complete"].notebooks[name]
+    nbformat.validate(nb)
+    solutions = {_gid(c): c.source for c in SOURCES[name].cells if _meta(c).get("solution")}
+    for mine, rel_cell in zip(nb.cells, RELEASED[name].cells, strict=True):
+        assert mine.get("id") == rel_cell.get("id") and mine.metadata == rel_cell.metadata
+        if _meta(rel_cell).get("solution"):
+            assert "BEGIN SOLUTION" not in mine.source and "END SOLUTION" not in mine.source
+            body = [line for line in solutions[_gid(rel_cell)].splitlines() if "SOLUTION" not in line]
+            assert mine.source.strip() == "\n".join(body).strip()
+        else:
+            assert mine.source == rel_cell.source
+    assert built["sample-complete"].expect_zero[name.removesuffix(".ipynb")] == set()
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_blank_student_is_the_release_and_expects_zero_everywhere(built, name):
+    assert built["sample-blank"].notebooks[name] == RELEASED[name]
+    assert built["sample-blank"].expect_zero[name.removesuffix(".ipynb")] == _tests(RELEASED[name])
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_errata_change_only_solution_regions(built, name):
+    nb = built["sample-errata"].notebooks[name]
+    nb_id = name.removesuffix(".ipynb")
+    complete = built["sample-complete"].notebooks[name]
+    changed = set()
+    for mine, right in zip(nb.cells, complete.cells, strict=True):
+        if mine.source != right.source:
+            changed.add(_gid(mine))
+            assert sc._is_answer(mine) and _gid(mine) in sc.ERRATA
+            assert "SOLUTION" not in mine.source
+            first = right.source.splitlines()[0]
+            if first.startswith("def "):
+                assert mine.source.splitlines()[0] == first, "the signature must stay"
+    items = sc.answer_items(RELEASED[name])
+    assert built["sample-errata"].expect_zero[nb_id] == {t for t, i in items.items() if i in changed}
+    assert changed == {_gid(c) for c in RELEASED[name].cells if sc._is_answer(c)} & set(sc.ERRATA)
+
+
+def test_answer_items_map_tests_to_the_answer_above():
+    for name, nb in RELEASED.items():
+        items = sc.answer_items(nb)
+        assert set(items) == _tests(nb), name
+        order = [_gid(c) for c in nb.cells]
+        for test, answer in items.items():
+            assert order.index(answer) < order.index(test)
+
+
+def test_pathologies_land_where_declared(built):
+    n = len(NOTEBOOKS)
+    for student in sc.SAMPLE_CLASS:
+        sub = built[student.id]
+        targets = {NOTEBOOKS[e.notebook % n] for e in student.edits if e.notebook is not None}
+        for name in NOTEBOOKS:
+            notes = [x for x in sub.notes[name] if not x.startswith("errata in")]
+            if student.edits and all(e.notebook is not None for e in student.edits):
+                assert bool(notes) == (name in targets), (student.id, name, notes)
+    last = NOTEBOOKS[-1].removesuffix(".ipynb")
+    assert built["sample-missing-notebook"].missing == {last}
+    assert NOTEBOOKS[-1] not in built["sample-missing-notebook"].notebooks
+    assert built["sample-missing-notebook"].expect_zero[last] == _tests(RELEASED[NOTEBOOKS[-1]])
+
+
+def test_loop_kill_and_output_edits_put_their_code_first(built):
+    n = len(NOTEBOOKS)
+    for sid, code in (("sample-endless-loop", sc.ENDLESS_LOOP), ("sample-ignores-interrupt", sc.IGNORES_INTERRUPT),
+                      ("sample-kernel-dies", sc.KERNEL_DIES), ("sample-huge-output", sc.HUGE_OUTPUT)):
+        student = BY_ID[sid]
+        name = NOTEBOOKS[student.edits[0].notebook % n]
+        first = next(c for c in built[sid].notebooks[name].cells if sc._is_answer(c))
+        assert first.source.startswith(code), sid
+        solution = next(c for c in built["sample-complete"].notebooks[name].cells if sc._is_answer(c))
+        assert first.source.endswith(solution.source), "the answer itself must stay after the inserted code"
+    assert "time.sleep" in sc.ENDLESS_LOOP and "time.sleep" in sc.IGNORES_INTERRUPT, "loops must not burn CPU"
+
+
+def test_metadata_edits(built):
+    n = len(NOTEBOOKS)
+    name = NOTEBOOKS[BY_ID["sample-stripped-metadata"].edits[0].notebook % n]
+    nb = built["sample-stripped-metadata"].notebooks[name]
+    from helpers.instructor.rescue import metadata_problems
+
+    assert metadata_problems(nb), "the damaged grade id should make nbgrader refuse the notebook"
+    stripped = [c for c in nb.cells if "nbgrader" not in c.metadata
+                and any(c.get("id") == r.get("id") and sc._is_test(r) for r in RELEASED[name].cells)]
+    assert len(stripped) == 1
+    name = NOTEBOOKS[BY_ID["sample-deleted-cells"].edits[0].notebook % n]
+    nb = built["sample-deleted-cells"].notebooks[name]
+    assert len(nb.cells) == len(RELEASED[name].cells) - 2
+    assert any("np = None" in c.source for c in nb.cells if _gid(c) == "setup")
+
+
+def test_building_does_not_change_the_inputs():
+    before = {n: nbformat.writes(nb) for n, nb in RELEASED.items()}
+    for s in sc.SAMPLE_CLASS:
+        sc.build_student(s, RELEASED, SOURCES)
+    assert {n: nbformat.writes(nb) for n, nb in RELEASED.items()} == before
+
+
+def test_unknown_action_and_answers_are_refused():
+    with pytest.raises(ValueError, match="unknown edit action"):
+        sc.build_student(sc.SampleStudent("sample-x", "x", edits=(sc.Edit("teleport", 0),)), RELEASED, SOURCES)
+    with pytest.raises(ValueError, match="answers must be"):
+        sc.build_student(sc.SampleStudent("sample-x", "x", answers="half"), RELEASED, SOURCES)
+
+
+# ------------------------------------------------------------------ on disk
+def test_lms_submission_has_an_nbgrader_timestamp(tmp_path, built):
+    from nbgrader.utils import parse_utc
+
+    dest = sc.write_lms_submission(tmp_path, built["sample-errata"])
+    assert dest == tmp_path / "submitted" / "sample-errata" / rel.ASSIGNMENT_ID
+    assert sorted(p.name for p in dest.glob("*.ipynb")) == NOTEBOOKS
+    assert parse_utc((dest / "timestamp.txt").read_text()).year >= 2025
+    with pytest.raises(ValueError):
+        sc.write_lms_submission(tmp_path, sc.SampleSubmission(sc.SampleStudent("alice", "real"), {}, {}, {}, set()))
+
+
+def test_removal_touches_sample_students_only(tmp_path, monkeypatch):
+    from nbgrader.api import Gradebook
+
+    monkeypatch.setenv("PATH", os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
+    db = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with Gradebook(db, "c") as gb:
+        gb.add_student("alice")
+        gb.add_student("sample-blank")
+        gb.add_student("samples-are-not-a-prefix")
+    made = []
+    for folder in ("submitted", "autograded", "feedback"):
+        for s in ("alice", "sample-blank", "samples-are-not-a-prefix"):
+            p = tmp_path / folder / s / rel.ASSIGNMENT_ID / "x.ipynb"
+            p.parent.mkdir(parents=True)
+            p.write_text("{}")
+            if folder == "autograded":
+                p.chmod(0o444)
+            made.append(p)
+    inbound = tmp_path / "ex" / "c" / "inbound"
+    for s in ("alice", "sample-blank"):
+        (inbound / f"{s}+{rel.ASSIGNMENT_ID}+2025-01-01 00:00:00 UTC+r").mkdir(parents=True)
+    removed = sc.remove_sample_students(tmp_path, db, "c", tmp_path / "ex")
+    assert removed == ["sample-blank"]
+    with Gradebook(db, "c") as gb:
+        assert sorted(s.id for s in gb.students) == ["alice", "samples-are-not-a-prefix"]
+    for p in made:
+        assert p.exists() == ("/sample-blank/" not in p.as_posix()), p
+    assert [p.name.split("+")[0] for p in inbound.iterdir()] == ["alice"]
+    with pytest.raises(ValueError, match="not a sample student"):
+        sc._remove_sample_path(tmp_path / "submitted" / "alice")
