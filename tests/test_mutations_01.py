@@ -9,16 +9,11 @@ solution, and the released stub must fail with its instruction.
 
 from __future__ import annotations
 
-import re
-import textwrap
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from nbkernel import NotebookKernel
-
-from helpers.nbgrader_ext import InstructiveClearSolutions
+from mutation_suite import SHORTCUT_WORDS, answer_writer, define_mutation_tests
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "source" / "synapses" / "01_synapse_zoo.ipynb"
@@ -32,11 +27,7 @@ SIGNATURES = {
     "mg_block": "def mg_block(u, mg):",
     "synaptic_current": "def synaptic_current(u, g, E_syn):",
 }
-
-
-def answer(name: str, body: str) -> str:
-    """An answer cell: the item's signature and ``body`` (numpy imported as np)."""
-    return SIGNATURES[name] + "\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n"
+answer = answer_writer(SIGNATURES)
 
 
 # ---------------------------------------------------------------------------- mutants
@@ -157,7 +148,8 @@ RIGHT = [
 
 # Attempts to get the points without doing the work. The last three also patch what the
 # visible checks use (np.isclose, helpers references, helpers.grading), so only the hidden
-# tests stand between them and the points.
+# tests stand between them and the points (False: the visible checks pass them). The grader
+# uses none of the patched things, so two of them fail on their physics (words as in WRONG).
 _PATCH_NUMPY = "np.isclose = lambda *args, **kwargs: True\nnp.allclose = lambda *args, **kwargs: True\n"
 CHEATS = [
     ("exp_conductance", "re-exported reference", "from helpers.waveforms import exp_conductance\n"),
@@ -170,131 +162,18 @@ CHEATS = [
         """)),
     ("synaptic_current", "zeros behind a patched np.isclose", _PATCH_NUMPY + answer("synaptic_current", """
         return np.zeros(np.broadcast(u, g).shape)
-        """)),
+        """), ["E_syn - u", "inward"], False),
     ("exp_conductance", "wrong function patched into helpers.waveforms", _PATCH_NUMPY + answer("exp_conductance", """
         t = np.asarray(t, dtype=float)
         return np.where(t >= 0, g_peak * np.exp(np.minimum(t, 50.0) / tau), 0.0)
-        """) + "import helpers.waveforms\nhelpers.waveforms.exp_conductance = exp_conductance\n"),
+        """) + "import helpers.waveforms\nhelpers.waveforms.exp_conductance = exp_conductance\n",
+        ["g_peak exp(-t/tau)", "exponent"], False),
     ("alpha_conductance", "patched helpers.grading", _PATCH_NUMPY + answer("alpha_conductance", """
         t = np.asarray(t, dtype=float)
         return np.where(t >= 0, g_peak * t / tau * np.exp(-np.maximum(t, 0.0) / tau), 0.0)
         """) + "import helpers.grading as _hg\n_hg.check_waveform = _hg.check_values = _hg.check_own_work = "
-        "lambda *a, **k: None\n"),
+        "lambda *a, **k: None\n", SHORTCUT_WORDS, False),
 ]
 
-# Undo what the cheats patch, so the next tests run on a clean kernel.
-_RESTORE = """
-import importlib, numpy, helpers.grading, helpers.waveforms
-from numpy._core.numeric import isclose as _isclose, allclose as _allclose
-numpy.isclose, numpy.allclose = _isclose, _allclose
-importlib.reload(helpers.waveforms)
-importlib.reload(helpers.grading)
-"""
-
-
-@pytest.fixture(scope="module")
-def kernel():
-    with NotebookKernel(NOTEBOOK) as nb:
-        nb.run_setup()
-        nb.run_cells(SIGNATURES)  # every stored answer, so later items see correct definitions
-        yield nb
-
-
-def _label(case):
-    return f"{case[0]}: {case[1]}"
-
-
-@pytest.mark.parametrize("name", list(SIGNATURES))
-def test_stored_solution_passes(kernel, name):
-    ok, err = kernel.try_answer(name, kernel.cell(name).source)
-    assert ok, f"stored solution of {name} fails its own tests: {err}"
-
-
-@pytest.mark.parametrize("case", WRONG, ids=_label)
-def test_wrong_answer_fails_with_a_physics_message(kernel, case):
-    name, label, source, words = case
-    ok, err = kernel.try_answer(name, source)
-    assert not ok, f"{name} accepted a wrong answer ({label})"
-    assert err.startswith("GradingError: "), err
-    assert any(word in err for word in words), f"{label}: message does not point at the physics: {err}"
-
-
-def _hidden_part(kernel, name):
-    source = kernel.test_cell_for(name).source
-    return source[source.index("### BEGIN HIDDEN TESTS"):]
-
-
-@pytest.mark.parametrize("case", WRONG, ids=_label)
-def test_hidden_tests_alone_catch_the_wrong_answer(kernel, case):
-    """The hidden tests must not lean on the visible checks."""
-    name, label, source, words = case
-    ok, err = kernel.run(source)
-    assert ok, err
-    try:
-        ok, err = kernel.run(_hidden_part(kernel, name))
-    finally:
-        restored, rerr = kernel.run(kernel.cell(name).source)
-        assert restored, rerr
-    assert not ok, f"the hidden tests of {name} accept a wrong answer ({label})"
-    assert err.startswith("GradingError: "), err
-    assert any(word in err for word in words), f"{label}: hidden message does not point at the physics: {err}"
-
-
-@pytest.mark.parametrize("case", RIGHT, ids=_label)
-def test_correct_answer_written_differently_passes(kernel, case):
-    name, label, source = case
-    ok, err = kernel.try_answer(name, source)
-    assert ok, f"{name} rejected a correct answer ({label}): {err}"
-
-
-@pytest.mark.parametrize("case", CHEATS, ids=_label)
-def test_shortcuts_earn_nothing(kernel, case):
-    name, label, source = case
-    try:
-        ok, err = kernel.try_answer(name, source)
-    finally:
-        restored, rerr = kernel.run(_RESTORE)
-        assert restored, rerr
-    assert not ok, f"{name} gave points for a shortcut ({label})"
-    assert "GradingError" in err, err
-
-
-RELEASE = ROOT / "release" / "synapses" / NOTEBOOK.name
-
-
-def _released_source(name: str) -> str:
-    """The answer cell ``name`` as students get it (release/, made by nbgrader)."""
-    nb = nbformat.read(RELEASE, as_version=4)
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == name:
-            return cell.source
-    raise KeyError(f"{RELEASE.name} has no cell {name!r}")
-
-
-@pytest.mark.parametrize("name", list(SIGNATURES))
-def test_release_stub_fails_with_its_instruction(kernel, name):
-    """The released stub keeps the signature and the one-line instruction, and raises."""
-    instruction = re.search(r"# TODO: (.+)", kernel.cell(name).source).group(1).strip()
-    stub = _released_source(name)
-    assert SIGNATURES[name] in stub
-    assert "BEGIN SOLUTION" not in stub and "np.where" not in stub and "np.exp" not in stub
-    lines = [line.strip() for line in stub.splitlines()]
-    todo = lines.index("# TODO: " + instruction)
-    assert lines[todo + 1].startswith("raise NotImplementedError(")
-    ok, err = kernel.try_answer(name, stub)
-    assert not ok
-    assert err.startswith("GradingError: " + name + " raised NotImplementedError: "), err
-    # The stub's message is the instruction itself, or points at it (nbgrader_config.py decides).
-    assert instruction in err or "instruction above" in err, err
-
-
-def test_generated_stub_raises_the_instruction_itself(kernel):
-    """With helpers.nbgrader_ext.InstructiveClearSolutions the stub's error is the instruction."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    nb, _ = InstructiveClearSolutions().preprocess(nb, {})
-    for cell in nb.cells:
-        name = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if name in SIGNATURES:
-            instruction = re.search(r"# TODO: (.+)", kernel.cell(name).source).group(1).strip()
-            ok, err = kernel.try_answer(name, cell.source)
-            assert not ok and instruction in err, err
+define_mutation_tests(globals(), NOTEBOOK, signatures=SIGNATURES, wrong=WRONG, right=RIGHT, cheats=CHEATS,
+                      stub_must_not_contain=("np.where", "np.exp"))

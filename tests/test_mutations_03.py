@@ -12,24 +12,20 @@ fail with its instruction.
 
 from __future__ import annotations
 
-import ast
 import re
 import textwrap
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 
-from nbkernel import NotebookKernel
-
-from helpers.nbgrader_ext import InstructiveClearSolutions
+from mutation_suite import define_mutation_tests
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "source" / "synapses" / "03_nmda_brian2.ipynb"
-RELEASE = ROOT / "release" / "synapses" / NOTEBOOK.name
 
-ITEMS = ["neuron_eqs", "synapse_model"]
+#: Answers that are values (Brian2 equation strings and an on_pre statement), not functions.
+VALUES = ("neuron_eqs", "synapse_model")
 
 
 def neuron(eqs: str) -> str:
@@ -139,111 +135,19 @@ CHEATS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def kernel():
-    with NotebookKernel(NOTEBOOK) as nb:
-        nb.run_setup()
-        nb.run_cells(ITEMS)
-        yield nb
-
-
-def _label(case):
-    return f"{case[0]}: {case[1]}"
-
-
-def _hidden_part(kernel, name):
-    source = kernel.test_cell_for(name).source
-    return source[source.index("### BEGIN HIDDEN TESTS"):]
-
-
-def _visible_part(kernel, name):
-    source = kernel.test_cell_for(name).source
-    return source[:source.index("### BEGIN HIDDEN TESTS")]
-
-
-def _run_then_restore(kernel, name, source, *codes):
-    """Run ``source`` (an answer), then each of ``codes``; restore the stored answer."""
-    ok, err = kernel.run(source)
-    assert ok, err
-    results = []
-    try:
-        for code in codes:
-            results.append(kernel.run(code))
-    finally:
-        restored, rerr = kernel.run(kernel.cell(name).source)
-        assert restored, rerr
-    return results
-
-
-def test_points_and_items():
-    """Two autograded items (3 + 3 points) and one written answer (2 points); outputs cleared."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    points = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
-              for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
-    assert points == {"test_neuron_eqs": 3, "test_synapse_model": 3, "coincidence_answer": 2}
-    for cell in nb.cells:
-        assert cell.get("outputs", []) == [] and cell.get("execution_count") is None
-
-
-@pytest.mark.notebooks
-@pytest.mark.brian
-@pytest.mark.parametrize("name", ITEMS)
-def test_stored_solution_passes(kernel, name):
-    ok, err = kernel.try_answer(name, kernel.cell(name).source)
-    assert ok, f"stored solution of {name} fails its own tests: {err}"
-
-
-@pytest.mark.notebooks
-@pytest.mark.brian
-@pytest.mark.parametrize("case", WRONG, ids=_label)
-def test_wrong_answer_fails_with_a_physics_message(kernel, case):
-    name, label, source, words, _ = case
-    ok, err = kernel.try_answer(name, source)
-    assert not ok, f"{name} accepted a wrong answer ({label})"
-    assert err.startswith("GradingError: "), err
-    assert any(word in err for word in words), f"{label}: message does not point at the physics: {err}"
-
-
-@pytest.mark.notebooks
-@pytest.mark.brian
-@pytest.mark.parametrize("case", WRONG, ids=_label)
-def test_hidden_tests_alone_catch_the_wrong_answer(kernel, case):
-    """The hidden tests must not lean on the visible checks; hard-coded values pass only those."""
-    name, label, source, words, caught_by_visible = case
-    (visible_ok, visible_err), (ok, err) = _run_then_restore(
-        kernel, name, source, _visible_part(kernel, name), _hidden_part(kernel, name))
-    assert visible_ok != caught_by_visible, f"{label}: visible checks {'pass' if visible_ok else 'fail'}: {visible_err}"
-    assert not ok, f"the hidden tests of {name} accept a wrong answer ({label})"
-    assert err.startswith("GradingError: "), err
-    assert any(word in err for word in words), f"{label}: hidden message does not point at the physics: {err}"
-
-
-@pytest.mark.notebooks
-@pytest.mark.brian
-@pytest.mark.parametrize("case", RIGHT, ids=_label)
-def test_correct_answer_written_differently_passes(kernel, case):
-    name, label, source = case
-    ok, err = kernel.try_answer(name, source)
-    assert ok, f"{name} rejected a correct answer ({label}): {err}"
-
-
-@pytest.mark.notebooks
-@pytest.mark.brian
-@pytest.mark.parametrize("case", CHEATS, ids=_label)
-def test_shortcuts_earn_nothing(kernel, case):
-    name, label, source = case
-    ok, err = kernel.try_answer(name, source)
-    assert not ok, f"{name} gave points for a shortcut ({label})"
-    ((ok, err),) = _run_then_restore(kernel, name, source, _hidden_part(kernel, name))
-    assert not ok and err.startswith("GradingError: ") and "reference code" in err, err
+define_mutation_tests(globals(), NOTEBOOK, values=VALUES, wrong=WRONG, right=RIGHT, cheats=CHEATS,
+                      shortcut_words=("reference code",), marks=[pytest.mark.brian],
+                      # two autograded items (3 + 3 points) and one written answer (2 points)
+                      points={"test_neuron_eqs": 3, "test_synapse_model": 3, "coincidence_answer": 2})
 
 
 @pytest.mark.notebooks
 @pytest.mark.brian
 def test_hidden_message_names_the_rule_not_the_reference_value(kernel):
     """The 16.3 mV typo: the hidden message gives the student's G_mg and the Jahr-Stevens rule."""
-    source = WRONG[0][2]
-    ((ok, err),) = _run_then_restore(kernel, "neuron_eqs", source, _hidden_part(kernel, "neuron_eqs"))
+    source = next(case[2] for case in WRONG if case[1].startswith("lecture typo: 16.3 mV"))
+    with kernel.replaced("neuron_eqs", source):
+        ok, err = kernel.run(kernel.hidden_tests("neuron_eqs"))
     assert not ok
     # first hidden case: Mg = 0 (no block either way); second: u_rest = -40 mV, Mg = 2 mM
     assert "G_mg at u = u_rest" in err and "u_rest = -40 mV" in err and "Mg = 2 mM" in err, err
@@ -251,64 +155,6 @@ def test_hidden_message_names_the_rule_not_the_reference_value(kernel):
     from helpers.nmda import mg_block
 
     assert f"{mg_block(-40.0, 2.0):.3f}" not in err, err  # the reference value stays hidden
-
-
-def _released_source(name: str) -> str:
-    nb = nbformat.read(RELEASE, as_version=4)
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == name:
-            return cell.source
-    raise KeyError(f"{RELEASE.name} has no cell {name!r}")
-
-
-def _solution_lines(kernel, name):
-    """The non-blank lines between the solution markers of the stored answer."""
-    source = kernel.cell(name).source
-    body = source[source.index("### BEGIN SOLUTION") + 18:source.index("### END SOLUTION")]
-    return [line.strip() for line in body.splitlines() if line.strip() not in ("", "\'\'\'")]
-
-
-def _instruction(kernel, name):
-    return re.search(r"# TODO: (.+)", kernel.cell(name).source).group(1).strip()
-
-
-@pytest.mark.notebooks
-@pytest.mark.parametrize("name", ITEMS)
-def test_release_stub_fails_with_its_instruction(kernel, name):
-    """The released stub keeps the one-line instruction, hides the solution, and raises it."""
-    if not RELEASE.exists():
-        pytest.skip("release/ not generated yet (python -m helpers.release)")
-    instruction = _instruction(kernel, name)
-    stub = _released_source(name)
-    assert "BEGIN SOLUTION" not in stub
-    assert not set(_solution_lines(kernel, name)) & {l.strip() for l in stub.splitlines()}
-    lines_ = [line.strip() for line in stub.splitlines()]
-    todo = lines_.index("# TODO: " + instruction)
-    assert lines_[todo + 1].startswith("raise NotImplementedError(")
-    # The stub raises the instruction itself, or points at it (nbgrader_config.py decides).
-    said = lines_[todo + 1][len("raise NotImplementedError("):-1]
-    ok, err = kernel.try_answer(name, stub)
-    assert not ok and err.startswith("NotImplementedError: "), err
-    assert instruction in err or "instruction above" in err, err
-    assert ast.literal_eval(said) in err
-
-
-@pytest.mark.notebooks
-def test_generated_stub_raises_the_instruction_itself(kernel):
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    nb, _ = InstructiveClearSolutions().preprocess(nb, {})
-    for cell in nb.cells:
-        name = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if name in ITEMS:
-            ok, err = kernel.try_answer(name, cell.source)
-            assert not ok and _instruction(kernel, name) in err, err
-
-
-@pytest.mark.notebooks
-def test_test_cells_name_an_undefined_answer(kernel):
-    ((ok, err),) = _run_then_restore(kernel, "synapse_model", "del synapse_model, synapse_on_pre",
-                                     kernel.test_cell_for("synapse_model").source)
-    assert not ok and err == "GradingError: synapse_model is not defined; run the cell that defines it", err
 
 
 # ---------------------------------------------------------------------------- explorer

@@ -10,16 +10,11 @@ stub must fail with its instruction.
 
 from __future__ import annotations
 
-import re
-import textwrap
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from nbkernel import NotebookKernel
-
-from helpers.nbgrader_ext import InstructiveClearSolutions
+from mutation_suite import answer_writer, define_mutation_tests
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "source" / "synapses" / "04_saturation.ipynb"
@@ -31,11 +26,7 @@ SIGNATURES = {
     "effective_time_constant": "def effective_time_constant(C_m, g_syn, g_m):",
     "steady_state_potential": "def steady_state_potential(g_syn, E_syn, g_m, u_rest=0.0, I_e=0.0):",
 }
-
-
-def answer(name: str, body: str) -> str:
-    """An answer cell: the item's signature and ``body`` (numpy imported as np)."""
-    return SIGNATURES[name] + "\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n"
+answer = answer_writer(SIGNATURES)
 
 
 # ---------------------------------------------------------------------------- mutants
@@ -112,7 +103,8 @@ RIGHT = [
         """)),
 ]
 
-# Attempts to get the points without doing the work.
+# Attempts to get the points without doing the work. The patched numpy comparisons fool the
+# visible checks (False) but not the grader, so that row fails on its physics (words as in WRONG).
 CHEATS = [
     ("input_conductance", "re-exported reference", "from helpers.membrane import input_conductance\n"),
     ("effective_time_constant", "wrapper around the reference", answer("effective_time_constant", """
@@ -122,72 +114,8 @@ CHEATS = [
     ("steady_state_potential", "patched numpy comparisons", answer("steady_state_potential", """
         return np.zeros_like(np.asarray(g_syn, dtype=float) + E_syn + g_m + u_rest + I_e)
         """) + "np.isclose = lambda *a, **k: np.True_\nnp.allclose = lambda *a, **k: True\n"
-             "abs = lambda x: 0.0\n"),
+             "abs = lambda x: 0.0\n", ["saturat"], False),
 ]
 
 
-@pytest.fixture(scope="module")
-def kernel():
-    with NotebookKernel(NOTEBOOK) as nb:
-        nb.run_setup()
-        nb.run_cells(SIGNATURES)
-        yield nb
-
-
-def _label(case):
-    return f"{case[0]}: {case[1]}"
-
-
-@pytest.mark.parametrize("name", list(SIGNATURES))
-def test_stored_solution_passes(kernel, name):
-    ok, err = kernel.try_answer(name, kernel.cell(name).source)
-    assert ok, f"stored solution of {name} fails its own tests: {err}"
-
-
-@pytest.mark.parametrize("case", WRONG, ids=_label)
-def test_wrong_answer_fails_with_a_physics_message(kernel, case):
-    name, label, source, words = case
-    ok, err = kernel.try_answer(name, source)
-    assert not ok, f"{name} accepted a wrong answer ({label})"
-    assert err.startswith("GradingError: ") and "\n" not in err and "Traceback" not in err, err
-    assert any(word in err for word in words), f"{label}: message does not point at the physics: {err}"
-
-
-@pytest.mark.parametrize("case", RIGHT, ids=_label)
-def test_correct_answer_written_differently_passes(kernel, case):
-    name, label, source = case
-    ok, err = kernel.try_answer(name, source)
-    assert ok, f"{name} rejected a correct answer ({label}): {err}"
-
-
-@pytest.mark.parametrize("case", CHEATS, ids=_label)
-def test_shortcuts_earn_nothing(kernel, case):
-    name, label, source = case
-    ok, err = kernel.try_answer(name, source)
-    kernel.run("import importlib, numpy\n"
-               "from numpy._core.numeric import isclose as _isc, allclose as _alc\n"
-               "numpy.isclose, numpy.allclose = _isc, _alc\n"
-               "globals().pop('abs', None)\n")
-    assert not ok, f"{name} gave points for a shortcut ({label})"
-    assert err.startswith("GradingError: "), err
-
-
-def _released_source(name: str) -> str:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    nb, _ = InstructiveClearSolutions().preprocess(nb, {})
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == name:
-            return cell.source
-    raise KeyError(name)
-
-
-@pytest.mark.parametrize("name", list(SIGNATURES))
-def test_release_stub_fails_with_its_instruction(kernel, name):
-    stored = kernel.cell(name).source
-    instruction = re.search(r"# TODO: (.+)", stored).group(1).strip()
-    stub = _released_source(name)
-    assert "BEGIN SOLUTION" not in stub and not re.search(r"^\s*return\b", stub, re.M)
-    assert SIGNATURES[name] in stub  # the student sees the signature
-    ok, err = kernel.try_answer(name, stub)
-    assert not ok
-    assert err.startswith("GradingError: ") and "NotImplementedError" in err and instruction in err, err
+define_mutation_tests(globals(), NOTEBOOK, signatures=SIGNATURES, wrong=WRONG, right=RIGHT, cheats=CHEATS)

@@ -11,18 +11,16 @@ grading code) earn nothing, and the released stub fails with its instruction.
 
 from __future__ import annotations
 
-import re
 import textwrap
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from nbkernel import NotebookKernel
+from mutation_suite import SHORTCUT_WORDS, answer_writer, define_mutation_tests
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "source" / "synapses" / "06_carandini_heeger.ipynb"
-RELEASE = ROOT / "release" / "synapses" / NOTEBOOK.name
 
 pytestmark = [pytest.mark.notebooks, pytest.mark.brian]
 
@@ -33,13 +31,7 @@ SIGNATURES = {
 }
 #: Answers that are values (a string), not functions.
 VALUES = ("shunting_effect", "lif_model")
-#: Answer cells in notebook order, with the locked Brian2 set-up cell that lif_model needs.
-ORDER = ["lif_rate", "lif_rate_linear", "shunting_effect", "brian_setup", "lif_model", "ch_rate"]
-
-
-def answer(name: str, body: str) -> str:
-    """A function answer: the item's signature and ``body`` (numpy imported as np)."""
-    return SIGNATURES[name] + "\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n"
+answer = answer_writer(SIGNATURES)
 
 
 def model(equations: str) -> str:
@@ -198,6 +190,7 @@ RIGHT = [
         """)),
 ]
 
+# (False: the visible checks pass the patched row; only the hidden tests stand in its way)
 CHEATS = [
     ("lif_rate", "re-exported reference", "from helpers.lif_rate import lif_rate\n"),
     ("ch_rate", "wrapper around the reference", answer("ch_rate", """
@@ -208,178 +201,23 @@ CHEATS = [
     ("lif_rate_linear", "patched grading module", answer("lif_rate_linear", """
         return 0.0 * np.asarray(I_e, dtype=float)
         """) + "import helpers.grading as _hg\n_hg.check_values = _hg.check_own_work = lambda *a, **k: None\n"
-        "import numpy\nnumpy.isclose = lambda *a, **k: True\n"),
+        "import numpy\nnumpy.isclose = lambda *a, **k: True\n", SHORTCUT_WORDS, False),
 ]
 
-# Undo what the cheats patch, so the next tests run on a clean kernel.
-_RESTORE = """
-import importlib, numpy, helpers.grading
-from numpy._core.numeric import isclose as _isclose
-numpy.isclose = _isclose
-importlib.reload(helpers.grading)
-grading = helpers.grading
-"""
+define_mutation_tests(globals(), NOTEBOOK, signatures=SIGNATURES, values=VALUES, wrong=WRONG, right=RIGHT,
+                      cheats=CHEATS, stub_must_not_contain=("np.log", "g_i*(E_i"))
 
 
-@pytest.fixture(scope="module")
-def kernel():
-    with NotebookKernel(NOTEBOOK) as nb:
-        nb.run_setup()
-        nb.run_cells(ORDER)  # every stored answer, so later items see correct definitions
-        yield nb
-
-
-def _label(case):
-    return f"{case[0]}: {case[1]}"
-
-
-def _hidden_part(kernel, name):
-    source = kernel.test_cell_for(name).source
-    return source[source.index("### BEGIN HIDDEN TESTS"):]
-
-
-@pytest.mark.parametrize("name", list(SIGNATURES) + list(VALUES))
-def test_stored_solution_passes(kernel, name):
-    ok, err = kernel.try_answer(name, kernel.cell(name).source)
-    assert ok, f"stored solution of {name} fails its own tests: {err}"
-
-
-@pytest.mark.parametrize("case", WRONG, ids=_label)
-def test_wrong_answer_fails_with_a_physics_message(kernel, case):
-    name, label, source, words = case
-    ok, err = kernel.try_answer(name, source)
-    assert not ok, f"{name} accepted a wrong answer ({label})"
-    assert err.startswith("GradingError: "), err
-    assert "\n" not in err.strip(), f"more than one line: {err}"
-    assert any(word in err for word in words), f"{label}: message does not point at the physics: {err}"
-
-
-@pytest.mark.parametrize("case", WRONG, ids=_label)
-def test_hidden_tests_alone_catch_the_wrong_answer(kernel, case):
-    """The hidden tests must not lean on the visible checks."""
-    name, label, source, words = case
-    ok, err = kernel.run(source)
-    assert ok, err
-    try:
-        ok, err = kernel.run(_hidden_part(kernel, name))
-    finally:
-        restored, rerr = kernel.run(kernel.cell(name).source)
-        assert restored, rerr
-    assert not ok, f"the hidden tests of {name} accept a wrong answer ({label})"
-    assert err.startswith("GradingError: "), err
-    assert any(word in err for word in words), f"{label}: hidden message does not point at the physics: {err}"
-
-
-@pytest.mark.parametrize("case", RIGHT, ids=_label)
-def test_correct_answer_written_differently_passes(kernel, case):
-    name, label, source = case
-    ok, err = kernel.try_answer(name, source)
-    assert ok, f"{name} rejected a correct answer ({label}): {err}"
-
-
-@pytest.mark.parametrize("case", CHEATS, ids=_label)
-def test_shortcuts_earn_nothing(kernel, case):
-    name, label, source = case
-    try:
-        ok, err = kernel.try_answer(name, source)
-    finally:
-        restored, rerr = kernel.run(_RESTORE)
-        assert restored, rerr
-        restored, rerr = kernel.run(kernel.cell(name).source)
-        assert restored, rerr
-    assert not ok, f"{name} gave points for a shortcut ({label})"
-    assert "GradingError" in err and ("reference code" in err or "changed the grading code" in err
-                                      or "replaced numpy" in err), err
+def _wrong(name, label):
+    return next(case[2] for case in WRONG if case[:2] == (name, label))
 
 
 def test_hidden_messages_do_not_reveal_expected_values(kernel):
     """A wrong lif_rate gets the rule, not the reference's number."""
-    source = WRONG[3][2]  # u_rest in place of u_reset: only the hidden tests see it
-    ok, err = kernel.run(source)
-    assert ok, err
-    try:
-        ok, err = kernel.run(_hidden_part(kernel, "lif_rate"))
-    finally:
-        kernel.run(kernel.cell("lif_rate").source)
+    source = _wrong("lif_rate", "u_rest in place of u_reset")  # only the hidden tests see it
+    with kernel.replaced("lif_rate", source):
+        ok, err = kernel.run(kernel.hidden_tests("lif_rate"))
     assert not ok and "it should be 1000 / (t_ref" in err and "expected" not in err, err
-
-
-# ---------------------------------------------------------------------------- release
-def _released_source(name: str) -> str:
-    """The answer cell ``name`` as students get it (release/, made by nbgrader)."""
-    nb = nbformat.read(RELEASE, as_version=4)
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == name:
-            return cell.source
-    raise KeyError(f"{RELEASE.name} has no cell {name!r}")
-
-
-def _instruction(kernel, name):
-    return re.search(r"# TODO: (.+)", kernel.cell(name).source).group(1).strip()
-
-
-def _released_stub_lines(kernel, name):
-    instruction = _instruction(kernel, name)
-    stub = _released_source(name)
-    assert "BEGIN SOLUTION" not in stub and "np.log" not in stub and "g_i*(E_i" not in stub
-    lines = [line.strip() for line in stub.splitlines()]
-    todo = lines.index("# TODO: " + instruction)
-    assert lines[todo + 1].startswith("raise NotImplementedError(")
-    return instruction, stub
-
-
-@pytest.mark.skipif(not RELEASE.exists(), reason="release/ not generated yet")
-@pytest.mark.parametrize("name", list(SIGNATURES))
-def test_release_stub_fails_with_its_instruction(kernel, name):
-    """The released function keeps its signature and raises its one-line instruction in the test cell."""
-    instruction, stub = _released_stub_lines(kernel, name)
-    assert SIGNATURES[name] in stub
-    ok, err = kernel.try_answer(name, stub)
-    assert not ok
-    assert err.startswith("GradingError: " + name + " raised NotImplementedError: "), err
-    # The stub's message is the instruction itself, or points at it (nbgrader_config.py decides).
-    assert instruction in err or "instruction above" in err, err
-
-
-@pytest.mark.skipif(not RELEASE.exists(), reason="release/ not generated yet")
-@pytest.mark.parametrize("name", VALUES)
-def test_release_value_stub_raises_its_instruction_and_the_test_cell_fails(kernel, name):
-    """A value answer's stub raises its instruction when the cell runs; the test cell then fails cleanly."""
-    instruction, stub = _released_stub_lines(kernel, name)
-    try:
-        ok, err = kernel.run(f"del {name}")
-        assert ok, err
-        ok, err = kernel.run(stub)
-        assert not ok and err.startswith("NotImplementedError: "), err
-        assert instruction in err or "instruction above" in err, err
-        ok, err = kernel.run(kernel.test_cell_for(name).source)
-        assert not ok and err == f"GradingError: {name} is not defined; run the cell that defines it", err
-    finally:
-        restored, rerr = kernel.run(kernel.cell(name).source)
-        assert restored, rerr
-
-
-def test_generated_stub_raises_the_instruction_itself(kernel):
-    """With helpers.nbgrader_ext.InstructiveClearSolutions every stub's error is its instruction."""
-    from helpers.nbgrader_ext import InstructiveClearSolutions
-
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    nb, _ = InstructiveClearSolutions().preprocess(nb, {})
-    seen = set()
-    for cell in nb.cells:
-        name = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if name in SIGNATURES or name in VALUES:
-            seen.add(name)
-            instruction = _instruction(kernel, name)
-            try:
-                ok, err = kernel.run(cell.source)
-                if ok:  # a function stub raises when the test cell calls it
-                    ok, err = kernel.run(kernel.test_cell_for(name).source)
-            finally:
-                restored, rerr = kernel.run(kernel.cell(name).source)
-                assert restored, rerr
-            assert not ok and instruction in err, err
-    assert seen == set(SIGNATURES) | set(VALUES)
 
 
 def test_written_answers_are_manually_graded_cells():
