@@ -53,8 +53,11 @@ def main(argv: Iterable[str] | None = None) -> int:
         if args.workers < 1:
             print("--workers must be at least 1", file=sys.stderr)
             return 2
-        run = pipeline.grade(args.course, workers=args.workers, scheduler=args.scheduler,
-                             students=args.students, regenerate=not args.no_release)
+        try:
+            run = pipeline.grade(args.course, workers=args.workers, scheduler=args.scheduler,
+                                 students=args.students, regenerate=not args.no_release)
+        except KeyboardInterrupt:
+            return 130
         return 0 if run.ok else 1
     settings = pipeline.load_settings(args.course)
     removed = sample_class.remove_sample_students(args.course, settings.db_url, settings.course_id,

@@ -480,6 +480,13 @@ class GradeRun:
     problems : list of str
         Failed checks (empty when all is well).
     seconds : float
+    notes : dict
+        (student, notebook id) -> lines shown under the table.
+    tag : str
+        Value of :data:`RUN_TAG` carried by every process of the run.
+    warnings : list of str
+        Course checks that do not fail the run (a sample notebook that hung
+        where no hang was planted).
     """
 
     root: Path
@@ -500,6 +507,8 @@ class GradeRun:
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
     notes: dict = field(default_factory=dict)
+    tag: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -567,13 +576,30 @@ def grade(course_root: Path | str = rel.REPO_ROOT, *, workers: int = 2, schedule
     GradeRun
     """
     progress = Progress(out)
-    root = Path(course_root).resolve()
+    tag = f"grade-{uuid.uuid4().hex}"
+    try:
+        return _grade(progress, tag, Path(course_root).resolve(), workers, scheduler, students, sample_class,
+                      regenerate, assignment)
+    except KeyboardInterrupt:
+        killed = processes_with_tag(tag)
+        for pid in killed:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        progress(f"interrupted: {len(killed)} nbgrader/kernel processes of this run killed; "
+                 "re-run `make grade` to start over (the sample class is rebuilt)")
+        raise
+
+
+def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: str | None,
+           students: Sequence[str] | None, sample_class: Sequence[sc.SampleStudent], regenerate: bool,
+           assignment: str) -> GradeRun:
     # nbgrader's Gradebook runs `alembic` from PATH when it creates a database
     bindir = os.path.dirname(sys.executable)
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
-    tag = f"grade-{uuid.uuid4().hex}"
-    run = GradeRun(root)
+    run = GradeRun(root, tag=tag)
     settings = load_settings(root)
     names = rel.notebook_names(root / "source" / assignment)
     run.notebooks = [n.removesuffix(".ipynb") for n in names]
@@ -705,17 +731,62 @@ def grade(course_root: Path | str = rel.REPO_ROOT, *, workers: int = 2, schedule
     run.problems = _problems(run)
     if run.sample:
         run.mismatches = _check_expectations(run)
-    for sub in run.sample:
-        for name, lines in sub.notes.items():
-            run.notes.setdefault((sub.student.id, name.removesuffix(".ipynb")), []).extend(
-                "student: " + x for x in lines if not x.startswith("errata in") and x != "notebook not submitted")
-    for r in run.rescues:
-        for nb in r.notebooks:
-            run.notes.setdefault((r.student, nb), []).append(
-                "graded by the rescue: " + r.why[nb] + "".join("; " + x for x in r.repairs.get(nb, [])))
+    _collect_notes(run, assignment)
+    if run.sample:
+        run.warnings = _course_warnings(run)
     run.seconds = time.monotonic() - progress.start
     _print_report(run, progress, workers, scheduler)
     return run
+
+
+def _collect_notes(run: GradeRun, assignment: str) -> None:
+    """Per-notebook lines for the report: what the submission changed, what the student did, the rescue."""
+    for s in run.students:
+        for nb in run.notebooks:
+            sub_path = run.root / "submitted" / s / assignment / f"{nb}.ipynb"
+            rel_path = run.root / "release" / assignment / f"{nb}.ipynb"
+            if sub_path.is_file() and rel_path.is_file():
+                try:
+                    found = rep.inspect_submission(nbformat.read(sub_path, as_version=4),
+                                                   nbformat.read(rel_path, as_version=4))
+                except Exception as exc:  # noqa: BLE001 (an unreadable submission is itself the news)
+                    found = [f"could not read the submission: {type(exc).__name__}: {exc}"]
+                run.notes.setdefault((s, nb), []).extend("submission: " + x for x in found)
+    for sub in run.sample:
+        for name, lines in sub.behaviour.items():
+            run.notes.setdefault((sub.student.id, name.removesuffix(".ipynb")), []).extend(
+                "student: " + x for x in lines)
+    for r in run.rescues:
+        whole = len(r.notebooks) > 1 and all(r.why[nb].startswith("nbgrader wrote no") for nb in r.notebooks)
+        if whole:
+            run.notes.setdefault((r.student, None), []).append(
+                f"nbgrader failed the whole submission (nbgrader #1682); the rescue graded all "
+                f"{len(r.notebooks)} notebooks again" + ("" if r.ok else " (NOT all graded: see the log)"))
+        for nb in r.notebooks:
+            if whole and not r.repairs.get(nb):
+                continue
+            head = "rescue" if whole else f"graded by the rescue ({r.why[nb]})"
+            run.notes.setdefault((r.student, nb), []).append(
+                head + "".join(("; " if i or not whole else ": ") + x for i, x in enumerate(r.repairs.get(nb, []))))
+
+
+def _course_warnings(run: GradeRun) -> list[str]:
+    """Hangs and dead kernels in sample notebooks where no pathological edit put them.
+
+    A wrong answer should fail its tests quickly; if it makes another cell of
+    the notebook time out or kill the kernel, the notebook needs a guard.
+    """
+    out = []
+    for sub in run.sample:
+        s = sub.student.id
+        for nb in run.notebooks:
+            if sub.actions.get(f"{nb}.ipynb", set()) & sc.RUNTIME_ACTIONS:
+                continue
+            for event in run.results[s][nb].events:
+                if "timed out" in event or "kernel" in event or "not run" in event:
+                    out.append(f"{s} {nb}: {event} although nothing was planted there "
+                               "(a wrong answer makes this cell slow or fatal: guard it in the notebook)")
+    return out
 
 
 def _problems(run: GradeRun) -> list[str]:
@@ -750,7 +821,7 @@ def _rel(path: Path, root: Path) -> str:
 
 def _print_report(run: GradeRun, progress: Progress, workers: int, scheduler: str | None) -> None:
     p = progress.plain
-    labels = {}
+    labels = {sub.student.id: "exchange" for sub in run.sample if sub.student.via_exchange}
     p("")
     p("=" * 100)
     p(f"Autograded points ({len(run.students)} students x {len(run.notebooks)} notebooks)")
@@ -798,6 +869,8 @@ def _print_report(run: GradeRun, progress: Progress, workers: int, scheduler: st
         else:
             p(f"  - sample class: all {len(run.sample)} students scored as declared (full marks except where "
               "their edits break an answer)")
+    for warning in run.warnings:
+        p("  - WARNING: " + rep.short(warning, 300))
     for problem in run.problems:
         p("  - PROBLEM: " + problem)
     p("  - next: hand the feedback back with `nbgrader release_feedback synapses` (exchange) or your LMS")

@@ -160,7 +160,7 @@ def cell_reason(cell: Mapping, cell_timeout: float | None = None) -> str:
 
 def _label(cell: Mapping, index: int) -> str:
     gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-    return gid or f"#{index}"
+    return gid or (f"{cell['id']} (#{index})" if cell.get("id") else f"#{index}")
 
 
 def notebook_events(nb: Mapping, cell_timeout: float | None = None) -> list[str]:
@@ -370,12 +370,13 @@ def format_reasons(results: Mapping[str, Mapping[str, NotebookResult]], notebook
     """One line per zero-scored autograded test (its reason), with per-notebook notes.
 
     ``notes`` maps (student, notebook id) to extra lines (the rescue's repairs,
-    what the student changed in the notebook).
+    what the student changed in the notebook); (student, None) to lines about
+    the whole submission.
     """
     notes = notes or {}
     out = []
     for s, row in results.items():
-        block = []
+        block = [f"  note: {short(line)}" for line in notes.get((s, None), [])]
         for nb in notebooks:
             r = row[nb]
             head = nb.split("_", 1)[0]

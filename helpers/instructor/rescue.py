@@ -255,7 +255,10 @@ def metadata_problems(nb: Any) -> list[str]:
         try:
             validator.validate_cell(copy.deepcopy(cell))
         except (ValidationError, KeyError, TypeError, ValueError) as exc:
-            problems.append(f"cell {i}: invalid nbgrader metadata ({type(exc).__name__}: {exc})")
+            why = str(exc).split(": ", 1)[0] if cell.source.strip() and cell.source.strip()[:30] in str(exc) \
+                else str(exc)
+            where = f"cell {i}" + (f" (id {cell['id']})" if cell.get("id") else "")
+            problems.append(f"{where}: invalid nbgrader metadata ({type(exc).__name__}: {why})")
             continue
         gid = meta.get("grade_id")
         if gid:

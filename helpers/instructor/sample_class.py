@@ -52,7 +52,7 @@ import tempfile
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 import nbformat
 
@@ -63,6 +63,9 @@ __all__ = [
     "Edit",
     "SampleStudent",
     "SampleSubmission",
+    "BuiltNotebook",
+    "STRUCTURAL_ACTIONS",
+    "RUNTIME_ACTIONS",
     "ERRATA",
     "REEXPORTS",
     "ACTIONS",
@@ -503,6 +506,14 @@ SAMPLE_CLASS: tuple[SampleStudent, ...] = (
 )
 
 
+#: Actions whose effect on the notebook's structure the report finds by itself
+#: (:func:`helpers.instructor.report.inspect_submission`); their notes are not repeated.
+STRUCTURAL_ACTIONS = frozenset({"delete_answer", "delete_test", "edit_readonly", "strip_metadata",
+                                "damage_metadata", "omit_notebook"})
+#: Actions that make a cell hang or kill the kernel on purpose.
+RUNTIME_ACTIONS = frozenset({"endless_loop", "ignores_interrupt", "kernel_dies"})
+
+
 @dataclass
 class SampleSubmission:
     """A built sample student.
@@ -520,6 +531,10 @@ class SampleSubmission:
         cell must score full marks.
     missing : set of str
         Notebook ids not submitted.
+    actions : dict of str to set of str
+        File name -> the edit actions applied to it.
+    behaviour : dict of str to list of str
+        File name -> notes of the non-structural edits (see :class:`BuiltNotebook`).
     """
 
     student: SampleStudent
@@ -527,6 +542,33 @@ class SampleSubmission:
     notes: dict[str, list[str]]
     expect_zero: dict[str, set[str]]
     missing: set[str]
+    actions: dict[str, set[str]] = field(default_factory=dict)
+    behaviour: dict[str, list[str]] = field(default_factory=dict)
+
+
+class BuiltNotebook(NamedTuple):
+    """One notebook of a sample student, as :func:`build_notebook` makes it.
+
+    Attributes
+    ----------
+    nb : nbformat.NotebookNode or None
+        The notebook (None if the student does not submit it).
+    notes : list of str
+        Everything done to it.
+    expect_zero : set of str
+        Grade ids of the test cells that must score 0.
+    actions : set of str
+        Edit actions applied.
+    behaviour : list of str
+        Notes of the actions the report cannot see in the notebook's structure
+        (loops, kills, output, patches, re-exports).
+    """
+
+    nb: Any
+    notes: list
+    expect_zero: set
+    actions: set
+    behaviour: list
 
 
 def _fill_answers(nb, source_nb, answers: str, notes: list[str]) -> set[str]:
@@ -569,22 +611,26 @@ def build_notebook(student: SampleStudent, name: str, index: int, count: int, re
 
     Returns
     -------
-    (nbformat.NotebookNode or None, list of str, set of str)
-        The notebook (None if the student does not submit it), notes, and the
-        grade ids of the test cells that must score 0.
+    BuiltNotebook
     """
     ctx = _Ctx(name=name, nb=copy.deepcopy(released), release=released, items=answer_items(released))
     wrong = _fill_answers(ctx.nb, source_nb, student.answers, ctx.notes)
     for item in wrong:
         ctx.expect_zero |= ctx.tests_of(item)
+    applied, behaviour = set(), []
     for edit in student.edits:
         if edit.notebook is not None and edit.notebook % count != index:
             continue
         if edit.action not in ACTIONS:
             raise ValueError(f"{student.id}: unknown edit action {edit.action!r}")
-        if not ACTIONS[edit.action](ctx):
+        before = len(ctx.notes)
+        if ACTIONS[edit.action](ctx):
+            applied.add(edit.action)
+            if edit.action not in STRUCTURAL_ACTIONS:
+                behaviour += ctx.notes[before:]
+        else:
             ctx.notes.append(f"edit {edit.action} skipped: no suitable cell")
-    return (None if ctx.omitted else ctx.nb), ctx.notes, ctx.expect_zero
+    return BuiltNotebook(None if ctx.omitted else ctx.nb, ctx.notes, ctx.expect_zero, applied, behaviour)
 
 
 def build_student(student: SampleStudent, released: Mapping[str, object], sources: Mapping[str, object],
@@ -604,9 +650,11 @@ def build_student(student: SampleStudent, released: Mapping[str, object], source
     out = SampleSubmission(student, {}, {}, {}, set())
     for k, name in enumerate(names):
         start = (base or {}).get(name, released[name])
-        nb, notes, zero = build_notebook(student, name, k, len(names), start, sources[name])
+        nb, notes, zero, applied, behaviour = build_notebook(student, name, k, len(names), start, sources[name])
         nb_id = name.removesuffix(".ipynb")
         out.notes[name] = notes
+        out.actions[name] = applied
+        out.behaviour[name] = behaviour
         out.expect_zero[nb_id] = zero
         if nb is None:
             out.missing.add(nb_id)
