@@ -5,7 +5,7 @@ hung-cell finder and the preprocessor list without running nbgrader.
 
 The ``pipeline`` / ``slow`` tests run :func:`helpers.instructor.pipeline.grade`
 once, with 2 workers, on a throw-away copy of the course (all notebooks of
-``source/``, a 10 s cell time limit) and a reduced sample class:
+``source/``, ``cell_timeout=10`` s) and a reduced sample class:
 
 * ``sample-complete``: the two fast notebooks (04, 05), right, through the
   exchange;
@@ -45,7 +45,7 @@ from helpers.instructor import sample_class as sc
 ASSIGNMENT = rel.ASSIGNMENT_ID
 NOTEBOOKS = rel.notebook_names(rel.SOURCE_DIR)
 NB_IDS = [n.removesuffix(".ipynb") for n in NOTEBOOKS]
-#: Cell time limit (s) in the throw-away course: the Ctrl-C-proof loop costs this + nbclient's 10 s.
+#: Cell time limit (s) of the test run: the Ctrl-C-proof loop costs this + nbclient's 10 s.
 CELL_TIMEOUT = 10
 HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 
@@ -226,7 +226,9 @@ def test_cli_help_and_bad_workers():
     assert main(["grade", "--workers", "0"]) == 2
     proc = subprocess.run([sys.executable, "-m", "helpers.instructor", "grade", "--help"],
                           capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0 and "--workers" in proc.stdout and "--scheduler" in proc.stdout
+    assert proc.returncode == 0
+    for option in ("--workers", "--scheduler", "--student", "--cell-timeout", "--no-release"):
+        assert option in proc.stdout
 
 
 def test_grading_named_students_needs_their_folders(tmp_path):
@@ -329,8 +331,6 @@ def graded(tmp_path_factory):
     if len(NOTEBOOKS) < 2:
         pytest.skip("the pipeline tests need two notebooks")
     root = rel.make_course(tmp_path_factory.mktemp("instructor") / "course")
-    with open(root / "nbgrader_config.py", "a") as fh:
-        fh.write(f"\nc.Execute.timeout = {CELL_TIMEOUT}  # test course: endless loops cost little\n")
     # a real student, who must come out untouched
     rel.run_nbgrader(["db", "student", "add", "alice", "--first-name=Alice", "--last-name=Real"], root, timeout=120)
     alice = root / "submitted" / "alice" / ASSIGNMENT
@@ -343,7 +343,7 @@ def graded(tmp_path_factory):
     alice_before = _tree_digest(alice) | {"inbound": str(sorted(os.listdir(inbound)))}
 
     lines: list[str] = []
-    run = pl.grade(root, workers=2, sample_class=_reduced_class(), out=lines.append)
+    run = pl.grade(root, workers=2, sample_class=_reduced_class(), out=lines.append, cell_timeout=CELL_TIMEOUT)
     alice_after = _tree_digest(alice) | {"inbound": str(sorted(os.listdir(inbound))) if inbound.is_dir() else "gone"}
     return SimpleNamespace(root=root, run=run, out="\n".join(lines), alice=(alice_before, alice_after))
 
@@ -385,6 +385,9 @@ def test_nbgrader_fails_these_students_and_the_rescue_grades_them(graded):
     assert any("not run again" in x for x in rescued["sample-ignores-interrupt"].repairs[b]), \
         "the Ctrl-C-proof cell was run (and waited for) a second time"
     assert rescued["sample-ignores-interrupt"].seconds < CELL_TIMEOUT + 60
+    # the cell time limit reached the autograde engine (the course config says 180 s)
+    assert run.outcomes["sample-ignores-interrupt"].seconds < 150
+    assert f"cell time limit {CELL_TIMEOUT:g} s for this run" in graded.out
 
 
 @pytest.mark.pipeline

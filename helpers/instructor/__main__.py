@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--student", dest="students", action="append", default=None, metavar="ID",
                    help="grade this existing submission in submitted/ instead of the sample class (repeatable)")
     g.add_argument("--no-release", action="store_true", help="do not run nbgrader generate_assignment first")
+    g.add_argument("--cell-timeout", type=float, default=None, metavar="S",
+                   help="seconds a cell may run (default: the course config's, at most 60 s for the sample class)")
     for name, text in (("sample", "(re)build the sample class into submitted/ without grading"),
                        ("clean", "remove the sample class (folders, exchange submissions, gradebook rows)")):
         sub.add_parser(name, help=text)
@@ -55,7 +57,8 @@ def main(argv: Iterable[str] | None = None) -> int:
             return 2
         try:
             run = pipeline.grade(args.course, workers=args.workers, scheduler=args.scheduler,
-                                 students=args.students, regenerate=not args.no_release)
+                                 students=args.students, regenerate=not args.no_release,
+                                 cell_timeout=args.cell_timeout)
         except KeyboardInterrupt:
             return 130
         return 0 if run.ok else 1

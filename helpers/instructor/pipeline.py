@@ -48,7 +48,10 @@ How the nbgrader walls are handled
   ``tests/test_instructor.py`` greps the feedback HTML for every hidden-test
   line and every long numeric literal of the hidden tests.
 * #1004 (30 s cell timeout): the course config sets ``Execute.timeout``
-  (180 s; ``SYNAPSES_CELL_TIMEOUT``).
+  (180 s; ``SYNAPSES_CELL_TIMEOUT``); the pipeline passes
+  ``--Execute.timeout`` explicitly to every autograde run, capped at 60 s for
+  the sample class (the model solutions' slowest cell takes about 3 s) so its
+  endless loops cost a minute each, not three; ``--cell-timeout`` overrides.
 * #1682 (a Ctrl-C-proof hang fails the student and deletes the autograded
   folder): the rescue grades that student's notebooks one by one; the hung
   cell (found in nbgrader's log with nbclient's own preview formatter) is not
@@ -60,6 +63,7 @@ How the nbgrader walls are handled
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import json
@@ -104,6 +108,10 @@ RUN_TAG = "SYNAPSES_AUTOGRADE_RUN"
 HEARTBEAT_SECONDS = 30.0
 #: Seconds one nbgrader command other than autograde may take.
 COMMAND_TIMEOUT = 900.0
+#: Cell time limit (s) for the sample class unless ``cell_timeout`` is given: the
+#: slowest cell of the model solutions takes about 3 s, and the sample class's
+#: endless loops would otherwise wait the course's full limit (180 s) each.
+SAMPLE_CELL_TIMEOUT = 60.0
 
 
 # =============================================================================== settings
@@ -131,6 +139,11 @@ class CourseSettings:
     exchange_root: Path
     cell_timeout: float | None
     autograde_preprocessors: list
+
+    @property
+    def execute_args(self) -> list[str]:
+        """``--Execute.timeout=N`` for the nbgrader runs of the pipeline (empty if no limit is set)."""
+        return [f"--Execute.timeout={int(round(self.cell_timeout))}"] if self.cell_timeout else []
 
 
 def load_settings(course_root: Path) -> CourseSettings:
@@ -365,7 +378,7 @@ def rescue(settings: CourseSettings, student: str, why: Mapping[str, str], *, fi
             if missing:
                 notes.append("nbgrader re-adds the deleted grade cells " + ", ".join(missing))
             nbformat.write(repaired, stage / student / assignment / name)
-        base = ["autograde", assignment, "--student", student, "--force",
+        base = ["autograde", assignment, "--student", student, "--force", *settings.execute_args,
                 f"--CourseDirectory.submitted_directory={stage}",
                 "--Autograde.autograde_preprocessors=" + json.dumps(rescue_preprocessors(
                     settings.autograde_preprocessors)),
@@ -415,6 +428,10 @@ def _autograde(settings: CourseSettings, students: list[str], workers: int, sche
     params = inspect.signature(autograde).parameters
     if "run_tag" in params:
         kwargs["run_tag"] = tag
+    if "nbgrader_args" in params:
+        kwargs["nbgrader_args"] = settings.execute_args
+    elif settings.execute_args:
+        say("(this parallel engine takes no nbgrader options: the course's own cell time limit applies)")
     if "assignment" in params:
         kwargs["assignment"] = assignment
     try:
@@ -437,7 +454,8 @@ def _autograde_serial(settings, students, say, tag, assignment):
     out = {}
     for k, s in enumerate(students, 1):
         try:
-            proc = _nbgrader(["autograde", assignment, "--student", s, "--force"], settings.root, tag,
+            proc = _nbgrader(["autograde", assignment, "--student", s, "--force", *settings.execute_args],
+                             settings.root, tag,
                              timeout=600 + 300 * 10, check=False)
             o = _Outcome(s, proc.returncode == 0, proc.elapsed, proc.stderr[-3000:], proc.stderr)
         except subprocess.TimeoutExpired as exc:
@@ -549,7 +567,7 @@ def _check_expectations(run: GradeRun) -> list[str]:
 def grade(course_root: Path | str = rel.REPO_ROOT, *, workers: int = 2, scheduler: str | None = None,
           students: Sequence[str] | None = None, sample_class: Sequence[sc.SampleStudent] = sc.SAMPLE_CLASS,
           regenerate: bool = True, out: Callable[[str], None] | None = None,
-          assignment: str = rel.ASSIGNMENT_ID) -> GradeRun:
+          assignment: str = rel.ASSIGNMENT_ID, cell_timeout: float | None = None) -> GradeRun:
     """Run the instructor pipeline (see the module docstring) and print the report.
 
     Parameters
@@ -570,6 +588,10 @@ def grade(course_root: Path | str = rel.REPO_ROOT, *, workers: int = 2, schedule
     out : callable, optional
         Receives every printed line (default: print).
     assignment : str, optional
+    cell_timeout : float, optional
+        Seconds a cell may run (``--Execute.timeout`` of every autograde run).
+        Default: the course's ``Execute.timeout``, capped at
+        :data:`SAMPLE_CELL_TIMEOUT` for the sample class.
 
     Returns
     -------
@@ -579,7 +601,7 @@ def grade(course_root: Path | str = rel.REPO_ROOT, *, workers: int = 2, schedule
     tag = f"grade-{uuid.uuid4().hex}"
     try:
         return _grade(progress, tag, Path(course_root).resolve(), workers, scheduler, students, sample_class,
-                      regenerate, assignment)
+                      regenerate, assignment, cell_timeout)
     except KeyboardInterrupt:
         killed = processes_with_tag(tag)
         for pid in killed:
@@ -594,7 +616,7 @@ def grade(course_root: Path | str = rel.REPO_ROOT, *, workers: int = 2, schedule
 
 def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: str | None,
            students: Sequence[str] | None, sample_class: Sequence[sc.SampleStudent], regenerate: bool,
-           assignment: str) -> GradeRun:
+           assignment: str, cell_timeout: float | None) -> GradeRun:
     # nbgrader's Gradebook runs `alembic` from PATH when it creates a database
     bindir = os.path.dirname(sys.executable)
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
@@ -605,6 +627,14 @@ def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: st
     run.notebooks = [n.removesuffix(".ipynb") for n in names]
     use_sample = students is None
     progress(f"course {root}: {len(names)} notebooks in source/{assignment}; gradebook {settings.db_url}")
+    course_limit = settings.cell_timeout
+    if cell_timeout is None and use_sample and course_limit:
+        cell_timeout = min(course_limit, SAMPLE_CELL_TIMEOUT)
+    if cell_timeout is not None:
+        settings = dataclasses.replace(settings, cell_timeout=float(cell_timeout))
+    if settings.cell_timeout != course_limit:
+        progress(f"cell time limit {settings.cell_timeout:g} s for this run (the course's nbgrader_config.py: "
+                 f"{course_limit:g} s; --cell-timeout to change)")
 
     # 1. release ---------------------------------------------------------------------------
     if use_sample and Path(settings.db_url.removeprefix("sqlite:///")).exists():
