@@ -732,6 +732,7 @@ class Slider:
 
     def press(self, key: str, times: int = 1, pause: float = 0.0) -> None:
         """Focus the handle and press a key (e.g. ArrowRight) ``times`` times."""
+        self.root.page.bring_to_front()  # a background tab gets its input events late
         self.handle.focus()
         for _ in range(times):
             self.handle.press(key)
@@ -744,6 +745,7 @@ class Slider:
         The pointer moves in ``steps`` moves ``pause`` seconds apart, as a hand does.
         """
         page = self.root.page
+        page.bring_to_front()  # a background tab gets its input events late
         self.handle.scroll_into_view_if_needed()
         box = self.handle.bounding_box()
         track = self.track.bounding_box()
