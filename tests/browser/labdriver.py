@@ -170,7 +170,7 @@ def launch_chromium(playwright):
 
 
 def new_context(browser, blocked: list[str] | None = None):
-    """A browser context that only talks to 127.0.0.1, with the timing hooks installed.
+    """A browser context that only talks to 127.0.0.1 (requests and web sockets), with the timing hooks.
 
     Parameters
     ----------
@@ -191,6 +191,14 @@ def new_context(browser, blocked: list[str] | None = None):
             route.abort()
 
     context.route("**/*", route)
+
+    def refuse_socket(ws):  # web sockets are not requests: refuse those that leave loopback too
+        if blocked is not None:
+            blocked.append(ws.url)
+        ws.close()
+
+    # Only non-loopback sockets are routed: the kernels' sockets stay direct (no proxy delay).
+    context.route_web_socket(lambda url: urlsplit(url).hostname != "127.0.0.1", refuse_socket)
     return context
 
 

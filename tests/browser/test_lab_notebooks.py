@@ -198,3 +198,83 @@ def test_source_notebook_runs_clean_and_shows_every_figure(lab, name, no_outside
         assert not problems, f"{name} (source) in JupyterLab:\n  " + "\n  ".join(problems)
     finally:
         lab.done(run)
+
+
+# ---------------------------------------------------------------------------
+# The checks above must be able to fail: the analysis on small made-up notebooks
+# ---------------------------------------------------------------------------
+def _nb(*cells):
+    """A notebook from (kind, source, nbgrader metadata, outputs) tuples."""
+    nb = nbformat.v4.new_notebook()
+    for kind, source, meta, outputs in cells:
+        cell = nbformat.v4.new_code_cell(source) if kind == "code" else nbformat.v4.new_markdown_cell(source)
+        if meta:
+            cell.metadata["nbgrader"] = meta
+        if kind == "code":
+            cell.execution_count = 1
+            cell.outputs = [nbformat.v4.new_output(**o) for o in outputs]
+        nb.cells.append(cell)
+    return nb
+
+
+_ANSWER = {"grade_id": "f", "solution": True, "grade": False, "locked": False}
+_TEST = {"grade_id": "test_f", "solution": False, "grade": True, "locked": True, "points": 1}
+_TODO = "return 2 x (ms)"
+_STUB = f"def f(x):\n    # TODO: {_TODO}\n    raise NotImplementedError({_TODO!r})"
+_SOLVED = "def f(x):\n    # TODO: return 2 x (ms)\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"
+
+
+def _err(ename, evalue):
+    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": []}
+
+
+def _release(test_outputs, *more):
+    return _nb(("code", "import numpy as np", None, []), ("code", _STUB, _ANSWER, []),
+               ("code", "with grading.checking('f'):\n    assert f(1) == 2", _TEST, test_outputs), *more)
+
+
+_SOURCE = _nb(("code", "import numpy as np", None, []), ("code", _SOLVED, _ANSWER, []))
+_GOOD = [_err("GradingError", f"f raised NotImplementedError: {_TODO}")]
+
+
+def test_analysis_accepts_a_stub_and_its_dependents():
+    more = ("code", "y = f(3)\nprint(y)", None, [_err("NotImplementedError", _TODO)])
+    later = ("code", "print(y + 1)", None, [_err("NameError", "name 'y' is not defined")])
+    assert stub_problems(_release(_GOOD, more, later), _SOURCE) == []
+
+
+def test_analysis_rejects_errors_that_do_not_come_from_a_stub():
+    other = ("code", "print(np.nan + undefined_thing)", None, [_err("NameError", "name 'undefined_thing' is not defined")])
+    assert any("uses no student answer" in p for p in stub_problems(_release(_GOOD, other), _SOURCE))
+    typo = ("code", "z = f(3)", None, [_err("TypeError", "f() takes 1 positional argument")])
+    assert any("unexpected TypeError" in p for p in stub_problems(_release(_GOOD, typo), _SOURCE))
+
+
+def test_analysis_rejects_stubs_without_their_instruction():
+    generic = _release([_err("GradingError", "f raised NotImplementedError: Replace this line")])
+    generic.cells[1].source = _STUB.replace(f"NotImplementedError({_TODO!r})", "NotImplementedError('Replace this line')")
+    assert any("not its instruction" in p for p in stub_problems(generic, _SOURCE))
+    bare = _release(_GOOD)
+    bare.cells[1].source = f"def f(x):\n    raise NotImplementedError({_TODO!r})"
+    assert any("no '# TODO" in p for p in stub_problems(bare, _SOURCE))
+    silent = _release([])  # the test cell shows no error: the instruction never reaches the student
+    assert any("never reaches the student" in p for p in stub_problems(silent, _SOURCE))
+
+
+def test_analysis_rejects_half_drawn_figures_and_cells_that_never_ran():
+    figure = {"output_type": "display_data", "data": {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}}
+    plot = ("code", "fig, ax = plt.subplots()\nax.plot(f(np.arange(3)))", None,
+            [figure, _err("NotImplementedError", _TODO)])
+    assert any("half-drawn" in p for p in stub_problems(_release(_GOOD, plot), _SOURCE))
+    unrun = _release(_GOOD)
+    unrun.cells[0].execution_count = None
+    assert any("never ran" in p for p in stub_problems(unrun, _SOURCE))
+
+
+def test_plotting_cells_follow_functions_that_show_figures():
+    nb = _nb(("code", "def draw():\n    plt.plot([1])\n    plt.show()", None, []),
+             ("code", "def outer():\n    draw()", None, []),
+             ("code", "if ok:\n    outer()", None, []),
+             ("code", "display(shunting_explorer(g_e=1.0))", None, []),
+             ("code", "x = 1\nprint(x)", None, []))
+    assert ld.plotting_cells(nb) == [2, 3]
