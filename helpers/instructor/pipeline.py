@@ -705,9 +705,12 @@ def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: st
                 r = rescue(settings, s, why, first_log=log, tag=tag, whole=False, assignment=assignment)
         run.rescues.append(r)
         progress(f"  rescue [{k}/{len(todo)}] {s}: {len(why)} notebook(s) "
-                 f"{'graded' if r.ok else 'NOT graded'} in {r.seconds:.0f} s")
+                 f"{'graded' if r.ok else 'NOT graded'} in {r.seconds:.0f} s"
+                 + (" (nbgrader had failed the whole submission)" if whole else ""))
         for nb in r.notebooks:
-            progress(f"      {nb}: {r.why[nb]}" + "".join("; " + x for x in r.repairs.get(nb, [])))
+            if whole and not r.repairs.get(nb):
+                continue
+            progress(f"      {nb}: " + "; ".join(([] if whole else [r.why[nb]]) + r.repairs.get(nb, [])))
     progress.status = ""
     if todo:
         results = rep.collect_results(root, settings.db_url, settings.course_id, run.students, run.notebooks,
