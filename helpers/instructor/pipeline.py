@@ -534,7 +534,14 @@ class GradeRun:
         return not self.problems and not self.mismatches
 
 
-def _needs_rescue(results, student: str, nb_id: str) -> str:
+def _needs_rescue(results, student: str, nb_id: str, root: Path, assignment: str) -> str:
+    """Why nbgrader's own run of this notebook is not enough ("" if it is).
+
+    Besides a missing autograded notebook and test cells without a score,
+    grade cells missing from the submission (deleted, or their nbgrader
+    metadata stripped) count: nbgrader leaves their gradebook rows as they
+    were, so a score from an earlier run of the same student could hide them.
+    """
     r = results[student][nb_id]
     if not r.submitted:
         return ""
@@ -542,6 +549,14 @@ def _needs_rescue(results, student: str, nb_id: str) -> str:
         return "nbgrader wrote no autograded notebook (it failed the submission)"
     if r.ungraded:
         return "test cells without a score: " + ", ".join(r.ungraded)
+    name = f"{nb_id}.ipynb"
+    try:
+        gone = rsc.missing_grade_cells(nbformat.read(root / "submitted" / student / assignment / name, as_version=4),
+                                       nbformat.read(root / "release" / assignment / name, as_version=4))
+    except Exception:  # noqa: BLE001 (unreadable: nbgrader has already said so)
+        gone = []
+    if gone:
+        return "grade cells missing from the submission: " + ", ".join(gone)
     return ""
 
 
@@ -689,7 +704,7 @@ def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: st
     todo: dict[str, dict[str, str]] = {}
     for s in run.students:
         for nb in run.notebooks:
-            why = _needs_rescue(results, s, nb)
+            why = _needs_rescue(results, s, nb, root, assignment)
             if why:
                 todo.setdefault(s, {})[nb] = why
     for k, (s, why) in enumerate(todo.items(), 1):
