@@ -10,7 +10,6 @@ import ast
 import importlib
 import os
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest
