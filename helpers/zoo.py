@@ -261,6 +261,25 @@ def _check_spikes(spike_times, synapses):
     return {name: np.ravel(np.asarray(spike_times.get(name, []), dtype=float)) for name in synapses}
 
 
+#: Shortest interval (ms) between two spikes of the integrator; anything faster means a
+#: runaway input (e.g. a growing waveform) and stops the simulation with a clear error.
+MIN_ISI = 1e-6
+
+#: Largest conductance (nS) the integrator accepts: a thousand times a large synapse.
+G_MAX = 1e6
+
+
+def _check_conductance(name, syn, times, g):
+    """Refuse non-finite or absurd conductances with one sentence (student waveforms)."""
+    bad = ~np.isfinite(g) | (np.abs(g) > G_MAX)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ValueError(
+            f"the {name} conductance ({syn.waveform} waveform) is {g[k]:.3g} nS at t = {times[k]:.4g} ms; "
+            f"one spike of this synapse should give at most g_peak = {syn.g_peak:g} nS: does the "
+            "waveform decay after the spike?")
+
+
 def simulate_zoo(
     spike_times=LECTURE_SPIKES,
     duration=DURATION,
@@ -368,6 +387,7 @@ def simulate_zoo(
     g_on_grid = {}
     for name, syn in synapses.items():
         g_all = synapse_conductance(syn, times, trains[name], conductance_fns)
+        _check_conductance(name, syn, times, g_all)
         g_m, g_on_grid[name] = g_all[:n_mid], g_all[n_mid:]
         if syn.mg_block:
             g_mg += g_m
@@ -429,6 +449,12 @@ def simulate_zoo(
                         break
                     # exact crossing of the frozen-coefficient solution (u_inf > u_th here)
                     tc = min(s0 + C_m / G * math.log((u - u_inf) / (u_th - u_inf)), tb)
+                if tc + t_ref - s0 < MIN_ISI:
+                    # the next spike would not come later than this one: no end in sight
+                    raise ValueError(
+                        f"the neuron fires without pause at t = {tc:.4g} ms (u_inf = {u_inf:.4g} mV, "
+                        f"total conductance {G:.4g} nS): the synaptic conductances are unphysically "
+                        "large; check that the waveforms decay")
                 spikes.append(tc)
                 ref_end = tc + t_ref
                 u = u_reset

@@ -377,3 +377,25 @@ def test_invalid_arguments():
         zoo.simulate_zoo(duration=100.05)
     with pytest.raises(ValueError, match="u_reset"):
         zoo.simulate_zoo(u_th=-60.0, u_reset=-50.0)
+
+
+# --- runaway input (a student's growing waveform) stops with one sentence, not an endless loop ---
+
+def _growing_exp(limit):
+    def exp_conductance(t, g_peak, tau):  # the lecture's sign error: exp(+t/tau)
+        t = np.asarray(t, dtype=float)
+        return np.where(t >= 0, g_peak * np.exp(np.minimum(t, limit) / tau), 0.0)
+    return exp_conductance
+
+
+def test_absurd_conductance_is_refused_with_a_sentence():
+    fns = dict(zoo.REFERENCE_FNS, exp=_growing_exp(700.0))
+    with pytest.raises(ValueError, match=r"AMPA conductance \(exp waveform\) is .* nS at t = .*does the waveform decay"):
+        zoo.simulate_zoo(conductance_fns=fns, u_th=-50.0)
+
+
+def test_firing_without_pause_stops_instead_of_looping():
+    # large but finite conductance: with t_ref = 0 the crossing time underflows to zero
+    fns = dict(zoo.REFERENCE_FNS, exp=_growing_exp(20.0))
+    with pytest.raises(ValueError, match="fires without pause"):
+        zoo.simulate_zoo(conductance_fns=fns, u_th=-50.0, t_ref=0.0)
