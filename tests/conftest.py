@@ -10,37 +10,7 @@ The fixture is also available by name (``brian_defaults``) for unmarked tests.
 
 import pytest
 
-#: Code generation target for tests: numpy never compiles, so tests stay fast.
-TEST_CODEGEN_TARGET = "numpy"
-
-
-def brian_reset():
-    """Generator: reset Brian2's global state, yield, then restore and reset again.
-
-    Before the test: preferences reset to Brian2's defaults with
-    ``prefs.codegen.target = "numpy"``, ``defaultclock.dt = 0.1 ms``, a new
-    magic-network scope (``start_scope()``) and the runtime device. After the
-    test: the preferences saved before are restored and ``defaultclock.dt`` and
-    the scope are reset once more.
-    """
-    import brian2
-    from brian2.devices.device import get_device, runtime_device, set_device
-
-    saved = dict(brian2.prefs.prefs)
-    brian2.prefs.reset_to_defaults()
-    brian2.prefs.codegen.target = TEST_CODEGEN_TARGET
-    if get_device() is not runtime_device:
-        set_device(runtime_device)
-    brian2.defaultclock.dt = 0.1 * brian2.ms
-    brian2.start_scope()
-    try:
-        yield
-    finally:
-        brian2.prefs.prefs.update(saved)
-        if get_device() is not runtime_device:
-            set_device(runtime_device)
-        brian2.defaultclock.dt = 0.1 * brian2.ms
-        brian2.start_scope()
+from brian_state import brian_reset
 
 
 @pytest.fixture

@@ -421,7 +421,7 @@ def test_conftest_isolation_2_sees_the_defaults():
 
 
 def test_conftest_reset_generator_restores_outside_state():
-    from conftest import brian_reset
+    from brian_state import brian_reset
 
     prefs.codegen.target = "cython"  # state "outside" the inner test
     gen = brian_reset()
