@@ -111,9 +111,7 @@ class Explorer:
         text = self._update(**self.values())
         if text is not None:
             self.readout.value = text
-        # draw now rather than draw_idle: ipympl's idle draw waits for a round
-        # trip to the browser, which roughly doubled the slider-to-figure time
-        self.fig.canvas.draw()
+        self.fig.canvas.draw_idle()
 
     def _on_change(self, _change) -> None:
         self.refresh()
