@@ -203,3 +203,28 @@ def test_shunting_readout_states_the_key_numbers():
 def test_shunting_explorer_rejects_other_reversal_potentials():
     with pytest.raises(ValueError, match="E_i must be"):
         shunting.shunting_explorer(E_i=-80.0)
+
+
+def test_shunting_legend_follows_the_inhibition_colour():
+    """The thick trace turns red for hyperpolarising inhibition; so must its legend entry."""
+    from matplotlib.colors import to_hex
+
+    from helpers.explorers.shunting import shunting_explorer
+
+    explorer = shunting_explorer()
+    try:
+        legend = explorer.fig.axes[0].get_legend()
+        handles = {text.get_text(): handle for text, handle in zip(legend.get_texts(), legend.legend_handles)}
+        dropdown = explorer.controls["E_i"]
+        seen = set()
+        for value in [option[1] if isinstance(option, tuple) else option for option in dropdown.options]:
+            dropdown.value = value
+            trace = next(line for line in explorer.fig.axes[0].lines
+                         if line.get_label() == "excitation + inhibition")
+            assert to_hex(handles["excitation + inhibition"].get_color()) == to_hex(trace.get_color())
+            assert to_hex(handles[r"$u_\infty$"].get_color()) == to_hex(trace.get_color())
+            seen.add(to_hex(trace.get_color()))
+        assert len(seen) == 2  # shunting and hyperpolarising are drawn in different colours
+    finally:
+        import matplotlib.pyplot as plt
+        plt.close(explorer.fig)

@@ -227,7 +227,10 @@ def shunting_explorer(g_e: float = 5.0, g_i: float = 10.0, E_i: float | None = N
     bottom = min(u_rest, E_i_hyperpolarising) - 2.0
     ax_t.set(xlim=(t[0], t[-1]), ylim=(bottom, top), xlabel="time t (ms)",
              ylabel="membrane potential u (mV)", title="step of g_e and g_i at t = 0")
-    ax_t.legend(loc="upper right", fontsize=8)
+    legend_t = ax_t.legend(loc="upper right", fontsize=8)
+    # legend entries of the two lines whose colour follows E_i (blue shunting, red hyperpolarising)
+    follow_e_i = [handle for text, handle in zip(legend_t.get_texts(), legend_t.legend_handles)
+                  if text.get_text() in (line_both.get_label(), line_inf.get_label())]
 
     ge = np.linspace(0.0, g_e_max, 201)
     ax_e.plot(ge, membrane.membrane_steady_state(ge, 0.0, E_e, u_rest, g_m, u_rest) - u_rest,
@@ -254,8 +257,9 @@ def shunting_explorer(g_e: float = 5.0, g_i: float = 10.0, E_i: float | None = N
             chosen = e_i == E_i
             line.set_linewidth(2.5 if chosen else 1.0)
             line.set_alpha(1.0 if chosen else 0.45)
-        line_both.set_color("C0" if E_i == u_rest else "C3")
-        line_inf.set_color(line_both.get_color())
+        color = "C0" if E_i == u_rest else "C3"
+        for artist in [line_both, line_inf] + follow_e_i:
+            artist.set_color(color)
         marker.set_data([g_e], [n["epsp"]])
         return shunting_readout(n)
 
