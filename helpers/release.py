@@ -49,6 +49,7 @@ __all__ = [
     "NbgraderError",
     "nbgrader_env",
     "run_nbgrader",
+    "processes_with_env",
     "processes_with_marker",
     "make_course",
     "generate_release",
@@ -119,15 +120,15 @@ def nbgrader_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 RUN_MARKER = "SYNAPSES_NBGRADER_RUN"
 
 
-def processes_with_marker(marker: str) -> list[int]:
-    """Ids of live processes whose environment has ``RUN_MARKER=<marker>``.
+def processes_with_env(name: str, value: str) -> list[int]:
+    """Ids of live processes (this one excluded) whose environment has ``name=value``.
 
     Kernels inherit nbgrader's environment but run in sessions of their own
-    (jupyter_client starts them with ``start_new_session``), so this is how the
-    kernels of one nbgrader run are found. Linux only (reads ``/proc``); returns
-    an empty list elsewhere.
+    (jupyter_client starts them with ``start_new_session``), so an environment
+    tag is how the kernels of one run are found. Linux only (reads ``/proc``);
+    returns an empty list elsewhere.
     """
-    needle = f"{RUN_MARKER}={marker}".encode()
+    needle = f"{name}={value}".encode()
     pids = []
     proc = Path("/proc")
     if not proc.is_dir():
@@ -142,6 +143,11 @@ def processes_with_marker(marker: str) -> list[int]:
         if needle in environ.split(b"\0"):
             pids.append(int(entry.name))
     return sorted(pids)
+
+
+def processes_with_marker(marker: str) -> list[int]:
+    """Ids of live processes whose environment has ``RUN_MARKER=<marker>``."""
+    return processes_with_env(RUN_MARKER, marker)
 
 
 def _kill(pids: Iterable[int]) -> None:

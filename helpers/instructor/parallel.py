@@ -210,38 +210,7 @@ class ReplayMismatch(ReplayError):
 
 
 # =============================================================================== processes
-def processes_with_env(name: str, value: str) -> list[int]:
-    """Ids of live processes whose environment has ``name=value``.
-
-    Like :func:`helpers.release.processes_with_marker` for any variable:
-    kernels run in sessions of their own but inherit nbgrader's environment.
-    Linux only (reads ``/proc``); returns an empty list elsewhere.
-
-    Parameters
-    ----------
-    name, value : str
-        Variable and the exact value to look for.
-
-    Returns
-    -------
-    list of int
-        Sorted process ids, this process excluded.
-    """
-    needle = f"{name}={value}".encode()
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return []
-    pids = []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if needle in environ.split(b"\0"):
-            pids.append(int(entry.name))
-    return sorted(pids)
+processes_with_env = rel.processes_with_env
 
 
 def _kill_tagged(name: str, value: str) -> list[int]:
