@@ -17,9 +17,10 @@ cells check :func:`widgets_enabled` so grading never waits on a widget.
 from __future__ import annotations
 
 import os
+import re
 from typing import Callable, Mapping
 
-__all__ = ["widgets_enabled", "live_figure", "slider", "Explorer"]
+__all__ = ["widgets_enabled", "live_figure", "slider", "Explorer", "parse_readout"]
 
 
 def widgets_enabled() -> bool:
@@ -120,3 +121,22 @@ class Explorer:
         from IPython.display import display
 
         display(self.widget)
+
+
+def parse_readout(text: str, labels: Mapping[str, str]) -> dict:
+    """Parse a readout ``"label = value unit; ..."`` into floats keyed by ``labels[label]``.
+
+    Accepts the readout widget's HTML or its rendered text (e.g. ``innerText`` in a
+    browser test); raises ValueError if a label of ``labels`` is missing.
+    """
+    text = re.sub(r"<[^>]+>", "", text).replace("&#x27;", "'").replace("&#39;", "'")
+    values = {}
+    for item in text.split(";"):
+        label, _, rest = item.partition(" = ")
+        key = labels.get(label.strip())
+        if key is not None:
+            values[key] = float(rest.split()[0])
+    missing = set(labels.values()) - set(values)
+    if missing:
+        raise ValueError(f"readout {text!r} lacks {sorted(missing)}")
+    return values

@@ -18,12 +18,11 @@ reference values to compare them with.
 
 from __future__ import annotations
 
-import re
 
 import numpy as np
 
 from helpers import membrane
-from helpers.widgets import Explorer, live_figure, slider
+from helpers.widgets import Explorer, live_figure, parse_readout, slider
 
 __all__ = [
     "E_SYN",
@@ -134,17 +133,7 @@ def read_readout(text: str) -> dict:
     Accepts the widget's HTML or its rendered text (e.g. ``innerText`` in a
     browser test).
     """
-    text = re.sub(r"<[^>]+>", "", text).replace("&#x27;", "'").replace("&#39;", "'")
-    values = {}
-    for item in text.split(";"):
-        label, _, rest = item.partition(" = ")
-        key = READOUT_LABELS.get(label.strip())
-        if key is not None:
-            values[key] = float(rest.split()[0])
-    missing = set(READOUT_LABELS.values()) - set(values)
-    if missing:
-        raise ValueError(f"readout {text!r} lacks {sorted(missing)}")
-    return values
+    return parse_readout(text, READOUT_LABELS)
 
 
 def saturation_explorer(g_e: float = 5.0, E_syn: float = E_SYN, g_m: float = membrane.G_L,

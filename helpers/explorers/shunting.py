@@ -23,12 +23,11 @@ and reading the readout (the HTML widget with class ``course-readout``);
 
 from __future__ import annotations
 
-import re
 
 import numpy as np
 
 from helpers import membrane
-from helpers.widgets import Explorer, live_figure, slider
+from helpers.widgets import Explorer, live_figure, parse_readout, slider
 
 __all__ = [
     "E_E",
@@ -150,17 +149,7 @@ def read_readout(text: str) -> dict:
 
     Accepts the widget's HTML or its rendered text (e.g. ``innerText``).
     """
-    text = re.sub(r"<[^>]+>", "", text).replace("&#x27;", "'").replace("&#39;", "'")
-    values = {}
-    for item in text.split(";"):
-        label, _, rest = item.partition(" = ")
-        key = READOUT_LABELS.get(label.strip())
-        if key is not None:
-            values[key] = float(rest.split()[0])
-    missing = set(READOUT_LABELS.values()) - set(values)
-    if missing:
-        raise ValueError(f"readout {text!r} lacks {sorted(missing)}")
-    return values
+    return parse_readout(text, READOUT_LABELS)
 
 
 def e_i_choices(u_rest=membrane.U_REST, E_i_hyperpolarising=E_I_HYPERPOLARISING):
