@@ -211,7 +211,7 @@ def ch_explorer(ch_rate_fn: Callable | None = None, lif_rate_fn: Callable | None
         "g_e": slider("g_e", g_e, 0.0, g_e_max, 0.5, "nS", ".1f"),
         "g_i": slider("g_i", g_i, 0.0, g_i_max, 1.0, "nS", ".1f"),
     }
-    explorer = Explorer(fig, controls, update)
+    explorer = Explorer(fig, controls, update, animated=artists.values())
     explorer.g_e_axis = axis
     explorer.artists = artists
     explorer.rates = lambda: dict(state)

@@ -208,7 +208,9 @@ def saturation_explorer(g_e: float = 5.0, E_syn: float = E_SYN, g_m: float = mem
         marker_i.set_data([g_e], [n["current_depolarisation"]])
         return saturation_readout(n)
 
-    explorer = Explorer(fig, {"g_e": slider("g_e", g_e, 0.0, g_max, 0.5, unit="nS")}, update)
+    moving = [line_u, line_i, line_inf, tau_pt, marker, marker_i]
+    explorer = Explorer(fig, {"g_e": slider("g_e", g_e, 0.0, g_max, 0.5, unit="nS")}, update,
+                        animated=moving)
     explorer.artists = {"u": line_u, "u_current": line_i, "u_inf": line_inf,
                         "tau_point": tau_pt, "marker": marker, "marker_current": marker_i}
     explorer.t = t

@@ -258,7 +258,8 @@ def shunting_explorer(g_e: float = 5.0, g_i: float = 10.0, E_i: float | None = N
         "E_i": w.Dropdown(options=choices, value=E_i, description="inhibition",
                           style={"description_width": "initial"}),
     }
-    explorer = Explorer(fig, controls, update)
+    moving = [line_both, line_exc, line_inh, line_inf, line_sh, line_hy, marker]
+    explorer = Explorer(fig, controls, update, animated=moving)
     explorer.artists = {"both": line_both, "excitation": line_exc, "inhibition": line_inh,
                         "u_inf": line_inf, "epsp_shunting": line_sh,
                         "epsp_hyperpolarising": line_hy, "marker": marker}
