@@ -22,6 +22,7 @@ cells check :func:`widgets_enabled` so grading never waits on a widget.
 
 from __future__ import annotations
 
+import html
 import math
 import os
 import re
@@ -29,7 +30,8 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import Callable, Iterable, Mapping
 
-__all__ = ["widgets_enabled", "live_figure", "slider", "Blitter", "Explorer", "parse_readout"]
+__all__ = ["widgets_enabled", "live_figure", "slider", "Blitter", "Explorer", "readout_html",
+           "parse_readout"]
 
 
 def widgets_enabled() -> bool:
@@ -337,7 +339,7 @@ class Explorer:
         """
         text = self._update(**self.values())
         if text is not None:
-            self.readout.value = text
+            self.readout.value = readout_html(text)
         canvas = self.fig.canvas
         if (self.blitter is not None and getattr(canvas, "frontend_ready", False)
                 and self.blitter.can_blit()):
@@ -354,13 +356,26 @@ class Explorer:
         display(self.widget)
 
 
+def readout_html(text: str) -> str:
+    """A plain ``"label = value unit; ..."`` readout as HTML whose lines break between items only.
+
+    Each item is kept on one line (``white-space: nowrap``), so a narrow window
+    never splits ``g_e = 35.00 nS`` after the ``=``; the rendered text is
+    unchanged. Text that already contains HTML is returned as it is.
+    """
+    if "<" in text or "; " not in text:
+        return text
+    return "; ".join(f'<span style="white-space: nowrap">{html.escape(item, quote=False)}</span>'
+                     for item in text.split("; "))
+
+
 def parse_readout(text: str, labels: Mapping[str, str]) -> dict:
     """Parse a readout ``"label = value unit; ..."`` into floats keyed by ``labels[label]``.
 
     Accepts the readout widget's HTML or its rendered text (e.g. ``innerText`` in a
     browser test); raises ValueError if a label of ``labels`` is missing.
     """
-    text = re.sub(r"<[^>]+>", "", text).replace("&#x27;", "'").replace("&#39;", "'")
+    text = html.unescape(re.sub(r"<[^>]+>", "", text))
     values = {}
     for item in text.split(";"):
         label, _, rest = item.partition(" = ")

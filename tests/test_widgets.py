@@ -7,7 +7,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from helpers.widgets import Explorer, live_figure, slider, widgets_enabled
+from helpers.widgets import Explorer, live_figure, parse_readout, readout_html, slider, widgets_enabled
 
 
 def test_widgets_are_off_while_nbgrader_executes(monkeypatch):
@@ -209,3 +209,18 @@ def test_blitter_rejects_what_it_cannot_redraw():
     with pytest.raises(ValueError, match="not drawn in an axes of this figure"):
         Blitter(fig, [line])
     plt.close("all")
+
+
+def test_readout_lines_break_between_items_only():
+    text = "u_inf = -49.31 mV; tau' = 1.38 ms; g_e = 35.00 nS"
+    shown = readout_html(text)
+    assert shown.count('<span style="white-space: nowrap">') == 3
+    assert "<span style=\"white-space: nowrap\">g_e = 35.00 nS</span>" in shown
+    assert parse_readout(shown, {"u_inf": "u", "tau'": "tau", "g_e": "g"}) == {"u": -49.31, "tau": 1.38, "g": 35.0}
+    assert readout_html("a = 1.00") == "a = 1.00"
+    assert readout_html("<b>CH rate</b> = 3 Hz; x") == "<b>CH rate</b> = 3 Hz; x"  # already HTML
+    fig, ax = live_figure()
+    (line,) = ax.plot([0, 1], [0, 1])
+    explorer = Explorer(fig, {"a": slider("a", 1.0, 0.0, 2.0, 0.1)}, lambda a: f"a = {a:.2f}; b & c = {a:.1f}")
+    assert explorer.readout.value.endswith('<span style="white-space: nowrap">b &amp; c = 1.0</span>')
+    assert parse_readout(explorer.readout.value, {"a": "a", "b & c": "bc"}) == {"a": 1.0, "bc": 1.0}
