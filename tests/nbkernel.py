@@ -97,8 +97,8 @@ class NotebookKernel:
         kernel_env["NBGRADER_EXECUTION"] = "autograde"
         kernel_env.setdefault("MPLBACKEND", "Agg")
         kernel_env.update(env or {})
-        self._km = KernelManager(kernel_cmd=[sys.executable, "-m", "ipykernel_launcher",
-                                             "-f", "{connection_file}"])
+        # the python3 kernel of this environment (jupyter_client 8 has no kernel_cmd any more)
+        self._km = KernelManager(kernel_name="python3")
         self._km.start_kernel(cwd=str(self.path.parent), env=kernel_env)
         self._kc = self._km.client()
         self._kc.start_channels()
