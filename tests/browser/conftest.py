@@ -30,7 +30,8 @@ import pytest
 import labdriver as ld
 
 #: Notebooks whose executed source page stays open for the slider tests.
-EXPLORER_NOTEBOOKS = ("source/synapses/05_shunting.ipynb", "source/synapses/06_carandini_heeger.ipynb")
+EXPLORER_NOTEBOOKS = ("source/synapses/04_saturation.ipynb", "source/synapses/05_shunting.ipynb",
+                      "source/synapses/06_carandini_heeger.ipynb")
 
 
 def in_ci() -> bool:

@@ -1,4 +1,4 @@
-"""The g_e and g_i sliders of notebooks 05 and 06 in JupyterLab (issue 6, items 3 and 5).
+"""The g_e and g_i sliders of notebooks 05 and 06 (and the g_e slider of 04) in JupyterLab (issue 6, items 3 and 5).
 
 The executed source notebooks (the student's view once the answers are in)
 are driven with the keyboard (arrow keys on the focused slider handle) and
@@ -6,7 +6,9 @@ with the mouse (drag and release). After each move the test waits until the
 figure is at rest and checks that
 
 * the readout (the ``course-readout`` widget) states the slider values and the
-  numbers the references predict for them: notebook 05 against
+  numbers the references predict for them: notebook 04 against
+  :func:`helpers.explorers.saturation.saturation_numbers` and
+  :mod:`helpers.membrane`; notebook 05 against
   :func:`helpers.explorers.shunting.shunting_numbers` and
   :mod:`helpers.membrane`; notebook 06 against :mod:`helpers.lif_rate`
   (Carandini-Heeger rate, LIF rate of conductance input, threshold shift);
@@ -30,7 +32,7 @@ import labdriver as ld
 from helpers import lif_rate as rates
 from helpers import membrane
 from helpers.explorers import carandini_heeger as ch
-from helpers.explorers import shunting
+from helpers.explorers import saturation, shunting
 
 pytestmark = [
     pytest.mark.browser,
@@ -38,7 +40,10 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Passing unrecognized arguments to super:DeprecationWarning"),
 ]
 
-NOTEBOOKS = {"05": "source/synapses/05_shunting.ipynb", "06": "source/synapses/06_carandini_heeger.ipynb"}
+NOTEBOOKS = {"04": "source/synapses/04_saturation.ipynb", "05": "source/synapses/05_shunting.ipynb",
+             "06": "source/synapses/06_carandini_heeger.ipynb"}
+#: The conductance sliders of each explorer (labelled "<name> (nS)").
+SLIDERS = {"04": ("g_e",), "05": ("g_e", "g_i"), "06": ("g_e", "g_i")}
 #: Largest tolerated median latency in this test (ms): a hung or rebuilt figure, not the 250 ms goal
 #: (that is benchmarks/bench_sliders.py's job, on a quiet machine).
 LATENCY_CEILING_MS = 2000.0
@@ -67,6 +72,18 @@ def read_ch_readout(text: str) -> dict:
     if match is None:
         raise AssertionError(f"the 06 readout does not have the documented format: {plain!r}")
     return {k: (float("nan") if v == "-" else float(v)) for k, v in match.groupdict().items()}
+
+
+def check_04(text: str, g_e: float) -> list[str]:
+    """Problems of a notebook 04 readout for the slider value g_e (nS)."""
+    got = saturation.read_readout(text)
+    want = saturation.saturation_numbers(g_e, E_syn=saturation.E_SYN, g_m=membrane.G_L, C_m=membrane.C_M,
+                                         u_rest=membrane.U_REST)
+    # The same numbers straight from helpers.membrane.
+    u_inf = float(membrane.steady_state_potential(g_e, saturation.E_SYN, membrane.G_L, membrane.U_REST))
+    assert abs(want["u_inf"] - u_inf) < 1e-9
+    return [f"readout {key} = {got[key]:.2f}; the reference gives {value:.4f} for g_e = {g_e} nS"
+            for key, value in want.items() if abs(got[key] - value) > 0.0051]
 
 
 def check_05(text: str, g_e: float, g_i: float, E_i: float) -> list[str]:
@@ -124,7 +141,10 @@ def reference_image(nb: str, values: dict):
     """
     ex = _REFERENCE_EXPLORERS.get(nb)
     if ex is None:
-        if nb == "05":
+        if nb == "04":
+            ex = saturation.saturation_explorer(g_e=5.0, E_syn=saturation.E_SYN, g_m=membrane.G_L,
+                                                C_m=membrane.C_M, u_rest=membrane.U_REST)
+        elif nb == "05":
             ex = shunting.shunting_explorer(E_e=shunting.E_E, g_m=membrane.G_L, C_m=membrane.C_M,
                                             u_rest=membrane.U_REST,
                                             E_i_hyperpolarising=shunting.E_I_HYPERPOLARISING)
@@ -151,8 +171,8 @@ class Drive:
         self.explorer = ld.LiveExplorer(readouts.first.locator("xpath=.."))
         self.explorer.root.scroll_into_view_if_needed()
         self.explorer.wait_drawn()
-        self.g_e = self.explorer.slider("g_e (nS)")
-        self.g_i = self.explorer.slider("g_i (nS)")
+        self.sliders = {name: self.explorer.slider(f"{name} (nS)") for name in SLIDERS[nb]}
+        self.g_e = self.sliders["g_e"]
         self.latencies: list[float] = []
         self.artifacts = lab.artifacts
 
@@ -162,31 +182,36 @@ class Drive:
         return shunting.read_readout(self.explorer.text())["E_i"]
 
     def values(self) -> dict:
-        values = {"g_e": self.g_e.value, "g_i": self.g_i.value}
+        values = {name: slider.value for name, slider in self.sliders.items()}
         if self.nb == "05":
             values["E_i"] = self.e_i()
         return values
 
-    def _shows(self, text: str, g_e: float, g_i: float) -> bool:
+    def _shows(self, text: str, sliders: dict) -> bool:
+        reader = {"04": saturation.read_readout, "05": shunting.read_readout}.get(self.nb, read_ch_readout)
         try:
-            got = shunting.read_readout(text) if self.nb == "05" else read_ch_readout(text)
+            got = reader(text)
         except (ValueError, AssertionError):
             return False
-        return abs(got["g_e"] - g_e) < 1e-6 and abs(got["g_i"] - g_i) < 1e-6
+        return all(abs(got[name] - value) < 1e-6 for name, value in sliders.items())
 
     def after_move(self, move: str, before_image, kind: str) -> list[str]:
         """Wait for the figure to settle on the sliders' values; check readout and canvas.
 
         ``kind`` ("keyboard" or "mouse") names the latency series the move belongs to.
         """
-        g_e, g_i = self.g_e.value, self.g_i.value
-        latency = self.explorer.settle(lambda text: self._shows(text, g_e, g_i))
+        sliders = {name: slider.value for name, slider in self.sliders.items()}
+        latency = self.explorer.settle(lambda text: self._shows(text, sliders))
         self.latencies.append(latency)
         ld.RECORD.latency(f"{self.nb} {kind}", latency)
         values = self.values()
         text = self.explorer.text()
-        problems = (check_05(text, g_e, g_i, values["E_i"]) if self.nb == "05"
-                    else check_06(text, g_e, g_i))
+        if self.nb == "04":
+            problems = check_04(text, sliders["g_e"])
+        elif self.nb == "05":
+            problems = check_05(text, sliders["g_e"], sliders["g_i"], values["E_i"])
+        else:
+            problems = check_06(text, sliders["g_e"], sliders["g_i"])
         expected = reference_image(self.nb, values)
         for _ in range(10):  # an image decoded late may land just after the settle: give it 2 s
             shown = self.explorer.canvas_rgba()
@@ -221,7 +246,7 @@ def _assert_ok(drive: Drive, problems: list[str]) -> None:
 def test_keyboard_arrows_move_the_sliders_and_redraw_the_reference_figure(lab, nb, no_outside_requests):
     drive = Drive(lab, nb)
     problems = []
-    for slider, name in ((drive.g_e, "g_e"), (drive.g_i, "g_i")):
+    for name, slider in drive.sliders.items():
         for key, times in (("ArrowRight", 3), ("ArrowLeft", 1)):
             before = drive.values()
             image = drive.explorer.canvas_rgba()
@@ -242,9 +267,10 @@ DRAGS = (("g_e", 0.15), ("g_i", 0.6), ("g_e", 0.7), ("g_i", 0.0), ("g_i", 1.0))
 def test_mouse_drags_move_the_sliders_and_redraw_the_reference_figure(lab, nb, no_outside_requests):
     drive = Drive(lab, nb)
     problems = []
-    sliders = {"g_e": drive.g_e, "g_i": drive.g_i}
     for name, fraction in DRAGS:
-        slider = sliders[name]
+        if name not in drive.sliders:
+            continue
+        slider = drive.sliders[name]
         lo, hi = slider.bounds
         target = lo + fraction * (hi - lo)
         before = drive.values()
@@ -260,7 +286,7 @@ def test_mouse_drags_move_the_sliders_and_redraw_the_reference_figure(lab, nb, n
         select = drive.explorer.root.locator("select").first
         image = drive.explorer.canvas_rgba()
         label = [o for o in select.locator("option").all_inner_texts() if "hyperpolarising" in o][0]
-        g_e, g_i = drive.g_e.value, drive.g_i.value
+        g_e, g_i = drive.sliders["g_e"].value, drive.sliders["g_i"].value
         drive.explorer.page.evaluate("() => { window.__lastInput = {type: 'select', t: performance.now()}; }")
         select.select_option(label=label.replace("\xa0", " "))
         drive.explorer.settle(lambda text: shunting.read_readout(text)["E_i"] == shunting.E_I_HYPERPOLARISING)
