@@ -41,6 +41,7 @@ from helpers.instructor import pipeline as pl
 from helpers.instructor import report as rep
 from helpers.instructor import rescue as rsc
 from helpers.instructor import sample_class as sc
+from test_pipeline import hidden_test_lines
 
 ASSIGNMENT = rel.ASSIGNMENT_ID
 NOTEBOOKS = rel.notebook_names(rel.SOURCE_DIR)
@@ -238,20 +239,6 @@ def test_grading_named_students_needs_their_folders(tmp_path):
 
 
 # ============================================================================ the pipeline run
-def _hidden_lines(nb) -> set[str]:
-    hidden, visible = set(), set()
-    for cell in nb.cells:
-        inside = False
-        for line in cell.source.splitlines():
-            if HIDDEN_BEGIN in line:
-                inside = True
-            elif HIDDEN_END in line:
-                inside = False
-            else:
-                (hidden if inside else visible).add(line.strip())
-    return {line for line in hidden - visible if len(line) >= 12 and not line.startswith("#")}
-
-
 def _hidden_literals(nb, released) -> set[str]:
     """Long numeric literals of the hidden tests (expected values) not also in the released notebook."""
     text = "\n".join(c.source for c in nb.cells)
@@ -511,7 +498,7 @@ def test_feedback_for_every_graded_notebook(graded):
 def test_feedback_hides_hidden_tests_and_expected_values(graded, name):
     source = nbformat.read(graded.root / "source" / ASSIGNMENT / name, as_version=4)
     released = nbformat.read(graded.root / "release" / ASSIGNMENT / name, as_version=4)
-    hidden, literals = _hidden_lines(source), _hidden_literals(source, released)
+    hidden, literals = hidden_test_lines(source), _hidden_literals(source, released)
     assert hidden, f"{name} has no hidden tests?"
     pages = sorted((graded.root / "feedback").glob(f"*/{ASSIGNMENT}/{name.removesuffix('.ipynb')}.html"))
     assert pages
