@@ -198,13 +198,13 @@ class Blitter:
                 tuple(tuple(ax.viewLim.bounds) for ax in self.fig.axes))
 
     def _extent(self, artist, renderer):
-        """Window extent of ``artist`` (pixels), or None if it has none that can be trusted."""
+        """Window extent of ``artist`` (pixels); None if it draws nothing, the figure if unknown."""
         try:
             box = artist.get_window_extent(renderer)
-        except Exception:  # an artist without an extent must be treated as overlapping everything
-            return "everywhere"
+        except Exception:  # no extent: assume it may cover anything
+            return self.fig.bbox
         if box is None or not all(map(math.isfinite, box.extents)) or box.width < 0 or box.height < 0:
-            return None  # draws nothing
+            return None
         return box
 
     def _moving_region(self, moving):
@@ -236,13 +236,9 @@ class Blitter:
             moving_ids = {id(a) for a in moving}
             for artist in later:
                 box = self._extent(artist, renderer)
-                if id(artist) in moving_ids or region is None or box == "everywhere":
-                    inside = True
-                elif box is None:
-                    inside = False
-                else:
-                    inside = box.overlaps(region) or any(
-                        other == "everywhere" or box.overlaps(other) for other in kept_boxes)
+                inside = (id(artist) in moving_ids or region is None
+                          or (box is not None and (box.overlaps(region)
+                                                   or any(box.overlaps(other) for other in kept_boxes))))
                 if inside:
                     kept.append(artist)
                     if box is not None:
