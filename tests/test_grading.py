@@ -1,26 +1,28 @@
 """Tests of helpers.grading: exact one-sentence messages, acceptance of correct
-answers written differently, rejection of re-exported references, survival of
-monkeypatched numpy/math, fresh(), and the one-line GradingError in a real kernel.
+answers written differently, student functions represented by proxies (as in the
+trusted grader process), exceptions whose class only has the student's
+exception's name, and the one-line GradingError in a real kernel.
 
-The references here are local closed forms (independent of helpers.waveforms);
-one test checks that helpers.waveforms agrees with them through check_waveform.
+The references here are local closed forms (independent of the course's
+waveforms reference); one test checks that the course reference agrees with them
+through check_waveform.
 """
 
-import builtins
-import dis
-import functools
 import math
 import re
 import subprocess
 import sys
-import types
 import warnings
 
 import numpy as np
-import numpy.testing
 import pytest
 
 from helpers import grading as G
+
+try:  # the references are moving to helpers/references/
+    from helpers.references import waveforms as ref
+except ImportError:
+    from helpers import waveforms as ref
 
 ARGS = {"g_peak": 2.0, "tau": 3.0}  # nS, ms
 EXP = "exp_conductance with g_peak = 2 nS and tau = 3 ms: "
@@ -48,10 +50,10 @@ def ref_dual(t, g_peak, tau_rise, tau_decay):
 
 
 def message(fn, *args, **kwargs):
-    """The GradingError sentence that fn(*args, **kwargs) raises (any copy of the module)."""
-    with pytest.raises(AssertionError) as info:
+    """The GradingError sentence that fn(*args, **kwargs) raises."""
+    with pytest.raises(G.GradingError) as info:
         fn(*args, **kwargs)
-    assert type(info.value).__name__ == "GradingError" and info.value._helpers_grading_error
+    assert type(info.value) is G.GradingError
     text = str(info.value)
     assert "\n" not in text
     return text
@@ -135,14 +137,15 @@ def test_correct_alpha_and_dual_written_differently_pass():
         G.check_waveform(dual_other_algebra, ref_dual, args)
 
 
-def test_helpers_waveforms_agree_with_the_closed_forms():
-    waveforms = pytest.importorskip("helpers.waveforms")
-    G.check_waveform(waveforms.exp_conductance, ref_exp, ARGS, own_work=False)
-    G.check_waveform(waveforms.alpha_conductance, ref_alpha, {"g_peak": 25.0, "tau": 4.0}, own_work=False)
-    G.check_waveform(waveforms.dual_exp_conductance, ref_dual,
-                     {"g_peak": 2.0, "tau_rise": 8.0, "tau_decay": 60.0}, own_work=False)
+def test_course_waveforms_agree_with_the_closed_forms():
+    G.check_waveform(ref.exp_conductance, ref_exp, ARGS)
+    G.check_waveform(ref.alpha_conductance, ref_alpha, {"g_peak": 25.0, "tau": 4.0})
+    G.check_waveform(ref.dual_exp_conductance, ref_dual,
+                     {"g_peak": 2.0, "tau_rise": 8.0, "tau_decay": 60.0})
     # and a student's own code passes against the course reference
-    G.check_waveform(exp_mask, waveforms.exp_conductance, ARGS)
+    G.check_waveform(exp_mask, ref.exp_conductance, ARGS)
+    # own_work is still accepted (existing tests pass it) and changes nothing
+    G.check_waveform(exp_mask, ref.exp_conductance, ARGS, own_work=False)
 
 
 # --- check_waveform: one sentence per failure kind ---------------------------
@@ -535,231 +538,160 @@ def test_call():
         "but 2 were given")
 
 
-# --- own work ----------------------------------------------------------------
-FAKE_SOURCE = '''
-import numpy as np
+# --- student functions as proxies (the trusted grader process) -------------
+class Proxy:
+    """Stands for a student function in the grader process: callable, sends plain
+    data (copies) and returns plain numbers/arrays; an exception comes back as an
+    instance of a class created with the name of the student's exception. It has
+    no code, module or globals to inspect: any attribute look-up fails loudly."""
 
-def exp_conductance(t, g_peak, tau):
-    t = np.asarray(t, dtype=float)
-    return np.where(t >= 0, g_peak * np.exp(-np.maximum(t, 0.0) / tau), 0.0)
+    __slots__ = ("_fn",)
 
-ALPHA_MODEL = """
-dg/dt = (x - g)/tau : 1 (clock-driven)
-dx/dt = -x/tau : 1 (clock-driven)
-"""
-'''
-FAKE_MODEL_TEXT = """
-dg/dt = (x - g)/tau : 1 (clock-driven)
-dx/dt = -x/tau : 1 (clock-driven)
-"""
+    def __init__(self, fn):
+        object.__setattr__(self, "_fn", fn)
 
+    def __call__(self, *args):
+        args = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args]
+        try:
+            out = object.__getattribute__(self, "_fn")(*args)
+        except Exception as exc:
+            raise type(type(exc).__name__, (Exception,), {})(str(exc)) from None
+        if isinstance(out, (np.ndarray, np.generic)):
+            return np.array(out, dtype=float)
+        return out
 
-@pytest.fixture
-def fake_reference():
-    """A helpers submodule with a reference function and a model string."""
-    module = types.ModuleType("helpers._fake_reference")
-    module.__file__ = "/nonexistent/helpers/_fake_reference.py"
-    exec(compile(FAKE_SOURCE, module.__file__, "exec"), module.__dict__)
-    sys.modules[module.__name__] = module
-    yield module
-    del sys.modules[module.__name__]
+    def __getattr__(self, name):
+        raise RuntimeError("a proxy has no attribute " + name)
 
 
-def reexports(fake):
-    ref = fake.exp_conductance
-
-    def closure():
-        r = ref
-        return lambda t, g, tau: r(t, g, tau)
-
-    def wrapper(t, g, tau):
-        return fake_globals_ref(t, g, tau)  # noqa: F821  (global injected below)
-
-    def imports_inside(t, g, tau):
-        from helpers._fake_reference import exp_conductance
-        return exp_conductance(t, g, tau)
-
-    def imports_by_name(t, g, tau):
-        import importlib
-        return importlib.import_module("helpers._fake_reference").exp_conductance(t, g, tau)
-
-    def default_argument(t, g, tau, _f=ref):
-        return _f(t, g, tau)
-
-    def helper_chain(t, g, tau):
-        return wrapper(t, g, tau)
-
-    class Callable:
-        def __call__(self, t, g, tau):
-            return ref(t, g, tau)
-
-    globals()["fake_globals_ref"] = ref
-    own = exp_mask
-    return {
-        "same object": (ref, "helpers._fake_reference.exp_conductance"),
-        "functools.partial": (functools.partial(ref), "helpers._fake_reference.exp_conductance"),
-        "partial with arguments": (functools.partial(ref, g_peak=2.0), "helpers._fake_reference.exp_conductance"),
-        "lambda wrapper": (lambda t, g, tau: ref(t, g, tau), "helpers._fake_reference.exp_conductance"),
-        "closure": (closure(), "helpers._fake_reference.exp_conductance"),
-        "def through globals": (wrapper, "helpers._fake_reference.exp_conductance"),
-        "import in the body": (imports_inside, "helpers._fake_reference"),
-        "importlib in the body": (imports_by_name, "helpers._fake_reference"),
-        "default argument": (default_argument, "helpers._fake_reference.exp_conductance"),
-        "chain of student helpers": (helper_chain, "helpers._fake_reference.exp_conductance"),
-        "np.vectorize": (np.vectorize(ref), "helpers._fake_reference.exp_conductance"),
-        "callable object": (Callable(), "helpers._fake_reference.exp_conductance"),
-        "copied code object": (types.FunctionType(ref.__code__, {}, "exp_conductance"),
-                               "helpers._fake_reference.exp_conductance"),
-        "function on helpers globals": (types.FunctionType(own.__code__, fake.__dict__, "exp_conductance"),
-                                        "helpers._fake_reference.exp_mask"),
-        "reference string": (fake.ALPHA_MODEL, "helpers._fake_reference.ALPHA_MODEL"),
-    }
+def test_proxy_passes_check_waveform_and_check_values_when_right():
+    assert G.check_callable(Proxy(exp_mask), "exp_conductance") is not None
+    for student in (exp_where, exp_mask, exp_loop):
+        G.check_waveform(Proxy(student), ref_exp, ARGS, function="exp_conductance")
+        G.check_waveform(Proxy(student), ref.exp_conductance, ARGS, function="exp_conductance")
+    with G.checking("alpha_conductance"):
+        G.check_waveform(Proxy(alpha_mask), ref_alpha, {"g_peak": 1.3, "tau": 0.6})
+        G.check_values(Proxy(alpha_mask)(3.0, 2.0, 3.0), 2.0, "g", "nS")
+    t = np.linspace(-3.0, 30.0, 34)
+    G.check_values(Proxy(exp_mask)(t, 2.0, 3.0), ref_exp(t, 2.0, 3.0), "g", "nS", x=t)
+    assert G.call(Proxy(exp_mask), 0.0, 2.0, 3.0, name="exp_conductance") == 2.0
 
 
-def test_own_work_rejects_every_form_of_reexport(fake_reference):
-    try:
-        for label, (obj, found) in reexports(fake_reference).items():
-            text = message(G.check_own_work, obj, "exp_conductance")
-            assert text == ("exp_conductance uses the course's reference code (" + found
-                            + "); write your own, re-exporting or calling helpers earns no points"), label
-    finally:
-        globals().pop("fake_globals_ref", None)
+def test_proxy_fails_with_the_usual_sentence_when_wrong():
+    slow = Proxy(lambda t, g, tau: ref_exp(t, g, 1.1 * tau))
+    assert waveform_message(slow) == EXP + "g is 0.771 nS at t = 3.15 ms; that is too large"
+    assert waveform_message(slow, hidden=False) == EXP + "g is 0.771 nS at t = 3.15 ms; expected 0.701 nS"
+    with pytest.raises(G.GradingError) as info:  # the name comes from checking, not the proxy
+        with G.checking("exp_conductance"):
+            G.check_waveform(slow, ref_exp, ARGS)
+    assert str(info.value) == EXP + "g is 0.771 nS at t = 3.15 ms; that is too large"
+    # without a name anywhere the proxy is not asked for one
+    assert message(G.check_waveform, Proxy(lambda t, g, tau: None), ref_exp, ARGS) == (
+        "the function returned None (is a return statement missing?)")
+    assert message(G.check_values, Proxy(ref_exp)(3.0, 2.0, 3.3), ref_exp(3.0, 2.0, 3.0), "g", "nS",
+                   inputs=ARGS, function="exp_conductance") == (
+        EXP + "g is 0.806 nS; that is too large")
+    t = np.array([0.0, 3.0])
+    assert message(G.check_values, Proxy(ref_exp)(t, 2.0, 3.3), ref_exp(t, 2.0, 3.0), "g", "nS",
+                   x=t, hidden=False) == "g is 0.806 nS at t = 3.00 ms; expected 0.736 nS"
 
 
-def test_own_work_accepts_own_code(fake_reference):
-    G.check_own_work(exp_mask, "exp_conductance")
-    G.check_own_work(exp_math, "exp_conductance")
-    G.check_own_work(FAKE_MODEL_TEXT, "alpha_model")  # same text, typed by the student
-    G.check_own_work("x += e*w", "alpha_on_pre")
-    G.check_own_work(np.add, "input_conductance")  # a numpy ufunc is not course code
-    g_l = 10.0  # nS, a constant may be shared
+def test_proxy_exceptions_are_named_like_the_students():
+    def bad_scalar(t, g_peak, tau):
+        if np.ndim(t) == 0:
+            raise ValueError("t must be an array")
+        return ref_exp(t, g_peak, tau)
+    assert waveform_message(Proxy(bad_scalar)) == (
+        "exp_conductance raised ValueError for a scalar t = 3 ms: t must be an array")
 
-    def uses_constant(g_syn, g_m=g_l):
-        return g_syn + g_m
-    G.check_own_work(uses_constant, "input_conductance")
-
-
-def test_own_work_with_real_helpers_modules():
-    waveforms = pytest.importorskip("helpers.waveforms")
-    text = message(G.check_own_work, waveforms.exp_conductance, "exp_conductance")
-    assert "(helpers.waveforms.exp_conductance)" in text
-    text = message(G.check_waveform, lambda t, g, tau: waveforms.exp_conductance(t, g, tau), ref_exp,
-                   ARGS, function="exp_conductance")
-    assert text.startswith("exp_conductance uses the course's reference code (helpers.waveforms")
-    brian_reference = pytest.importorskip("helpers.brian_reference")
-    text = message(G.check_own_work, brian_reference.ALPHA_MODEL, "alpha_model")
-    assert "(helpers.brian_reference.ALPHA_MODEL)" in text
-    G.check_own_work(str(brian_reference.ALPHA_MODEL.encode().decode()), "alpha_model")  # a copy
+    def stub(t, g_peak, tau):
+        raise NotImplementedError("Compute g(t) for a single exponential.")
+    assert waveform_message(Proxy(stub)) == (
+        "exp_conductance raised NotImplementedError: Compute g(t) for a single exponential.")
+    with pytest.raises(G.GradingError) as info:
+        with G.checking("exp_conductance"):
+            Proxy(stub)(0.0, 2.0, 3.0)
+    assert str(info.value) == (
+        "exp_conductance raised NotImplementedError: Compute g(t) for a single exponential.")
+    assert message(G.call, Proxy(lambda: 1 / 0), name="f") == "f raised ZeroDivisionError: division by zero"
 
 
-# --- tamper resistance ---------------------------------------------------------
-def always_true(*args, **kwargs):
-    return True
+def test_proxy_grading_error_passes_unchanged():
+    def times_out(*args):
+        raise G.GradingError("exp_conductance did not return within 10 s")
+    assert waveform_message(times_out) == "exp_conductance did not return within 10 s"
+    with pytest.raises(G.GradingError) as info:
+        with G.checking("exp_conductance"):
+            times_out(0.0, 2.0, 3.0)
+    assert str(info.value) == "exp_conductance did not return within 10 s"
 
 
-@pytest.fixture
-def patched_numpy(monkeypatch):
-    """What a student might do to make every comparison pass (undone afterwards)."""
-    monkeypatch.setattr(np, "allclose", always_true)
-    monkeypatch.setattr(np, "isclose", lambda a, b, *args, **kw: np.ones(np.shape(a), dtype=bool))
-    monkeypatch.setattr(np, "array_equal", always_true)
-    monkeypatch.setattr(numpy.testing, "assert_allclose", lambda *a, **k: None)
-    monkeypatch.setattr(numpy.testing, "assert_array_almost_equal", lambda *a, **k: None)
-    monkeypatch.setattr(math, "isclose", always_true)
-    monkeypatch.setattr(np, "abs", lambda x: np.zeros_like(x))
-    monkeypatch.setattr(np, "absolute", lambda x: np.zeros_like(x))
-    monkeypatch.setattr(np, "max", lambda *a, **k: 0.0)
-    monkeypatch.setattr(np, "all", always_true)
-    monkeypatch.setattr(np, "any", lambda *a, **k: False)
-    monkeypatch.setattr(np, "isnan", lambda x: np.zeros(np.shape(x), dtype=bool))
-    monkeypatch.setattr(np, "isfinite", lambda x: np.ones(np.shape(x), dtype=bool))
-    yield
-    # monkeypatch restores everything; make sure that really happened
-    # (checked in test_patches_were_restored)
+def test_proxy_of_a_missing_function():
+    def missing(*args):
+        raise NameError("name 'exp_conductance' is not defined", name="exp_conductance")
+    assert waveform_message(missing) == "exp_conductance is not defined; run the cell that defines it"
+    with pytest.raises(G.GradingError) as info:
+        with G.checking("exp_conductance"):
+            missing(0.0, 2.0, 3.0)
+    assert str(info.value) == "exp_conductance is not defined; run the cell that defines it"
+    # a NameError inside the student's own code still names what is missing there
+    assert waveform_message(Proxy(lambda t, g, tau: g * np.exp(-t / tau_m))) == (  # noqa: F821
+        "exp_conductance raised NameError for a scalar t = 3 ms: name 'tau_m' is not defined")
 
 
-def test_comparisons_survive_patched_numpy_and_math(patched_numpy):
-    assert np.allclose(1.0, 2.0) and math.isclose(1.0, 2.0)  # the patch is active
-    slow = lambda t, g, tau: ref_exp(t, g, 1.1 * tau)  # noqa: E731
-    for module in (G, G.fresh()):
-        assert message(module.check_values, [1.0, 2.0], [1.0, 3.0], "g", "nS", hidden=False) == (
-            "g is 2.00 nS at element 1; expected 3.00 nS")
-        assert message(module.check_values, [1.0, np.nan], [1.0, 3.0], "g", "nS") == "g is NaN at element 1"
-        assert message(module.check_waveform, slow, ref_exp, ARGS, function="exp_conductance") == (
-            EXP + "g is 0.771 nS at t = 3.15 ms; that is too large")
-        assert message(module.check_trace, [0.0, 0.1], [1.0, 2.0], [1.0, 2.5], "u", "mV", 0.01) == (
-            "u departs from the correct trace by up to 0.500 mV (at t = 0.100 ms; tolerance 0.01 mV)")
-        module.check_waveform(exp_where, ref_exp, ARGS, function="exp_conductance")
-        module.check_values([1.0, 2.0], [1.0, 2.0], "g", "nS")
+def test_exception_class_created_with_the_students_name():
+    StudentValueError = type("ValueError", (Exception,), {})
+
+    def student(x):
+        raise StudentValueError("x must be positive")
+    with pytest.raises(G.GradingError) as info:
+        with G.checking("f"):
+            student(1.0)
+    assert str(info.value) == "f raised ValueError: x must be positive"
+    with pytest.raises(G.GradingError) as info:
+        with G.checking("f"):
+            raise StudentValueError("x must be positive")  # raised in the test's own line
+    assert str(info.value) == "f raised ValueError: x must be positive"
+    # a created NameError or AssertionError is the student's, not the test's
+    StudentNameError = type("NameError", (Exception,), {})
+    with pytest.raises(G.GradingError) as info:
+        with G.checking("f"):
+            raise StudentNameError("name 'tau_m' is not defined")
+    assert str(info.value) == "f raised NameError: name 'tau_m' is not defined"
+    StudentAssertionError = type("AssertionError", (Exception,), {})
+    with pytest.raises(G.GradingError) as info:
+        with G.checking("f"):
+            raise StudentAssertionError("t must be sorted")
+    assert str(info.value) == "f raised AssertionError: t must be sorted"
 
 
-def test_patches_were_restored():
-    assert not np.allclose(1.0, 2.0)
-    assert not math.isclose(1.0, 2.0)
-    assert np.abs(-2.0) == 2.0
+@pytest.mark.parametrize("cls", [NotImplementedError, type("NotImplementedError", (Exception,), {})])
+def test_stub_instruction_is_the_sentence(cls):
+    instruction = "Return g_peak * exp(-t / tau) for t >= 0 and 0 before the spike."
+
+    def stub(t, g_peak, tau):
+        raise cls(instruction)
+    with pytest.raises(G.GradingError) as info:
+        with G.checking("f"):
+            stub(1.0, 2.0, 3.0)
+    assert str(info.value) == "f raised NotImplementedError: " + instruction
+
+    def bare(t, g_peak, tau):
+        raise cls()
+    with pytest.raises(G.GradingError) as info:
+        with G.checking("f"):
+            bare(1.0, 2.0, 3.0)
+    assert str(info.value) == ("f raised NotImplementedError (replace the `raise NotImplementedError()` "
+                               "line with your solution)")
 
 
-def test_patched_builtins_do_not_reach_the_imported_module(monkeypatch):
-    monkeypatch.setattr(builtins, "max", lambda *a, **k: 0)
-    monkeypatch.setattr(builtins, "min", lambda *a, **k: 0)
-    assert message(G.check_values, [1.0, 2.0], [1.0, 3.0], "g", "nS", hidden=False) == (
-        "g is 2.00 nS at element 1; expected 3.00 nS")
-    # a copy made after the patch sees the fakes and refuses to grade
-    fresh = G.fresh()
-    assert message(fresh.check_values, 1.0, 1.0, "g", "nS") == (
-        "the notebook replaced numpy or Python internals that the grader relies on (max, min); "
-        "tampering with the checking code earns no points")
-
-
-def test_patched_numpy_internals_are_detected(monkeypatch):
-    core = sys.modules[G._mu.__name__]
-    monkeypatch.setattr(core, "absolute", core.negative)
-    monkeypatch.setattr(core, "less_equal", core.greater_equal)
-    fresh = G.fresh()
-    assert message(fresh.check_values, 1.0, 1.0, "g", "nS") == (
-        "the notebook replaced numpy or Python internals that the grader relies on "
-        "(absolute, less_equal); tampering with the checking code earns no points")
-
-
-def test_fresh_is_pristine_when_the_module_was_patched(monkeypatch):
-    monkeypatch.setattr(G, "check_values", lambda *a, **k: None)
-    monkeypatch.setattr(G, "check_waveform", lambda *a, **k: None)
-    monkeypatch.setattr(G, "_abs", np.negative)
-    monkeypatch.setattr(G.check_trace, "__defaults__", (False, "ms", None, 1e9, None))
-    fresh = G.fresh()
-    assert fresh is not G and fresh.__name__ == "helpers._grading_pristine"
-    assert message(fresh.check_values, 2.0, 3.0, "g", "nS", hidden=False) == "g is 2.00 nS; expected 3.00 nS"
-    assert message(fresh.check_waveform, lambda t, g, tau: None, ref_exp, ARGS, function="exp_conductance") == (
-        "exp_conductance returned None (is a return statement missing?)")
-    assert message(fresh.check_untampered) == (
-        "the notebook changed the grading code (helpers.grading._abs, check_trace, check_values, "
-        "check_waveform); tampering with the checking code earns no points")
-    monkeypatch.undo()
-    fresh.check_untampered()  # the real module is intact again
-    assert fresh.GradingError is not G.GradingError
-    assert issubclass(fresh.GradingError, AssertionError)
-
-
-def test_canary_covers_every_builtin_the_module_uses():
-    """Every builtin looked up by helpers.grading is verified by its canary."""
-    used = set()
-    namespace = vars(G)
-    for value in list(namespace.values()):
-        functions = [value] if isinstance(value, types.FunctionType) else []
-        if isinstance(value, type) and value.__module__ == G.__name__:
-            functions = [f for f in vars(value).values() if isinstance(f, types.FunctionType)]
-        for fn in functions:
-            if fn.__globals__ is not namespace:
-                continue
-            stack = [fn.__code__]
-            while stack:
-                code = stack.pop()
-                stack.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
-                used.update(i.argval for i in dis.get_instructions(code)
-                            if i.opname == "LOAD_GLOBAL" and i.argval not in namespace)
-    used &= set(dir(builtins))
-    assert used <= set(G._BUILTIN_NAMES) | set(G._BUILTIN_TYPES), used - set(G._BUILTIN_NAMES) - set(
-        G._BUILTIN_TYPES)
+def test_checks_never_inspect_the_students_function():
+    """Nothing in helpers.grading reads a function's code, module or globals."""
+    import inspect
+    source = inspect.getsource(G)
+    for attribute in ("__code__", "__globals__", "__closure__", "__defaults__"):
+        assert attribute not in source.replace("_raised_by_grader.__code__", ""), attribute
+    assert "import inspect" not in source and "import dis" not in source
 
 
 def test_import_is_light():
@@ -783,10 +715,9 @@ def test_kernel_shows_one_line_and_scores_zero(tmp_path):
         "with grading.checking('exp_conductance'):\n"
         "    grading.check_values(exp_conductance(3.0, 2.0, 3.0), SECRET_REFERENCE, 'g', 'nS',\n"
         "                         inputs={'g_peak': 2.0, 'tau': 3.0}, function='exp_conductance')",
-        # 2: a stub, through a fresh copy of the module
+        # 2: a stub
         "def alpha_conductance(t, g_peak, tau):\n    raise NotImplementedError()\n"
-        "hidden_fresh = grading.fresh()\n"
-        "with hidden_fresh.checking('alpha_conductance'):\n"
+        "with grading.checking('alpha_conductance'):\n"
         "    alpha_conductance(1.0, 2.0, 3.0)  # HIDDEN-LINE",
         # 3: the student removed the handler; the next check re-installs it
         "get_ipython().set_custom_exc((), None)\n"
@@ -799,7 +730,10 @@ def test_kernel_shows_one_line_and_scores_zero(tmp_path):
         "def quiet(t, g_peak, tau):\n"
         "    t = np.asarray(t, dtype=float)\n"
         "    return np.where(t >= 0, g_peak * np.exp(-t / tau), 0.0)\n"
-        "from helpers import waveforms\n"
+        "try:\n"
+        "    from helpers.references import waveforms\n"
+        "except ImportError:\n"
+        "    from helpers import waveforms\n"
         "with grading.checking('exp_conductance'):\n"
         "    grading.check_waveform(quiet, waveforms.exp_conductance, {'g_peak': 1.0, 'tau': 0.01},\n"
         "                           t=np.linspace(-20.0, 1.0, 2101))\n"
