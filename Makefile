@@ -17,7 +17,7 @@ help:
 	@echo "make grade    run the instructor pipeline on the sample class"
 	@echo "make test     run the test suite"
 	@echo "make lab      open the course in JupyterLab"
-	@echo "make release  regenerate release/ from source/ (nbgrader generate_assignment)"
+	@echo "make release  regenerate helpers/data/reference_curves.npz and release/ from source/"
 	@echo "make bench    run the benchmarks in benchmarks/"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -38,6 +38,7 @@ grade: $(STAMP)
 	$(BIN)/python -m helpers.instructor grade --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(GRADE_ARGS)
 
 release: $(STAMP)
+	$(BIN)/python -m helpers.references.curves
 	$(BIN)/python -m helpers.release
 
 lab: $(STAMP)

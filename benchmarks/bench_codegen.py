@@ -39,7 +39,7 @@ def _simulate(name):
     from brian2 import ms, second
 
     from helpers import brian_harness as harness
-    from helpers import brian_reference as ref
+    from helpers.references import brian_reference as ref
 
     if name == "synapse":
         harness.run_synapse(ref.DUAL_EXP_MODEL, ref.DUAL_EXP_ON_PRE, ref.synapse_namespace(),

@@ -20,7 +20,8 @@ import time
 
 import numpy as np
 
-from helpers.zoo import LECTURE_SPIKES, simulate_zoo, simulate_zoo_ivp
+from helpers.references.zoo import simulate_zoo, simulate_zoo_ivp  # helpers.zoo with the reference functions
+from helpers.zoo import LECTURE_SPIKES
 
 ACCURACY = 0.01  # mV, accuracy both solvers must reach
 IVP_METHOD = "RK45"  # solve_ivp's default explicit Runge-Kutta 4(5)

@@ -61,8 +61,8 @@ import numpy as np
 import matplotlib.pyplot as plt
 from ipywidgets import FloatSlider, interact
 
-from helpers import lif_rate as rates
-from helpers import membrane
+from helpers.references import lif_rate as rates
+from helpers.references import membrane
 from helpers.explorers import carandini_heeger as ch
 from helpers.explorers import shunting
 
@@ -74,12 +74,14 @@ u_rest, g_m, C_m, E_e = membrane.U_REST, membrane.G_L, membrane.C_M, shunting.E_
 E_i, E_hy = u_rest, shunting.E_I_HYPERPOLARISING   # shunting inhibition, as the explorer starts
 t = np.linspace(-shunting.T_BEFORE, shunting.T_MAX, 1101)
 ge = np.linspace(0.0, shunting.G_E_MAX, 201)
+fns = {"membrane_steady_state_fn": membrane.membrane_steady_state,
+       "membrane_time_constant_fn": membrane.membrane_time_constant}
 
 
 def figure_05(g_e, g_i):
     """Notebook 05's explorer figure, built anew for every slider value (the interact way)."""
-    traces = shunting.shunting_traces(t, g_e, g_i, E_i, E_e, g_m, C_m, u_rest)
-    n = shunting.shunting_numbers(g_e, g_i, E_i, E_e, g_m, C_m, u_rest)
+    traces = shunting.shunting_traces(t, g_e, g_i, E_i, E_e, g_m, C_m, u_rest, **fns)
+    n = shunting.shunting_numbers(g_e, g_i, E_i, E_e, g_m, C_m, u_rest, **fns)
     fig, (ax_t, ax_e) = plt.subplots(1, 2, figsize=(9.5, 3.8), layout="constrained")
     ax_t.plot(t, traces["excitation"], color="0.6", lw=1.5, label="excitation alone")
     ax_t.plot(t, traces["inhibition"], color="C4", lw=1.5, ls=":", label="inhibition alone")
@@ -225,6 +227,8 @@ def render_costs(repeats: int = 5) -> dict:
 
     from helpers.explorers import carandini_heeger as ch
     from helpers.explorers import shunting
+    from helpers.references import lif_rate as rates
+    from helpers.references import membrane
 
     previous_backend = matplotlib.get_backend()
     previous_show = plt.show
@@ -233,7 +237,8 @@ def render_costs(repeats: int = 5) -> dict:
         plt.switch_backend("agg")
         plt.show = lambda *a, **k: (plt.gcf().savefig(io.BytesIO(), format="png"), plt.close("all"))
         for nb, body in (("05", BASELINE_05), ("06", BASELINE_06)):
-            explorer = shunting.shunting_explorer() if nb == "05" else ch.ch_explorer()
+            explorer = (shunting.shunting_explorer(membrane.membrane_steady_state, membrane.membrane_time_constant)
+                        if nb == "05" else ch.ch_explorer(rates.ch_rate, rates.lif_rate))
             canvas = explorer.fig.canvas
             canvas.send = lambda *args, **kwargs: None  # the view: takes frames, answers nothing
             canvas.syncing_data_url = False  # as after ipympl's 'initialized' message

@@ -2,7 +2,9 @@
 
 The hidden tests of notebooks 02, 03 and 06 pass a student's model strings and
 a reference namespace to these functions and compare the result with the same
-call on the reference strings of :mod:`helpers.brian_reference`.
+call on the reference strings of :mod:`helpers.references.brian_reference`
+(the hidden tests run in the trusted grader; this module itself never imports
+the references, so it runs as well in the student's sandboxed kernel).
 
 Every run
 
@@ -69,6 +71,7 @@ from brian2 import (
     StateMonitor,
     Synapses,
     amp,
+    mV,
     ms,
     prefs,
     second,
@@ -82,6 +85,8 @@ from brian2.units import allunits
 from brian2.units.fundamentalunits import Unit
 from brian2.utils.logger import BrianLogger
 
+from helpers import constants
+
 __all__ = [
     "HarnessError",
     "CODEGEN_TARGET",
@@ -89,6 +94,7 @@ __all__ = [
     "brian_session",
     "run_synapse",
     "run_nmda_neuron",
+    "mg_block_curve",
     "run_lif_population",
     "LIFPopulation",
 ]
@@ -674,6 +680,46 @@ def run_nmda_neuron(neuron_eqs, synapse_model, synapse_on_pre, namespace, spike_
     return result
 
 
+def mg_block_curve(neuron_eqs, namespace, u, name="neuron_eqs"):
+    """The magnesium block ``G_mg`` of ``neuron_eqs`` evaluated at the potentials ``u``.
+
+    One neuron per potential, ``u`` set and ``G_mg`` read (no simulation): the
+    block exactly as the student's equations define it, for a figure.
+
+    Parameters
+    ----------
+    neuron_eqs : str
+        Neuron equations defining ``u`` (volt) and ``G_mg`` (dimensionless), as
+        for :func:`run_nmda_neuron`.
+    namespace : dict
+        Notebook-03 namespace (Brian2 quantities; ``Mg`` is the one that matters).
+    u : Quantity
+        Membrane potentials (volt), a 1-D array.
+    name : str, optional
+        Name of the string used in error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``G_mg`` at each potential (dimensionless).
+    """
+    neqs = _equations(neuron_eqs, name)
+    _require(neqs, name, "u", volt.dim, DIFFERENTIAL_EQUATION)
+    _require(neqs, name, "G_mg", DIMENSIONLESS)
+    namespace = _namespace(namespace)
+    if not isinstance(u, Quantity) or u.dim != volt.dim:
+        raise HarnessError("u must be a Brian2 voltage array (e.g. np.linspace(-100, 40, 281)*mV).")
+    values = np.atleast_1d(np.asarray(u / volt, dtype=float))
+    with brian_session():
+        with _blame(name, {}, namespace):
+            group = NeuronGroup(values.size, neqs, method=_METHODS, namespace=namespace,
+                                name="harness_block")
+            group.u = values * volt
+            block = _copy(group.G_mg[:])
+    _check_finite(None, block, "G_mg", name)
+    return block
+
+
 # ---------------------------------------------------------------------------
 # Notebook 06: LIF population with shunting conductances
 # ---------------------------------------------------------------------------
@@ -755,11 +801,9 @@ def run_lif_population(lif_model, namespace, I, g_i, duration, dt=0.1 * ms, u_th
     LIFPopulation
         Spike counts and rates in the broadcast shape of ``I`` and ``g_i``.
     """
-    from helpers import brian_reference as ref
-
-    u_th = ref.U_TH if u_th is None else u_th
-    u_reset = ref.U_RESET if u_reset is None else u_reset
-    t_ref = ref.T_REF if t_ref is None else t_ref
+    u_th = constants.U_TH * mV if u_th is None else u_th
+    u_reset = constants.U_RESET * mV if u_reset is None else u_reset
+    t_ref = constants.T_REF * ms if t_ref is None else t_ref
     eqs = _equations(lif_model, name)
     _require(eqs, name, "u", volt.dim, DIFFERENTIAL_EQUATION)
     _require(eqs, name, "I", amp.dim, PARAMETER)

@@ -7,15 +7,21 @@ The membrane equation integrated by :func:`simulate_zoo`:
 
     C_m du/dt = g_l (u_rest - u) + sum_s g_s(t) B_s(u) (E_s - u) + I_e(t),
 
-with ``g_s(t)`` the sum of one waveform (``helpers.waveforms``) per presynaptic
-spike of synapse ``s`` and ``B_s`` the magnesium block (``helpers.nmda``) for
-NMDA and 1 otherwise. Optionally the neuron spikes: when ``u`` reaches ``u_th``
-it is reset to ``u_reset`` and held there for ``t_ref``.
+with ``g_s(t)`` the sum of one waveform per presynaptic spike of synapse ``s``
+and ``B_s`` the magnesium block for NMDA and 1 otherwise. Optionally the neuron
+spikes: when ``u`` reaches ``u_th`` it is reset to ``u_reset`` and held there
+for ``t_ref``.
+
+The integrator knows no waveform, block or current of its own: the caller
+passes them (``conductance_fns``, ``mg_block_fn``, ``current_fn``). Notebook 01
+passes the student's functions; the tests and the reference-curve generator
+pass the references (``helpers.references.zoo.REFERENCE_FNS``, readable by the
+trusted grader only: this module never imports them).
 
 Peak conductances of the zoo (:data:`ZOO`) are chosen for clearly visible
 postsynaptic potentials with g_l = 10 nS, C_m = 200 pF (tau_m = 20 ms),
 u_rest = -65 mV, [Mg] = 1.2 mM. One spike of each alone gives (see
-:func:`psp_amplitude`, asserted in tests/test_zoo.py):
+:func:`psp_amplitude` with the reference functions, asserted in tests/test_zoo.py):
 
 ============  ========  ==========  =========================
 synapse       g_peak    PSP peak    time of the PSP peak
@@ -38,15 +44,13 @@ from types import MappingProxyType
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from .membrane import C_M, G_L, U_REST, U_RESET, U_TH, synaptic_current
-from .nmda import MG, MG_HALF, MG_SLOPE, mg_block
-from .waveforms import alpha_conductance, dual_exp_conductance, exp_conductance
+from .constants import C_M, G_L, MG, U_REST, U_RESET, U_TH
 
 __all__ = [
     "Synapse",
     "ZOO",
     "LECTURE_SPIKES",
-    "REFERENCE_FNS",
+    "WAVEFORMS",
     "ZooResult",
     "synapse_conductance",
     "simulate_zoo",
@@ -63,11 +67,11 @@ __all__ = [
 DT = 0.1  # ms, default integration time step
 DURATION = 1000.0  # ms, default duration of the lecture simulation
 
-#: Reference conductance functions by waveform name (student signatures).
-REFERENCE_FNS = {
-    "exp": exp_conductance,
-    "alpha": alpha_conductance,
-    "dual_exp": dual_exp_conductance,
+#: Waveform names and the signature of the conductance function each needs.
+WAVEFORMS = {
+    "exp": "exp_conductance(t, g_peak, tau)",
+    "alpha": "alpha_conductance(t, g_peak, tau)",
+    "dual_exp": "dual_exp_conductance(t, g_peak, tau_rise, tau_decay)",
 }
 
 # Largest number of (spike x time) elements evaluated at once by synapse_conductance.
@@ -105,7 +109,7 @@ class Synapse:
     mg_block: bool = False
 
     def __post_init__(self):
-        if self.waveform not in REFERENCE_FNS:
+        if self.waveform not in WAVEFORMS:
             raise ValueError(
                 f"synapse {self.name}: unknown waveform {self.waveform!r}; "
                 "expected 'exp', 'alpha' or 'dual_exp'"
@@ -173,9 +177,20 @@ class ZooResult:
 
 
 def _conductance_fn(waveform, conductance_fns):
-    if conductance_fns is not None and waveform in conductance_fns:
-        return conductance_fns[waveform]
-    return REFERENCE_FNS[waveform]
+    if conductance_fns is None or waveform not in conductance_fns:
+        raise ValueError(
+            f"no conductance function for the {waveform!r} waveform: pass conductance_fns="
+            f"{{{waveform!r}: {WAVEFORMS[waveform].split('(')[0]}, ...}} (signature {WAVEFORMS[waveform]})")
+    return conductance_fns[waveform]
+
+
+def _needs_block(mg_block_fn, synapses, trains):
+    """Whether a blocked synapse receives spikes; then ``mg_block_fn`` is required."""
+    needed = any(syn.mg_block and trains[name].size for name, syn in synapses.items())
+    if needed and mg_block_fn is None:
+        raise ValueError("a synapse with a magnesium block needs mg_block_fn=mg_block "
+                         "(signature mg_block(u, mg))")
+    return needed
 
 
 def synapse_conductance(syn, t, spike_times, conductance_fns=None):
@@ -192,9 +207,10 @@ def synapse_conductance(syn, t, spike_times, conductance_fns=None):
         Times (ms).
     spike_times : float or array_like
         Presynaptic spike times (ms); may be empty.
-    conductance_fns : dict, optional
+    conductance_fns : dict
         Waveform name -> function with the student signature, e.g.
-        ``{"alpha": alpha_conductance}``; missing names use :data:`REFERENCE_FNS`.
+        ``{"alpha": alpha_conductance}``; required (for ``syn.waveform``) unless
+        there are no spikes.
 
     Returns
     -------
@@ -204,6 +220,8 @@ def synapse_conductance(syn, t, spike_times, conductance_fns=None):
     t = np.asarray(t, dtype=float)
     spikes = np.ravel(np.asarray(spike_times, dtype=float))
     out = np.zeros(t.shape)
+    if spikes.size == 0:  # no spike, no conductance: no function needed
+        return out[()] if out.ndim == 0 else out
     fn = _conductance_fn(syn.waveform, conductance_fns)
     args = syn.waveform_args()
     chunk = max(1, _CHUNK_ELEMENTS // max(t.size, 1))
@@ -218,11 +236,6 @@ def synapse_conductance(syn, t, spike_times, conductance_fns=None):
             )
         out += g.sum(axis=0)
     return out[()] if out.ndim == 0 else out
-
-
-def _fast_mg_block(u, mg):
-    """Scalar Jahr-Stevens block with math.exp (same formula as nmda.mg_block)."""
-    return 1.0 / (1.0 + mg / MG_HALF * math.exp(min(-MG_SLOPE * u, 700.0)))
 
 
 def _injected(I_e, times, t_grid):
@@ -341,13 +354,16 @@ def simulate_zoo(
         Reset potential (mV), below ``u_th``. Default -65 mV.
     t_ref : float, optional
         Absolute refractory period (ms). Default 0.
-    conductance_fns : dict, optional
+    conductance_fns : dict
         Waveform name -> conductance function with the student signature
-        (``exp_conductance(t, g_peak, tau)``, ...); missing names use the references.
-    mg_block_fn : callable, optional
-        ``mg_block(u, mg)``; default the Jahr-Stevens reference.
+        (``exp_conductance(t, g_peak, tau)``, ...), one for every waveform of a
+        synapse that receives spikes (:data:`WAVEFORMS`). Required: there is no default.
+    mg_block_fn : callable
+        ``mg_block(u, mg)``; required if a synapse with ``mg_block`` receives spikes
+        (otherwise ``B`` is 1).
     current_fn : callable, optional
-        ``synaptic_current(u, g, E_syn)`` used for the reported currents.
+        ``synaptic_current(u, g, E_syn)`` used for the reported currents; without
+        it ``I`` is empty.
     u0 : float, optional
         Initial potential (mV); default ``u_rest``.
 
@@ -396,12 +412,10 @@ def simulate_zoo(
             G_lin += g_m
             A_lin += g_m * syn.E_syn
 
-    if mg_block_fn is None:
-        block = _fast_mg_block
-    else:
+    blocked = _needs_block(mg_block_fn, synapses, trains)
 
-        def block(u, mg):
-            return float(mg_block_fn(u, mg))
+    def block(u, mg):
+        return float(mg_block_fn(u, mg))
 
     # Python lists: scalar arithmetic on floats is much faster than on numpy scalars.
     G_lin_l, A_lin_l, g_mg_l, gE_mg_l = (x.tolist() for x in (G_lin, A_lin, g_mg, gE_mg))
@@ -462,13 +476,15 @@ def simulate_zoo(
         u_nodes.append(u)
 
     u_grid = np.asarray(u_nodes)[grid_index]
-    mg_fn = mg_block if mg_block_fn is None else mg_block_fn
-    B = np.broadcast_to(np.asarray(mg_fn(u_grid, mg), dtype=float), u_grid.shape).copy()
-    cur = synaptic_current if current_fn is None else current_fn
+    if blocked:
+        B = np.broadcast_to(np.asarray(mg_block_fn(u_grid, mg), dtype=float), u_grid.shape).copy()
+    else:
+        B = np.ones(u_grid.shape)
     currents = {}
-    for name, syn in synapses.items():
-        g_eff = g_on_grid[name] * B if syn.mg_block else g_on_grid[name]
-        currents[name] = np.asarray(cur(u_grid, g_eff, syn.E_syn), dtype=float)
+    if current_fn is not None:
+        for name, syn in synapses.items():
+            g_eff = g_on_grid[name] * B if syn.mg_block else g_on_grid[name]
+            currents[name] = np.asarray(current_fn(u_grid, g_eff, syn.E_syn), dtype=float)
     return ZooResult(
         t=t_grid,
         u=u_grid,
@@ -490,6 +506,9 @@ def simulate_zoo_ivp(
     u_rest=U_REST,
     mg=MG,
     I_e=None,
+    conductance_fns=None,
+    mg_block_fn=None,
+    current_fn=None,
     method="DOP853",
     rtol=1e-10,
     atol=1e-10,
@@ -500,13 +519,15 @@ def simulate_zoo_ivp(
 
     The integration restarts at every presynaptic spike time and at
     ``breakpoints`` (e.g. steps of ``I_e``), so that no discontinuity lies
-    inside a solver step. Reference functions only; ``I_e`` a constant or a
-    callable of a scalar time (ms).
+    inside a solver step. ``I_e`` a constant or a callable of a scalar time (ms).
 
     Parameters
     ----------
     spike_times, duration, dt, synapses, g_l, C_m, u_rest, mg, I_e
         As in :func:`simulate_zoo` (``I_e`` not as an array).
+    conductance_fns, mg_block_fn, current_fn
+        As in :func:`simulate_zoo` (required the same way; ``mg_block_fn`` is
+        called with scalars during the integration).
     method : str, optional
         ``solve_ivp`` method. Default ``"DOP853"``.
     rtol, atol : float, optional
@@ -531,8 +552,10 @@ def simulate_zoo_ivp(
     else:
         value = float(I_e)
         current = lambda t: value  # noqa: E731
+    any_blocked = _needs_block(mg_block_fn, synapses, trains)
     syns = [
-        (trains[name], REFERENCE_FNS[syn.waveform], syn.waveform_args(), syn.E_syn, syn.mg_block)
+        (trains[name], _conductance_fn(syn.waveform, conductance_fns), syn.waveform_args(), syn.E_syn,
+         syn.mg_block)
         for name, syn in synapses.items()
         if trains[name].size
     ]
@@ -543,7 +566,7 @@ def simulate_zoo_ivp(
         for spikes, fn, args, E, blocked in syns:
             g = float(np.sum(fn(t - spikes, *args)))
             if blocked:
-                g *= _fast_mg_block(u, mg)
+                g *= float(mg_block_fn(u, mg))
             total += g * (E - u)
         return [total / C_m]
 
@@ -561,10 +584,10 @@ def simulate_zoo_ivp(
         u = float(sol.y[0, -1])
     u_grid[-1] = u
 
-    g = {name: synapse_conductance(syn, t_grid, trains[name]) for name, syn in synapses.items()}
-    B = np.asarray(mg_block(u_grid, mg))
-    I = {
-        name: synaptic_current(u_grid, g[name] * B if syn.mg_block else g[name], syn.E_syn)
+    g = {name: synapse_conductance(syn, t_grid, trains[name], conductance_fns) for name, syn in synapses.items()}
+    B = np.asarray(mg_block_fn(u_grid, mg), dtype=float) if any_blocked else np.ones(u_grid.shape)
+    I = {} if current_fn is None else {
+        name: np.asarray(current_fn(u_grid, g[name] * B if syn.mg_block else g[name], syn.E_syn), dtype=float)
         for name, syn in synapses.items()
     }
     return ZooResult(t=t_grid, u=u_grid, g=g, I=I, spikes=np.zeros(0), B=B, I_e=np.array([current(x) for x in t_grid]))
@@ -580,7 +603,8 @@ def psp_amplitude(synapse, dt=DT, duration=1000.0, **kwargs):
     dt, duration : float, optional
         Step and simulated time (ms).
     **kwargs
-        Passed to :func:`simulate_zoo` (``g_l``, ``C_m``, ``u_rest``, ``mg``, ...).
+        Passed to :func:`simulate_zoo`: the functions (``conductance_fns``,
+        ``mg_block_fn``; required) and ``g_l``, ``C_m``, ``u_rest``, ``mg``, ...
 
     Returns
     -------

@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 from brian2 import Equations, NeuronGroup, defaultclock, mM, ms, mV, nA, nS, pA, prefs, second
 
-from helpers import brian_reference as ref
+from helpers.references import brian_reference as ref
 from helpers.brian_harness import (
     CODEGEN_TARGET,
     HarnessError,
     LIFPopulation,
     brian_session,
+    mg_block_curve,
     run_lif_population,
     run_nmda_neuron,
     run_synapse,
@@ -445,3 +446,22 @@ def test_spike_times_as_list_of_quantities_or_empty():
     np.testing.assert_array_equal(g_list, g_array)
     _, g_none = run_synapse(A, A_PRE, ns, [], 10 * ms)
     assert g_none.shape == (100,) and np.all(g_none == 0)
+
+
+def test_mg_block_curve_evaluates_the_students_g_mg():
+    from helpers import constants
+    from helpers.references import nmda
+
+    u = np.linspace(-100.0, 40.0, 29)
+    ns = ref.nmda_namespace()
+    np.testing.assert_allclose(mg_block_curve(N, ns, u * mV), nmda.mg_block(u, 1.2), rtol=1e-12)
+    np.testing.assert_array_equal(mg_block_curve(N, dict(ns, Mg=0 * mM), u * mV), 1.0)
+    # the lecture's 16.3 mV typo is drawn as written
+    typo = N.replace(f"exp(-{constants.MG_SLOPE}*u/mV)", "exp(-u/(16.3*mV))")
+    assert typo != N
+    got = mg_block_curve(typo, ns, u * mV)
+    np.testing.assert_allclose(got, 1 / (1 + 1.2 / 3.57 * np.exp(-u / 16.3)), rtol=1e-12)
+    with pytest.raises(HarnessError, match="G_mg"):
+        mg_block_curve("du/dt = -u/(10*ms) : volt", ns, u * mV)
+    with pytest.raises(HarnessError, match="voltage"):
+        mg_block_curve(N, ns, u)

@@ -20,8 +20,8 @@ import pytest
 from brian2 import Hz, mM, ms, mV, nS, pA, pF, second
 from scipy.integrate import solve_ivp
 
-from helpers import brian_reference as ref
-from helpers import waveforms
+from helpers.references import brian_reference as ref
+from helpers.references import waveforms
 from helpers.brian_harness import run_lif_population, run_nmda_neuron, run_synapse
 
 pytestmark = [
@@ -40,7 +40,7 @@ def _ms(t):
 def _dual_exp_ode_solution(t, w, tau_rise, tau_decay):
     """Solution of dg/dt = (k x - g)/tau_rise, dx/dt = -x/tau_decay, x(0) = w, g(0) = 0 (t >= 0).
 
-    Written out here, independent of helpers.waveforms.
+    Written out here, independent of helpers.references.waveforms.
     """
     k = (tau_decay / tau_rise) ** (tau_rise / (tau_decay - tau_rise))
     t = np.asarray(t, dtype=float)

@@ -1,7 +1,9 @@
 """The Carandini-Heeger explorer (helpers/explorers/carandini_heeger.py), built headlessly.
 
-Slider changes must update the existing artists with the reference rates of
-helpers.lif_rate, and the readout must state the same CH and LIF rates.
+The explorer draws the functions it is given (the student's in notebook 06);
+given the references of helpers.references.lif_rate, slider changes must update
+the existing artists with the reference rates, and the readout must state the
+same CH and LIF rates.
 """
 
 import re
@@ -14,7 +16,7 @@ pytest.importorskip("ipywidgets")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from helpers import lif_rate as ref  # noqa: E402
+from helpers.constants import C_M, G_L, U_REST, U_RESET, U_TH  # noqa: E402
 from helpers.explorers.carandini_heeger import (  # noqa: E402
     E_E,
     M_CH,
@@ -22,7 +24,7 @@ from helpers.explorers.carandini_heeger import (  # noqa: E402
     lif_conductance_rate,
     threshold_g_e,
 )
-from helpers.membrane import C_M, G_L, U_REST, U_RESET, U_TH  # noqa: E402
+from helpers.references import lif_rate as ref  # noqa: E402
 
 DRIVE = E_E - U_REST  # 65 mV: E_e relative to rest, the CH convention
 
@@ -42,7 +44,7 @@ def _lines(ex):
 @pytest.fixture(scope="module")
 def explorer():
     figures_before = plt.get_fignums()
-    ex = ch_explorer()
+    ex = ch_explorer(ref.ch_rate, ref.lif_rate)
     # The live figure is not a pyplot figure: no stray inline copy.
     assert plt.get_fignums() == figures_before
     yield ex
@@ -59,12 +61,13 @@ def test_conductance_input_rate_is_the_closed_form():
     with np.errstate(divide="ignore", invalid="ignore"):
         expected = np.where(u_inf > U_TH,
                             1000.0 / (tau * np.log((u_inf - U_RESET) / (u_inf - U_TH))), 0.0)
-    got = lif_conductance_rate(g_e, g_i)
+    got = lif_conductance_rate(g_e, g_i, lif_rate_fn=ref.lif_rate)
     np.testing.assert_allclose(got, expected, rtol=1e-12)
     assert got[0] == got[1] == 0.0 and got[-1] > 100.0
     # Threshold conductance: (g_l + g_i)(u_th - u_rest)/(E_e - u_th) = 20 * 15 / 50 = 6 nS.
     assert threshold_g_e(g_i) == pytest.approx(6.0)
-    assert lif_conductance_rate(6.0 - 1e-9, g_i) == 0.0 < lif_conductance_rate(6.0 + 1e-6, g_i)
+    assert (lif_conductance_rate(6.0 - 1e-9, g_i, lif_rate_fn=ref.lif_rate) == 0.0
+            < lif_conductance_rate(6.0 + 1e-6, g_i, lif_rate_fn=ref.lif_rate))
 
 
 @pytest.mark.parametrize("g_e, g_i", [(8.0, 10.0), (15.0, 30.0), (2.0, 0.0), (0.0, 12.0), (20.0, 5.0)])
@@ -140,7 +143,7 @@ def test_students_functions_are_used_and_stubs_fail_loudly():
         raise NotImplementedError("implement lif_rate first")
 
     with pytest.raises(NotImplementedError, match="lif_rate"):
-        ch_explorer(lif_rate_fn=stub)
+        ch_explorer(ref.ch_rate, lif_rate_fn=stub)
 
 
 def test_building_the_explorer_keeps_pyplots_backend():
@@ -149,7 +152,7 @@ def test_building_the_explorer_keeps_pyplots_backend():
     import matplotlib
 
     before = matplotlib.get_backend()
-    ex = ch_explorer()
+    ex = ch_explorer(ref.ch_rate, ref.lif_rate)
     try:
         assert matplotlib.get_backend() == before
     finally:

@@ -1,11 +1,18 @@
-"""The synapse-zoo explorer (helpers/explorers/zoo.py): in-place updates, defaults, readout numbers."""
+"""The synapse-zoo explorer (helpers/explorers/zoo.py): in-place updates, defaults, readout numbers.
+
+The explorer simulates with the functions it is given (the student's in notebook 01; the
+references here) and draws the stored reference (helpers/data/reference_curves.npz) for
+the synapse's default settings as dashed lines.
+"""
 
 import numpy as np
 import pytest
 
-from helpers import nmda, waveforms
-from helpers.explorers.zoo import MAX_DURATION, SPIKE_TIME, explorer_duration, zoo_explorer, zoo_settings
-from helpers.zoo import ZOO, psp_amplitude
+from helpers.explorers.zoo import (MAX_DURATION, SPIKE_TIME, explorer_duration, reference_traces, zoo_explorer,
+                                   zoo_settings)
+from helpers.references import nmda, waveforms
+from helpers.references.zoo import REFERENCE_FNS, psp_amplitude
+from helpers.zoo import ZOO
 
 pytest.importorskip("ipympl")
 pytest.importorskip("ipywidgets")
@@ -39,7 +46,7 @@ def test_settings_keep_the_rise_below_the_decay_for_dual_exponentials():
 
 @pytest.fixture(scope="module")
 def explorer():
-    ex = zoo_explorer()
+    ex = zoo_explorer(**REFERENCE_FNS)
     yield ex
     import matplotlib.pyplot as plt
 
@@ -57,7 +64,8 @@ def test_each_synapse_resets_the_sliders_and_reports_its_peak_and_psp(explorer, 
     assert explorer.controls["tau_rise"].disabled == (syn.waveform != "dual_exp")
     text = explorer.readout.value
     assert _number_after(text, "peak g =", "nS") == pytest.approx(syn.g_peak, rel=2e-3)
-    # The PSP in the readout is the one of helpers.zoo.psp_amplitude (spike at 0 there, at 10 ms here).
+    # The PSP in the readout is the one of helpers.zoo.psp_amplitude with the references (spike at 0 there,
+    # at 10 ms here).
     psp, _ = psp_amplitude(name)
     assert _number_after(text, "PSP =", "mV") == pytest.approx(psp, abs=0.011)
     assert (psp > 0) == (syn.E_syn > -65.0)
@@ -89,7 +97,7 @@ def test_gaba_a_current_reverses_below_its_reversal_potential(explorer):
 
 
 def test_sliders_change_the_curves():
-    ex = zoo_explorer(synapse="AMPA")
+    ex = zoo_explorer(**REFERENCE_FNS, synapse="AMPA")
     g_line = ex.fig.axes[0].get_lines()[1]
     ex.controls["g_peak"].value = 8.0
     assert np.max(g_line.get_ydata()) == pytest.approx(8.0)
@@ -104,7 +112,8 @@ def test_wrong_student_function_shows_beside_the_reference():
         t = np.asarray(t, dtype=float)
         return np.where(t >= 0, g_peak * t / tau * np.exp(-np.maximum(t, 0) / tau), 0.0)
 
-    ex = zoo_explorer(conductance_fns={"alpha": lecture_alpha}, synapse="GABA_A")
+    fns = dict(REFERENCE_FNS, conductance_fns=dict(REFERENCE_FNS["conductance_fns"], alpha=lecture_alpha))
+    ex = zoo_explorer(**fns, synapse="GABA_A")
     own, ref = ex.fig.axes[0].get_lines()[1], ex.fig.axes[0].get_lines()[0]
     assert np.max(own.get_ydata()) == pytest.approx(ZOO["GABA_A"].g_peak / np.e, rel=1e-3)
     assert np.max(ref.get_ydata()) == pytest.approx(ZOO["GABA_A"].g_peak, rel=1e-3)
@@ -115,10 +124,35 @@ def test_unimplemented_functions_leave_the_reference_and_say_so():
     def stub(*args):
         raise NotImplementedError("return g_peak * exp(-t/tau)")
 
-    ex = zoo_explorer(conductance_fns={"exp": stub, "alpha": stub, "dual_exp": stub}, synapse="AMPA")
+    ex = zoo_explorer(conductance_fns={"exp": stub, "alpha": stub, "dual_exp": stub},
+                      mg_block_fn=nmda.mg_block, current_fn=REFERENCE_FNS["current_fn"], synapse="AMPA")
     own, ref = ex.fig.axes[0].get_lines()[1], ex.fig.axes[0].get_lines()[0]
     assert len(own.get_xdata()) == 0 and len(ref.get_xdata()) > 0
     assert "NotImplementedError" in ex.readout.value and "Reference only" in ex.readout.value
-    # The reference curve is still right.
+    # The reference curve is still right (stored as float32).
     t = ref.get_xdata()
-    np.testing.assert_allclose(ref.get_ydata(), waveforms.exp_conductance(t - SPIKE_TIME, 5.0, 2.0))
+    np.testing.assert_allclose(ref.get_ydata(), waveforms.exp_conductance(t - SPIKE_TIME, 5.0, 2.0),
+                               rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_stored_reference_is_the_reference_simulation_at_the_default_settings(name):
+    from helpers.references.zoo import simulate_zoo
+
+    syn = ZOO[name]
+    res = simulate_zoo({name: [SPIKE_TIME]}, duration=explorer_duration(syn.tau_decay, 20.0),
+                       synapses={name: syn})
+    stored = reference_traces(name)
+    np.testing.assert_array_equal(stored["t"], res.t)
+    for key, want in (("g", res.g[name]), ("I", res.I[name]), ("u", res.u)):
+        np.testing.assert_allclose(stored[key], want, rtol=1e-6, atol=1e-5, err_msg=key)
+
+
+def test_reference_lines_stay_at_the_defaults_while_the_students_move():
+    ex = zoo_explorer(**REFERENCE_FNS, synapse="AMPA")
+    ref_g, own_g = ex.fig.axes[0].get_lines()[:2]
+    before = np.array(ref_g.get_ydata())
+    ex.controls["g_peak"].value = 8.0
+    np.testing.assert_array_equal(ref_g.get_ydata(), before)  # the stored default, 5 nS
+    assert np.max(own_g.get_ydata()) == pytest.approx(8.0)
+    assert "default settings" in ref_g.get_label()

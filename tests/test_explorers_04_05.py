@@ -1,9 +1,11 @@
 """The explorers of notebooks 04 (saturation) and 05 (shunting), built headlessly.
 
 Each test sets slider values as a student (or the browser test) would and checks
-that the plotted data and the readout numbers equal the ``helpers.membrane``
+that the plotted data and the readout numbers equal the ``helpers.references.membrane``
 references computed here independently, and that the explorer edits its one
-figure in place instead of making new ones.
+figure in place instead of making new ones. The explorers draw the functions they
+are given (the student's in the notebooks); here they get the references, and
+one test gives them a wrong function to show that it is the one drawn.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from helpers import membrane  # noqa: E402
+from helpers.references import membrane  # noqa: E402
 from helpers.explorers import saturation, shunting  # noqa: E402
+
+#: The reference functions, as the notebooks pass the student's.
+SAT_FNS = (membrane.input_conductance, membrane.effective_time_constant, membrane.steady_state_potential)
+SHUNT_FNS = (membrane.membrane_steady_state, membrane.membrane_time_constant)
 
 # ipympl 0.10's toolbar passes an argument traitlets deprecates; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Passing unrecognized arguments:DeprecationWarning")
@@ -51,7 +57,7 @@ def test_saturation_explorer_matches_reference(params):
     C_m = params.get("C_m", membrane.C_M)
     u_rest = params.get("u_rest", membrane.U_REST)
     figs_before = plt.get_fignums()
-    ex = saturation.saturation_explorer(g_e=3.0, **params)
+    ex = saturation.saturation_explorer(*SAT_FNS, g_e=3.0, **params)
     fig, n_artists = ex.fig, _n_artists(ex.fig)
     t = ex.t
     for g_e in (0.0, 1.0, 10.0, 57.5, ex.controls["g_e"].max):
@@ -89,7 +95,7 @@ def test_saturation_explorer_matches_reference(params):
 
 
 def test_saturation_readout_states_the_key_numbers():
-    ex = saturation.saturation_explorer(g_e=10.0)
+    ex = saturation.saturation_explorer(*SAT_FNS, g_e=10.0)
     text = ex.readout.value
     for label in ("tau' = 10.00 ms", "u_inf = -32.50 mV", "g_in = 20.00 nS",
                   "u_inf - u_rest = 32.50 mV", "current-based u_inf - u_rest = 65.00 mV"):
@@ -99,7 +105,7 @@ def test_saturation_readout_states_the_key_numbers():
 
 def test_saturation_saturates_and_speeds_up():
     # physics of the explorer's data, independent of the formulas: large g pins u to E_syn
-    ex = saturation.saturation_explorer(g_e=100.0)
+    ex = saturation.saturation_explorer(*SAT_FNS, g_e=100.0)
     n = saturation.read_readout(ex.readout.value)
     assert 0.85 * 65 < n["depolarisation"] < 65.0 < n["current_depolarisation"]
     assert n["tau_eff"] < membrane.TAU_M / 10
@@ -127,7 +133,7 @@ def test_shunting_explorer_matches_reference(params):
     u_rest = params.get("u_rest", membrane.U_REST)
     E_hyp = params.get("E_i_hyperpolarising", shunting.E_I_HYPERPOLARISING)
     figs_before = plt.get_fignums()
-    ex = shunting.shunting_explorer(**params)
+    ex = shunting.shunting_explorer(*SHUNT_FNS, **params)
     fig, n_artists = ex.fig, _n_artists(ex.fig)
     t, ge_axis = ex.t, ex.g_e_axis
     assert [v for _, v in ex.controls["E_i"].options] == [u_rest, E_hyp]
@@ -176,7 +182,7 @@ def test_shunting_explorer_matches_reference(params):
 
 def test_shunting_divides_hyperpolarising_subtracts():
     """The explorer's numbers show the physics the notebook teaches (E_i = u_rest: no IPSP, division)."""
-    ex = shunting.shunting_explorer(g_e=5.0, g_i=10.0)  # shunting by default
+    ex = shunting.shunting_explorer(*SHUNT_FNS, g_e=5.0, g_i=10.0)  # shunting by default
     n = shunting.read_readout(ex.readout.value)
     g_m = membrane.G_L
     assert n["ipsp"] == 0.0
@@ -194,7 +200,7 @@ def test_shunting_divides_hyperpolarising_subtracts():
 
 
 def test_shunting_readout_states_the_key_numbers():
-    ex = shunting.shunting_explorer(g_e=10.0, g_i=30.0, E_i=-75.0)
+    ex = shunting.shunting_explorer(*SHUNT_FNS, g_e=10.0, g_i=30.0, E_i=-75.0)
     text = ex.readout.value
     for label in ("u_inf = -58.00 mV", "tau' = 4.00 ms", "EPSP amplitude u_inf - u_rest = 7.00 mV"):
         assert label in text
@@ -202,7 +208,7 @@ def test_shunting_readout_states_the_key_numbers():
 
 def test_shunting_explorer_rejects_other_reversal_potentials():
     with pytest.raises(ValueError, match="E_i must be"):
-        shunting.shunting_explorer(E_i=-80.0)
+        shunting.shunting_explorer(*SHUNT_FNS, E_i=-80.0)
 
 
 def test_shunting_legend_follows_the_inhibition_colour():
@@ -211,7 +217,7 @@ def test_shunting_legend_follows_the_inhibition_colour():
 
     from helpers.explorers.shunting import shunting_explorer
 
-    explorer = shunting_explorer()
+    explorer = shunting_explorer(*SHUNT_FNS)
     try:
         legend = explorer.fig.axes[0].get_legend()
         handles = {text.get_text(): handle for text, handle in zip(legend.get_texts(), legend.legend_handles)}
@@ -228,3 +234,37 @@ def test_shunting_legend_follows_the_inhibition_colour():
     finally:
         import matplotlib.pyplot as plt
         plt.close(explorer.fig)
+
+
+def test_explorers_draw_the_functions_they_are_given():
+    """A wrong steady state (no saturation: the current-based formula) is what the explorers show."""
+    def unsaturated(g_syn, E_syn, g_m, u_rest=0.0, I_e=0.0):
+        return u_rest + (g_syn * (E_syn - u_rest) + I_e) / g_m
+
+    ex = saturation.saturation_explorer(membrane.input_conductance, membrane.effective_time_constant,
+                                        unsaturated, g_e=100.0)
+    try:
+        n = saturation.read_readout(ex.readout.value)
+        assert n["depolarisation"] == pytest.approx(650.0, abs=READOUT_ATOL)  # no saturation at E_syn
+    finally:
+        plt.close(ex.fig)
+
+    def no_shunt(g_e, g_i, E_e, E_i, g_m, u_rest):
+        return (g_m * u_rest + g_e * E_e) / (g_m + g_e)  # ignores g_i
+
+    ex = shunting.shunting_explorer(no_shunt, membrane.membrane_time_constant, g_e=10.0, g_i=30.0)
+    try:
+        n = shunting.read_readout(ex.readout.value)
+        assert n["epsp"] == pytest.approx(n["epsp_no_inhibition"], abs=READOUT_ATOL)
+    finally:
+        plt.close(ex.fig)
+
+    def stub(*args, **kwargs):
+        raise NotImplementedError("return the steady state")
+
+    figs_before = plt.get_fignums()
+    with pytest.raises(NotImplementedError):
+        saturation.saturation_explorer(membrane.input_conductance, membrane.effective_time_constant, stub)
+    with pytest.raises(NotImplementedError):
+        shunting.shunting_explorer(stub, membrane.membrane_time_constant)
+    assert plt.get_fignums() == figs_before

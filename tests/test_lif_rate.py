@@ -1,4 +1,4 @@
-"""helpers.lif_rate: LIF f-I curve against simulated interspike intervals; shunting; Carandini-Heeger."""
+"""helpers.references.lif_rate: LIF f-I curve against simulated interspike intervals; shunting; Carandini-Heeger."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from helpers import lif_rate as lr
+from helpers.references import lif_rate as lr
 
 C_M, G_L, U_REST, U_TH, U_RESET = 200.0, 10.0, -65.0, -50.0, -65.0
 TAU = C_M / G_L

@@ -1,10 +1,10 @@
-"""helpers.membrane: steady states and time constants against solutions of the membrane ODE."""
+"""helpers.references.membrane: steady states and time constants against solutions of the membrane ODE."""
 
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from helpers import membrane as mb
+from helpers.references import membrane as mb
 
 
 def solve_membrane(C_m, g_m, u_rest, conductances, I_e=0.0, u0=None, t_end=None, t_eval=None):

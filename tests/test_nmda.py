@@ -1,4 +1,4 @@
-"""helpers.nmda: the Jahr-Stevens magnesium block and the NMDA current."""
+"""helpers.references.nmda: the Jahr-Stevens magnesium block and the NMDA current."""
 
 import math
 import warnings
@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from helpers import nmda
+from helpers.references import nmda
 
 U = np.linspace(-120.0, 60.0, 181)
 

@@ -1,4 +1,4 @@
-"""helpers.waveforms against closed forms, limits, ODE solutions and the lecture's errata."""
+"""helpers.references.waveforms against closed forms, limits, ODE solutions and the lecture's errata."""
 
 import math
 import warnings
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy.integrate import quad, solve_ivp
 from scipy.optimize import brentq
 
-from helpers import waveforms as wf
+from helpers.references import waveforms as wf
 
 RTOL = 1e-9
 T = np.linspace(0.0, 400.0, 4001)

@@ -89,17 +89,41 @@ class Frontend:
         self.canvas.handle_event({"type": "draw"})
 
 
-def _explorers():
+def _saturation_explorer():
+    """Notebook 04's explorer with the reference functions (the notebook passes the student's)."""
+    from helpers.explorers import saturation
+    from helpers.references import membrane
+
+    return saturation.saturation_explorer(membrane.input_conductance, membrane.effective_time_constant,
+                                          membrane.steady_state_potential)
+
+
+def _shunting_explorer():
+    """Notebook 05's explorer with the reference functions."""
+    from helpers.explorers import shunting
+    from helpers.references import membrane
+
+    return shunting.shunting_explorer(membrane.membrane_steady_state, membrane.membrane_time_constant)
+
+
+def _ch_explorer():
+    """Notebook 06's explorer with the reference functions."""
     from helpers.explorers import carandini_heeger as ch
-    from helpers.explorers import saturation, shunting
+    from helpers.references import lif_rate
+
+    return ch.ch_explorer(lif_rate.ch_rate, lif_rate.lif_rate)
+
+
+def _explorers():
+    from helpers.explorers import shunting
 
     return {
-        "05": (shunting.shunting_explorer,
+        "05": (_shunting_explorer,
                [{"g_e": 12.5}, {"g_i": 80.0}, {"E_i": shunting.E_I_HYPERPOLARISING},
-                {"g_e": 0.0, "g_i": 0.0}, {"E_i": shunting.shunting_explorer().controls["E_i"].options[0][1]},
+                {"g_e": 0.0, "g_i": 0.0}, {"E_i": shunting.e_i_choices()[0][1]},
                 {"g_e": 50.0, "g_i": 100.0}]),
-        "06": (ch.ch_explorer, [{"g_e": 3.0}, {"g_i": 40.0}, {"g_e": 20.0, "g_i": 0.0}, {"g_i": 7.0}]),
-        "04": (saturation.saturation_explorer, [{"g_e": 0.0}, {"g_e": 7.5}, {"g_e": 20.0}]),
+        "06": (_ch_explorer, [{"g_e": 3.0}, {"g_i": 40.0}, {"g_e": 20.0, "g_i": 0.0}, {"g_i": 7.0}]),
+        "04": (_saturation_explorer, [{"g_e": 0.0}, {"g_e": 7.5}, {"g_e": 20.0}]),
     }
 
 
@@ -145,9 +169,7 @@ def test_a_slider_step_sends_a_blitted_frame_identical_to_a_full_draw(nb):
 
 
 def test_a_change_outside_the_moving_artists_falls_back_to_a_full_draw():
-    from helpers.explorers import saturation
-
-    explorer = saturation.saturation_explorer()
+    explorer = _saturation_explorer()
     canvas = explorer.fig.canvas
     frontend = Frontend(canvas)
     frontend.request_draw()
@@ -181,9 +203,7 @@ def test_a_change_outside_the_moving_artists_falls_back_to_a_full_draw():
 
 
 def test_no_frame_is_sent_before_the_browser_shows_the_canvas():
-    from helpers.explorers import shunting
-
-    explorer = shunting.shunting_explorer()
+    explorer = _shunting_explorer()
     canvas = explorer.fig.canvas
     frontend = Frontend(canvas)
     canvas.syncing_data_url = True  # the view has not said 'initialized' yet

@@ -13,6 +13,9 @@ An excitatory conductance is a current plus a leak,
 conductance input is ``lif_rate(I_e=g_e (E_e - u_rest), C_m, g_l + g_e + g_i,
 u_rest, u_th, u_reset)``: the student's current-driven ``lif_rate`` suffices.
 
+Both panels draw the student's functions, passed in from the notebook
+(``ch_explorer(ch_rate_fn=ch_rate, lif_rate_fn=lif_rate)``); there is no default.
+
 Each panel keeps a faint family of curves for fixed shunts (``g_i`` = 0, 5, ...,
 30 nS), the ``g_i = 0`` curve dashed, the curve for the slider's ``g_i`` bold and
 a marker at the slider's ``g_e``; moving a slider only changes the data of
@@ -31,8 +34,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from helpers import lif_rate as _reference
-from helpers.membrane import C_M, G_L, U_REST, U_RESET, U_TH
+from helpers.constants import C_M, G_L, U_REST, U_RESET, U_TH
 from helpers.widgets import Explorer, live_figure, slider
 
 __all__ = [
@@ -55,7 +57,7 @@ _N_POINTS = 401  # samples of the g_e axis
 
 
 def lif_conductance_rate(g_e, g_i, E_e=E_E, C_m=C_M, g_l=G_L, u_rest=U_REST, u_th=U_TH,
-                         u_reset=U_RESET, t_ref=0.0, lif_rate_fn=None):
+                         u_reset=U_RESET, t_ref=0.0, *, lif_rate_fn: Callable):
     """LIF rate (Hz) for constant excitatory ``g_e`` and shunting ``g_i`` conductances.
 
     Uses ``g_e (E_e - u) = g_e (E_e - u_rest) - g_e (u - u_rest)``: the input is
@@ -74,18 +76,17 @@ def lif_conductance_rate(g_e, g_i, E_e=E_E, C_m=C_M, g_l=G_L, u_rest=U_REST, u_t
         Resting, threshold and reset potentials (mV).
     t_ref : float
         Refractory period (ms).
-    lif_rate_fn : callable, optional
+    lif_rate_fn : callable
         ``lif_rate(I_e, C_m, g_l, u_rest, u_th, u_reset, t_ref)`` (the student's
-        function); default :func:`helpers.lif_rate.lif_rate`.
+        function), keyword only.
 
     Returns
     -------
     numpy.ndarray
         Rate (Hz), broadcast shape of ``g_e`` and ``g_i``.
     """
-    fn = _reference.lif_rate if lif_rate_fn is None else lif_rate_fn
     g_e, g_i = np.broadcast_arrays(np.asarray(g_e, float), np.asarray(g_i, float))
-    return np.asarray(fn(g_e * (E_e - u_rest), C_m, g_l + g_e + g_i, u_rest, u_th, u_reset, t_ref),
+    return np.asarray(lif_rate_fn(g_e * (E_e - u_rest), C_m, g_l + g_e + g_i, u_rest, u_th, u_reset, t_ref),
                       dtype=float)
 
 
@@ -111,7 +112,7 @@ def threshold_g_e(g_i, E_e=E_E, g_l=G_L, u_rest=U_REST, u_th=U_TH):
     return (g_l + np.asarray(g_i, float)) * (u_th - u_rest) / (E_e - u_th)
 
 
-def ch_explorer(ch_rate_fn: Callable | None = None, lif_rate_fn: Callable | None = None, *,
+def ch_explorer(ch_rate_fn: Callable, lif_rate_fn: Callable, *,
                 g_e: float = 8.0, g_i: float = 10.0, E_e: float = E_E, m: float = M_CH,
                 C_m: float = C_M, g_l: float = G_L, u_rest: float = U_REST, u_th: float = U_TH,
                 u_reset: float = U_RESET, g_e_max: float = G_E_MAX, g_i_max: float = G_I_MAX,
@@ -120,12 +121,12 @@ def ch_explorer(ch_rate_fn: Callable | None = None, lif_rate_fn: Callable | None
 
     Parameters
     ----------
-    ch_rate_fn : callable, optional
-        ``ch_rate(g_e, g_i, E_e, g_m, m)`` (Hz; ``E_e`` relative to rest); default
-        :func:`helpers.lif_rate.ch_rate`. Pass the student's function.
-    lif_rate_fn : callable, optional
-        ``lif_rate(I_e, C_m, g_l, u_rest, u_th, u_reset, t_ref)`` (Hz); default
-        :func:`helpers.lif_rate.lif_rate`. Pass the student's function.
+    ch_rate_fn : callable
+        ``ch_rate(g_e, g_i, E_e, g_m, m)`` (Hz; ``E_e`` relative to rest): the
+        student's function.
+    lif_rate_fn : callable
+        ``lif_rate(I_e, C_m, g_l, u_rest, u_th, u_reset, t_ref)`` (Hz): the
+        student's function.
     g_e, g_i : float
         Initial slider values (nS).
     E_e : float
@@ -150,7 +151,7 @@ def ch_explorer(ch_rate_fn: Callable | None = None, lif_rate_fn: Callable | None
         ``lif_line``, ``ch_dot``, ``lif_dot``) and ``rates()`` (current CH and
         LIF rates in Hz).
     """
-    ch_fn = _reference.ch_rate if ch_rate_fn is None else ch_rate_fn
+    ch_fn = ch_rate_fn
     drive = E_e - u_rest  # mV, excitatory reversal relative to rest (CH convention)
 
     def ch(g_e_, g_i_):
@@ -159,7 +160,7 @@ def ch_explorer(ch_rate_fn: Callable | None = None, lif_rate_fn: Callable | None
 
     def lif(g_e_, g_i_):
         return lif_conductance_rate(g_e_, g_i_, E_e, C_m, g_l, u_rest, u_th, u_reset, 0.0,
-                                    lif_rate_fn)
+                                    lif_rate_fn=lif_rate_fn)
 
     axis = np.linspace(0.0, g_e_max, _N_POINTS)
     fig, (ax_ch, ax_lif) = live_figure(1, 2, figsize=(9.0, 3.6), sharex=True)

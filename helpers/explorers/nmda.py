@@ -5,14 +5,17 @@ NMDA conductance per spike ``g_max`` (nS), drive one figure with two panels:
 
 * left: the EPSP ``u(t) - u_rest`` (mV) after one presynaptic spike, for a
   neuron at rest and for the same neuron depolarised (a higher ``u_rest``);
-* right: the magnesium block ``B(u)`` (Jahr and Stevens 1990) for the chosen
-  ``Mg``, with a marker at each of the two resting potentials.
+* right: the magnesium block ``B(u)`` for the chosen ``Mg``, as the student's
+  ``neuron_eqs`` define ``G_mg``, with a marker at each of the two resting
+  potentials.
 
-The EPSPs are Brian2 simulations run through :func:`helpers.brian_harness.run_nmda_neuron`
-(explicit network, numpy code generation), by default with the reference strings
-of :mod:`helpers.brian_reference`; pass a student's strings to see their model.
-One simulation takes a fraction of a second, so the sliders update on release
-(``continuous_update=False``) and results are cached per slider position.
+Everything is drawn from the student's strings ``(neuron_eqs, synapse_model,
+synapse_on_pre)``, passed in from the notebook: the EPSPs are Brian2
+simulations run through :func:`helpers.brian_harness.run_nmda_neuron` (explicit
+network, numpy code generation) and the block is ``G_mg`` evaluated by
+:func:`helpers.brian_harness.mg_block_curve`. One simulation takes a fraction of
+a second, so the sliders update on release (``continuous_update=False``) and
+results are cached per slider position.
 
 Units in the figure and the readout: time ms, potential mV, conductance nS,
 [Mg] mM.
@@ -31,7 +34,7 @@ _MG_RANGE = (0.0, 3.0, 0.1)  # mM: min, max, step
 _G_MAX_RANGE = (0.0, 10.0, 0.25)  # nS: min, max, step
 
 
-def epsp(namespace, strings=None, spike_time=SPIKE_TIME, duration=DURATION):
+def epsp(namespace, strings, spike_time=SPIKE_TIME, duration=DURATION):
     """Simulate one NMDA EPSP with the Brian2 harness.
 
     Parameters
@@ -39,9 +42,8 @@ def epsp(namespace, strings=None, spike_time=SPIKE_TIME, duration=DURATION):
     namespace : dict
         Notebook-03 namespace (Brian2 quantities): ``u_rest, g_l, C_m, E_nmda,
         tau_rise, tau_decay, g_max, Mg``.
-    strings : tuple of str, optional
-        ``(neuron_eqs, synapse_model, synapse_on_pre)``; default the reference
-        strings of :mod:`helpers.brian_reference`.
+    strings : tuple of str
+        ``(neuron_eqs, synapse_model, synapse_on_pre)``.
     spike_time : float
         Time of the presynaptic spike (ms), on the 0.1 ms grid.
     duration : float
@@ -56,46 +58,69 @@ def epsp(namespace, strings=None, spike_time=SPIKE_TIME, duration=DURATION):
     """
     from brian2 import ms, mV
 
-    from helpers import brian_reference as ref
     from helpers.brian_harness import run_nmda_neuron
 
-    if strings is None:
-        strings = (ref.NMDA_NEURON_EQS, ref.NMDA_SYNAPSE_MODEL, ref.NMDA_SYNAPSE_ON_PRE)
     result = run_nmda_neuron(*strings, namespace, [spike_time] * ms, duration * ms)
     t = np.asarray(result["t"] / ms)
     du = np.asarray((result["u"] - namespace["u_rest"]) / mV)
     return t, du
 
 
-def nmda_explorer(namespace=None, strings=None, u_depolarised=U_DEPOLARISED):
+def nmda_explorer(namespace, strings, u_depolarised=U_DEPOLARISED):
     """Sliders for [Mg] and g_max: the NMDA EPSP at rest and depolarised, and B(u).
 
     Parameters
     ----------
-    namespace : dict, optional
-        Notebook-03 namespace (Brian2 quantities); default
-        :func:`helpers.brian_reference.nmda_namespace`. Its ``Mg`` and
-        ``g_max`` set the sliders' start values; ``u_rest`` is the neuron at rest.
-    strings : tuple of str, optional
-        ``(neuron_eqs, synapse_model, synapse_on_pre)`` to simulate; default the
-        reference strings.
+    namespace : dict
+        Notebook-03 namespace (Brian2 quantities: ``u_rest, g_l, C_m, E_nmda,
+        tau_rise, tau_decay, g_max, Mg``). Its ``Mg`` and ``g_max`` set the
+        sliders' start values; ``u_rest`` is the neuron at rest.
+    strings : tuple of str
+        The student's ``(neuron_eqs, synapse_model, synapse_on_pre)``.
     u_depolarised : float
         Resting potential (mV) of the depolarised neuron, e.g. -40 mV.
 
     Returns
     -------
     helpers.widgets.Explorer
-        Display it in a notebook cell (``display(nmda_explorer(...))``).
+        Display it in a notebook cell (``display(nmda_explorer(params, strings))``).
+        A string that Brian2 cannot run raises :class:`helpers.brian_harness.HarnessError`
+        before a figure is made.
     """
     from brian2 import mM, mV, nS
 
-    from helpers import brian_reference as ref
-    from helpers.nmda import mg_block
+    from helpers.brian_harness import mg_block_curve
     from helpers.widgets import Explorer, live_figure, slider
 
-    base = dict(ref.nmda_namespace() if namespace is None else namespace)
+    strings = tuple(strings)
+    base = dict(namespace)
     u_rest = float(base["u_rest"] / mV)
     levels = (("at rest", u_rest), ("depolarised", float(u_depolarised)))
+    u_axis = np.linspace(-100.0, 40.0, 281)
+    blocks = {}
+
+    def block(mg):
+        """G_mg of the student's neuron_eqs on u_axis and at the two levels (cached per [Mg])."""
+        key = round(mg, 6)
+        if key not in blocks:
+            u = np.concatenate([u_axis, [level for _, level in levels]])
+            values = mg_block_curve(strings[0], dict(base, Mg=mg * mM), u * mV)
+            blocks[key] = (values[:u_axis.size], values[u_axis.size:])
+        return blocks[key]
+
+    cache = {}
+
+    def simulate(mg, g_max, level):
+        key = (round(mg, 6), round(g_max, 6), level)
+        if key not in cache:
+            ns = dict(base, Mg=mg * mM, g_max=g_max * nS, u_rest=level * mV)
+            cache[key] = epsp(ns, strings)
+        return cache[key]
+
+    # the student's strings first: one that does not run raises before a figure exists
+    start_mg, start_g = float(base["Mg"] / mM), float(base["g_max"] / nS)
+    block(start_mg)
+    simulate(start_mg, start_g, u_rest)
 
     fig, (ax_u, ax_b) = live_figure(1, 2, figsize=(9.0, 3.6),
                                     gridspec_kw={"width_ratios": [1.6, 1.0]})
@@ -108,8 +133,7 @@ def nmda_explorer(namespace=None, strings=None, u_depolarised=U_DEPOLARISED):
     ax_u.set_ylabel("EPSP  u - u_rest (mV)")
     ax_u.legend(loc="upper right", fontsize=8)
 
-    u_axis = np.linspace(-100.0, 40.0, 281)
-    (block_line,) = ax_b.plot(u_axis, mg_block(u_axis, float(base["Mg"] / mM)), color="k", lw=1.5)
+    (block_line,) = ax_b.plot(u_axis, block(start_mg)[0], color="k", lw=1.5)
     markers = [ax_b.plot([], [], "o", color=color, ms=7)[0] for color in ("C0", "C3")]
     ax_b.set_xlim(u_axis[0], u_axis[-1])
     ax_b.set_ylim(-0.03, 1.05)
@@ -118,30 +142,22 @@ def nmda_explorer(namespace=None, strings=None, u_depolarised=U_DEPOLARISED):
     ax_b.set_title("Mg block", fontsize=10)
 
     controls = {
-        "Mg": slider("[Mg]", float(base["Mg"] / mM), *_MG_RANGE, "mM", ".1f"),
-        "g_max": slider("g_max", float(base["g_max"] / nS), *_G_MAX_RANGE, "nS", ".2f"),
+        "Mg": slider("[Mg]", start_mg, *_MG_RANGE, "mM", ".1f"),
+        "g_max": slider("g_max", start_g, *_G_MAX_RANGE, "nS", ".2f"),
     }
     for control in controls.values():
         control.continuous_update = False  # one Brian2 run per release, not per pixel
 
-    cache = {}
-
-    def simulate(mg, g_max, level):
-        key = (round(mg, 6), round(g_max, 6), level)
-        if key not in cache:
-            ns = dict(base, Mg=mg * mM, g_max=g_max * nS, u_rest=level * mV)
-            cache[key] = epsp(ns, strings)
-        return cache[key]
-
     def update(Mg, g_max):
         peaks = []
-        for line, marker, (_, level) in zip(lines, markers, levels):
+        curve, at_levels = block(Mg)
+        for line, marker, (_, level), b_level in zip(lines, markers, levels, at_levels):
             t, du = simulate(Mg, g_max, level)
             line.set_data(t, du)
-            marker.set_data([level], [float(mg_block(level, Mg))])
+            marker.set_data([level], [float(b_level)])
             i = int(np.argmax(du))
             peaks.append((float(du[i]), float(t[i]) - SPIKE_TIME))
-        block_line.set_ydata(mg_block(u_axis, Mg))
+        block_line.set_ydata(curve)
         top = max(p for p, _ in peaks)
         ax_u.set_ylim(-0.05 * max(top, 0.1), 1.15 * max(top, 0.1))
         (rest_peak, rest_time), (dep_peak, _) = peaks
@@ -149,7 +165,7 @@ def nmda_explorer(namespace=None, strings=None, u_depolarised=U_DEPOLARISED):
         return (f"[Mg] = {Mg:.1f} mM, g_max = {g_max:.2f} nS: "
                 f"EPSP at rest = {rest_peak:.3f} mV ({rest_time:.1f} ms after the spike), "
                 f"depolarised = {dep_peak:.3f} mV{ratio}; "
-                f"B({levels[0][1]:.0f} mV) = {float(mg_block(levels[0][1], Mg)):.3f}, "
-                f"B({levels[1][1]:.0f} mV) = {float(mg_block(levels[1][1], Mg)):.3f}")
+                f"B({levels[0][1]:.0f} mV) = {float(at_levels[0]):.3f}, "
+                f"B({levels[1][1]:.0f} mV) = {float(at_levels[1]):.3f}")
 
     return Explorer(fig, controls, update)

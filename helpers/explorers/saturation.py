@@ -5,23 +5,28 @@ switched on at ``t = 0`` in a passive membrane at rest. The membrane potential
 relaxes to the steady state ``u_inf`` with the effective time constant
 ``tau' = C_m / (g_m + g_e)``; a current-based synapse of equal small-signal
 strength, ``I = g_e (E_syn - u_rest)``, is drawn beside it (it keeps
-``tau_m`` and grows without bound). All numbers come from
-:mod:`helpers.membrane`.
+``tau_m`` and grows without bound). Every number comes from the student's
+functions, passed in from the notebook (``input_conductance``,
+``effective_time_constant``, ``steady_state_potential``); the exponential
+relaxation ``u_inf + (u_rest - u_inf) exp(-t/tau')`` and the current-based
+line ``g_e (E_syn - u_rest) / g_m`` are the notebook's printed equations.
 
 Units: ms, mV, nS, pF, pA.
 
 A browser test drives the explorer by setting the slider and reading the
 readout (the HTML widget with class ``course-readout``); :func:`read_readout`
-turns that text back into numbers and :func:`saturation_numbers` gives the
-reference values to compare them with.
+turns that text back into numbers and :func:`saturation_numbers`, given the
+reference functions, the values to compare them with.
 """
 
 from __future__ import annotations
 
 
+from typing import Callable
+
 import numpy as np
 
-from helpers import membrane
+from helpers.constants import C_M, G_L, U_REST
 from helpers.widgets import Explorer, live_figure, parse_readout, slider
 
 __all__ = [
@@ -54,9 +59,15 @@ _UNITS = {"g_e": "nS", "g_in": "nS", "tau_eff": "ms", "u_inf": "mV",
           "depolarisation": "mV", "current_depolarisation": "mV"}
 
 
-def saturation_numbers(g_e, E_syn=E_SYN, g_m=membrane.G_L, C_m=membrane.C_M,
-                       u_rest=membrane.U_REST) -> dict:
-    """The key numbers of the explorer, from the :mod:`helpers.membrane` references.
+def _relaxation(t, u0, u_inf, tau):
+    """``u_inf + (u0 - u_inf) exp(-t/tau)`` (mV): the membrane after a step at t = 0."""
+    return u_inf + (u0 - u_inf) * np.exp(-np.asarray(t, dtype=float) / tau)
+
+
+def saturation_numbers(g_e, E_syn=E_SYN, g_m=G_L, C_m=C_M, u_rest=U_REST, *,
+                       input_conductance_fn: Callable, effective_time_constant_fn: Callable,
+                       steady_state_potential_fn: Callable) -> dict:
+    """The key numbers of the explorer, from the given functions.
 
     Parameters
     ----------
@@ -70,6 +81,10 @@ def saturation_numbers(g_e, E_syn=E_SYN, g_m=membrane.G_L, C_m=membrane.C_M,
         Membrane capacitance (pF).
     u_rest : float
         Resting potential (mV).
+    input_conductance_fn, effective_time_constant_fn, steady_state_potential_fn : callable
+        ``input_conductance(g_syn, g_m)``, ``effective_time_constant(C_m, g_syn, g_m)``
+        and ``steady_state_potential(g_syn, E_syn, g_m, u_rest)`` (keyword only):
+        the student's functions in the notebook, the references in the tests.
 
     Returns
     -------
@@ -81,20 +96,19 @@ def saturation_numbers(g_e, E_syn=E_SYN, g_m=membrane.G_L, C_m=membrane.C_M,
         (mV), which is ``I / g_m``.
     """
     g_e = float(g_e)
-    u_inf = float(membrane.steady_state_potential(g_e, E_syn, g_m, u_rest))
-    current = float(membrane.synaptic_current(u_rest, g_e, E_syn))  # pA
+    u_inf = float(steady_state_potential_fn(g_e, E_syn, g_m, u_rest))
+    current = g_e * (E_syn - u_rest)  # pA, the current-based synapse at rest
     return {
         "g_e": g_e,
-        "g_in": float(membrane.input_conductance(g_e, g_m)),
-        "tau_eff": float(membrane.effective_time_constant(C_m, g_e, g_m)),
+        "g_in": float(input_conductance_fn(g_e, g_m)),
+        "tau_eff": float(effective_time_constant_fn(C_m, g_e, g_m)),
         "u_inf": u_inf,
         "depolarisation": u_inf - u_rest,
         "current_depolarisation": current / g_m,
     }
 
 
-def saturation_traces(t, g_e, E_syn=E_SYN, g_m=membrane.G_L, C_m=membrane.C_M,
-                      u_rest=membrane.U_REST):
+def saturation_traces(t, g_e, E_syn=E_SYN, g_m=G_L, C_m=C_M, u_rest=U_REST, **fns):
     """Membrane potential after a step of ``g_e`` at ``t = 0`` (mV), both synapse models.
 
     Parameters
@@ -103,6 +117,8 @@ def saturation_traces(t, g_e, E_syn=E_SYN, g_m=membrane.G_L, C_m=membrane.C_M,
         Time (ms); the step happens at 0, the membrane is at rest before.
     g_e, E_syn, g_m, C_m, u_rest
         As in :func:`saturation_numbers`.
+    **fns
+        The three functions of :func:`saturation_numbers` (keyword only).
 
     Returns
     -------
@@ -113,11 +129,11 @@ def saturation_traces(t, g_e, E_syn=E_SYN, g_m=membrane.G_L, C_m=membrane.C_M,
         with ``tau_m``).
     """
     t = np.asarray(t, dtype=float)
-    n = saturation_numbers(g_e, E_syn, g_m, C_m, u_rest)
+    n = saturation_numbers(g_e, E_syn, g_m, C_m, u_rest, **fns)
     after = t >= 0
     ts = np.where(after, t, 0.0)
-    u_cond = membrane.relaxation(ts, u_rest, n["u_inf"], n["tau_eff"])
-    u_curr = membrane.relaxation(ts, u_rest, u_rest + n["current_depolarisation"], C_m / g_m)
+    u_cond = _relaxation(ts, u_rest, n["u_inf"], n["tau_eff"])
+    u_curr = _relaxation(ts, u_rest, u_rest + n["current_depolarisation"], C_m / g_m)
     return (np.where(after, u_cond, u_rest), np.where(after, u_curr, u_rest))
 
 
@@ -136,8 +152,9 @@ def read_readout(text: str) -> dict:
     return parse_readout(text, READOUT_LABELS)
 
 
-def saturation_explorer(g_e: float = 5.0, E_syn: float = E_SYN, g_m: float = membrane.G_L,
-                        C_m: float = membrane.C_M, u_rest: float = membrane.U_REST,
+def saturation_explorer(input_conductance_fn: Callable, effective_time_constant_fn: Callable,
+                        steady_state_potential_fn: Callable, g_e: float = 5.0, E_syn: float = E_SYN,
+                        g_m: float = G_L, C_m: float = C_M, u_rest: float = U_REST,
                         t_max: float = T_MAX, g_max: float = G_E_MAX) -> Explorer:
     """A live figure with a ``g_e`` slider: u(t) approaching u_inf with tau'.
 
@@ -150,6 +167,9 @@ def saturation_explorer(g_e: float = 5.0, E_syn: float = E_SYN, g_m: float = mem
 
     Parameters
     ----------
+    input_conductance_fn, effective_time_constant_fn, steady_state_potential_fn : callable
+        The student's ``input_conductance``, ``effective_time_constant`` and
+        ``steady_state_potential``: everything drawn comes from them.
     g_e : float
         Initial slider value (nS).
     E_syn, g_m, C_m, u_rest : float
@@ -166,7 +186,14 @@ def saturation_explorer(g_e: float = 5.0, E_syn: float = E_SYN, g_m: float = mem
         extra ``artists`` dict of the lines it updates (``u``, ``u_current``,
         ``u_inf``, ``tau_point``, ``marker``, ``marker_current``) and ``t`` (ms).
     """
+    fns = {"input_conductance_fn": input_conductance_fn,
+           "effective_time_constant_fn": effective_time_constant_fn,
+           "steady_state_potential_fn": steady_state_potential_fn}
     t = np.linspace(-T_BEFORE, t_max, 1101)
+    g = np.linspace(0.0, g_max, 401)
+    # the student's functions first: a stub raises before a figure exists
+    dep = np.asarray(steady_state_potential_fn(g, E_syn, g_m, u_rest), dtype=float) - u_rest
+    saturation_numbers(g_e, E_syn, g_m, C_m, u_rest, **fns)
     fig, (ax_t, ax_g) = live_figure(1, 2, figsize=(9.0, 3.6))
     span = abs(E_syn - u_rest)
     lo, hi = min(u_rest, E_syn) - 0.1 * span, max(u_rest, E_syn) + 0.15 * span
@@ -181,8 +208,6 @@ def saturation_explorer(g_e: float = 5.0, E_syn: float = E_SYN, g_m: float = mem
              ylabel="membrane potential u (mV)", title="step of the synaptic input at t = 0")
     ax_t.legend(loc="lower right", fontsize=8)
 
-    g = np.linspace(0.0, g_max, 401)
-    dep = membrane.steady_state_potential(g, E_syn, g_m, u_rest) - u_rest
     ax_g.plot(g, dep, color="C0", lw=2, label="conductance-based")
     ax_g.plot(g, g * (E_syn - u_rest) / g_m, color="C1", ls="--", lw=1.5,
               label="current-based")
@@ -197,13 +222,13 @@ def saturation_explorer(g_e: float = 5.0, E_syn: float = E_SYN, g_m: float = mem
     ax_g.legend(loc="lower right", fontsize=8)
 
     def update(g_e):
-        n = saturation_numbers(g_e, E_syn, g_m, C_m, u_rest)
-        u_c, u_i = saturation_traces(t, g_e, E_syn, g_m, C_m, u_rest)
+        n = saturation_numbers(g_e, E_syn, g_m, C_m, u_rest, **fns)
+        u_c, u_i = saturation_traces(t, g_e, E_syn, g_m, C_m, u_rest, **fns)
         line_u.set_data(t, u_c)
         line_i.set_data(t, u_i)
         line_inf.set_data([0.0, t[-1]], [n["u_inf"], n["u_inf"]])
         tau = n["tau_eff"]
-        tau_pt.set_data([tau], [float(membrane.relaxation(tau, u_rest, n["u_inf"], tau))])
+        tau_pt.set_data([tau], [float(_relaxation(tau, u_rest, n["u_inf"], tau))])
         marker.set_data([g_e], [n["depolarisation"]])
         marker_i.set_data([g_e], [n["current_depolarisation"]])
         return saturation_readout(n)

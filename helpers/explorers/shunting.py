@@ -10,23 +10,27 @@ with ``tau' = C_m / g_tot``, ``g_tot = g_m + g_e + g_i``. The EPSP amplitude
 shown is the steady-state change from rest, ``u_inf - u_rest``. With shunting
 inhibition (``E_i = u_rest``) it is ``g_e (E_e - u_rest) / g_tot``: inhibition
 divides it. With hyperpolarising inhibition (``E_i < u_rest``) the extra term
-``g_i (E_i - u_rest) / g_tot`` subtracts as well. All numbers come from
-:mod:`helpers.membrane`.
+``g_i (E_i - u_rest) / g_tot`` subtracts as well. All numbers come from the
+student's ``membrane_steady_state`` and ``membrane_time_constant``, passed in
+from the notebook; the exponential relaxation between them is the notebook's
+printed solution ``u_inf + (u_rest - u_inf) exp(-t/tau')``.
 
 Units: ms, mV, nS, pF.
 
 A browser test drives the explorer by setting the sliders and the E_i choice
 and reading the readout (the HTML widget with class ``course-readout``);
 :func:`read_readout` turns that text back into numbers and
-:func:`shunting_numbers` gives the reference values.
+:func:`shunting_numbers`, given the reference functions, the values to compare.
 """
 
 from __future__ import annotations
 
 
+from typing import Callable
+
 import numpy as np
 
-from helpers import membrane
+from helpers.constants import C_M, G_L, U_REST
 from helpers.widgets import Explorer, live_figure, parse_readout, slider
 
 __all__ = [
@@ -66,9 +70,14 @@ _UNITS = {"u_inf": "mV", "tau_eff": "ms", "epsp": "mV", "epsp_no_inhibition": "m
           "ipsp": "mV", "g_e": "nS", "g_i": "nS", "E_i": "mV"}
 
 
-def shunting_numbers(g_e, g_i, E_i, E_e=E_E, g_m=membrane.G_L, C_m=membrane.C_M,
-                     u_rest=membrane.U_REST) -> dict:
-    """The key numbers of the explorer, from the :mod:`helpers.membrane` references.
+def _relaxation(t, u0, u_inf, tau):
+    """``u_inf + (u0 - u_inf) exp(-t/tau)`` (mV): the membrane after a step at t = 0."""
+    return u_inf + (u0 - u_inf) * np.exp(-np.asarray(t, dtype=float) / tau)
+
+
+def shunting_numbers(g_e, g_i, E_i, E_e=E_E, g_m=G_L, C_m=C_M, u_rest=U_REST, *,
+                     membrane_steady_state_fn: Callable, membrane_time_constant_fn: Callable) -> dict:
+    """The key numbers of the explorer, from the given functions.
 
     Parameters
     ----------
@@ -84,6 +93,10 @@ def shunting_numbers(g_e, g_i, E_i, E_e=E_E, g_m=membrane.G_L, C_m=membrane.C_M,
         Membrane capacitance (pF).
     u_rest : float
         Resting potential (mV).
+    membrane_steady_state_fn, membrane_time_constant_fn : callable
+        ``membrane_steady_state(g_e, g_i, E_e, E_i, g_m, u_rest)`` and
+        ``membrane_time_constant(C_m, g_e, g_i, g_m)`` (keyword only): the
+        student's functions in the notebook, the references in the tests.
 
     Returns
     -------
@@ -95,29 +108,29 @@ def shunting_numbers(g_e, g_i, E_i, E_e=E_E, g_m=membrane.G_L, C_m=membrane.C_M,
         (nS), ``E_i`` (mV).
     """
     g_e, g_i, E_i = float(g_e), float(g_i), float(E_i)
-    u_inf = float(membrane.membrane_steady_state(g_e, g_i, E_e, E_i, g_m, u_rest))
+    steady = membrane_steady_state_fn
+    u_inf = float(steady(g_e, g_i, E_e, E_i, g_m, u_rest))
     return {
         "u_inf": u_inf,
-        "tau_eff": float(membrane.membrane_time_constant(C_m, g_e, g_i, g_m)),
+        "tau_eff": float(membrane_time_constant_fn(C_m, g_e, g_i, g_m)),
         "epsp": u_inf - u_rest,
-        "epsp_no_inhibition": float(membrane.membrane_steady_state(
-            g_e, 0.0, E_e, E_i, g_m, u_rest)) - u_rest,
-        "ipsp": float(membrane.membrane_steady_state(0.0, g_i, E_e, E_i, g_m, u_rest)) - u_rest,
+        "epsp_no_inhibition": float(steady(g_e, 0.0, E_e, E_i, g_m, u_rest)) - u_rest,
+        "ipsp": float(steady(0.0, g_i, E_e, E_i, g_m, u_rest)) - u_rest,
         "g_e": g_e,
         "g_i": g_i,
         "E_i": E_i,
     }
 
 
-def shunting_traces(t, g_e, g_i, E_i, E_e=E_E, g_m=membrane.G_L, C_m=membrane.C_M,
-                    u_rest=membrane.U_REST) -> dict:
+def shunting_traces(t, g_e, g_i, E_i, E_e=E_E, g_m=G_L, C_m=C_M, u_rest=U_REST, *,
+                    membrane_steady_state_fn: Callable, membrane_time_constant_fn: Callable) -> dict:
     """u(t) after a step of the conductances at ``t = 0`` (mV), at rest before.
 
     Parameters
     ----------
     t : array_like
         Time (ms).
-    g_e, g_i, E_i, E_e, g_m, C_m, u_rest
+    g_e, g_i, E_i, E_e, g_m, C_m, u_rest, membrane_steady_state_fn, membrane_time_constant_fn
         As in :func:`shunting_numbers`.
 
     Returns
@@ -132,9 +145,9 @@ def shunting_traces(t, g_e, g_i, E_i, E_e=E_E, g_m=membrane.G_L, C_m=membrane.C_
     out = {}
     for name, (ge, gi) in {"both": (g_e, g_i), "excitation": (g_e, 0.0),
                            "inhibition": (0.0, g_i)}.items():
-        u_inf = membrane.membrane_steady_state(ge, gi, E_e, E_i, g_m, u_rest)
-        tau = membrane.membrane_time_constant(C_m, ge, gi, g_m)
-        out[name] = np.where(after, membrane.relaxation(ts, u_rest, u_inf, tau), u_rest)
+        u_inf = membrane_steady_state_fn(ge, gi, E_e, E_i, g_m, u_rest)
+        tau = membrane_time_constant_fn(C_m, ge, gi, g_m)
+        out[name] = np.where(after, _relaxation(ts, u_rest, u_inf, tau), u_rest)
     return out
 
 
@@ -152,15 +165,16 @@ def read_readout(text: str) -> dict:
     return parse_readout(text, READOUT_LABELS)
 
 
-def e_i_choices(u_rest=membrane.U_REST, E_i_hyperpolarising=E_I_HYPERPOLARISING):
+def e_i_choices(u_rest=U_REST, E_i_hyperpolarising=E_I_HYPERPOLARISING):
     """Dropdown options ``[(label, E_i in mV), ...]``: shunting first, then hyperpolarising."""
     return [(f"shunting: E_i = u_rest = {u_rest:g} mV", float(u_rest)),
             (f"hyperpolarising: E_i = {E_i_hyperpolarising:g} mV", float(E_i_hyperpolarising))]
 
 
-def shunting_explorer(g_e: float = 5.0, g_i: float = 10.0, E_i: float | None = None,
-                      E_e: float = E_E, g_m: float = membrane.G_L, C_m: float = membrane.C_M,
-                      u_rest: float = membrane.U_REST,
+def shunting_explorer(membrane_steady_state_fn: Callable, membrane_time_constant_fn: Callable,
+                      g_e: float = 5.0, g_i: float = 10.0, E_i: float | None = None,
+                      E_e: float = E_E, g_m: float = G_L, C_m: float = C_M,
+                      u_rest: float = U_REST,
                       E_i_hyperpolarising: float = E_I_HYPERPOLARISING,
                       t_max: float = T_MAX, g_e_max: float = G_E_MAX,
                       g_i_max: float = G_I_MAX) -> Explorer:
@@ -175,6 +189,9 @@ def shunting_explorer(g_e: float = 5.0, g_i: float = 10.0, E_i: float | None = N
 
     Parameters
     ----------
+    membrane_steady_state_fn, membrane_time_constant_fn : callable
+        The student's ``membrane_steady_state`` and ``membrane_time_constant``:
+        everything drawn comes from them.
     g_e, g_i : float
         Initial slider values (nS).
     E_i : float or None
@@ -204,15 +221,21 @@ def shunting_explorer(g_e: float = 5.0, g_i: float = 10.0, E_i: float | None = N
     if E_i not in [value for _, value in choices]:
         raise ValueError(f"E_i must be u_rest = {u_rest} mV or {E_i_hyperpolarising} mV")
 
+    fns = {"membrane_steady_state_fn": membrane_steady_state_fn,
+           "membrane_time_constant_fn": membrane_time_constant_fn}
+    steady = membrane_steady_state_fn
     t = np.linspace(-T_BEFORE, t_max, 1101)
+    ge = np.linspace(0.0, g_e_max, 201)
+    # the student's functions first: a stub raises before a figure exists
+    no_inhibition = np.asarray(steady(ge, 0.0, E_e, u_rest, g_m, u_rest), dtype=float) - u_rest
+    shunting_numbers(g_e, g_i, E_i, E_e, g_m, C_m, u_rest, **fns)
     fig, (ax_t, ax_e) = live_figure(1, 2, figsize=(9.5, 3.8))
     (line_exc,) = ax_t.plot([], [], color="0.6", lw=1.5, label="excitation alone")
     (line_inh,) = ax_t.plot([], [], color="C4", lw=1.5, ls=":", label="inhibition alone")
     (line_both,) = ax_t.plot([], [], color="C0", lw=2.5, label="excitation + inhibition")
     (line_inf,) = ax_t.plot([], [], color="C0", lw=1, ls="--", label=r"$u_\infty$")
     ax_t.axhline(u_rest, color="0.8", lw=0.8, zorder=0)
-    top = u_rest + 1.05 * float(membrane.membrane_steady_state(
-        g_e_max, 0.0, E_e, u_rest, g_m, u_rest) - u_rest)
+    top = u_rest + 1.05 * float(steady(g_e_max, 0.0, E_e, u_rest, g_m, u_rest) - u_rest)
     bottom = min(u_rest, E_i_hyperpolarising) - 2.0
     ax_t.set(xlim=(t[0], t[-1]), ylim=(bottom, top), xlabel="time t (ms)",
              ylabel="membrane potential u (mV)", title="step of g_e and g_i at t = 0")
@@ -221,9 +244,7 @@ def shunting_explorer(g_e: float = 5.0, g_i: float = 10.0, E_i: float | None = N
     follow_e_i = [handle for text, handle in zip(legend_t.get_texts(), legend_t.legend_handles)
                   if text.get_text() in (line_both.get_label(), line_inf.get_label())]
 
-    ge = np.linspace(0.0, g_e_max, 201)
-    ax_e.plot(ge, membrane.membrane_steady_state(ge, 0.0, E_e, u_rest, g_m, u_rest) - u_rest,
-              color="0.6", lw=1.5, label=r"$g_i = 0$")
+    ax_e.plot(ge, no_inhibition, color="0.6", lw=1.5, label=r"$g_i = 0$")
     (line_sh,) = ax_e.plot([], [], color="C0", label="shunting")
     (line_hy,) = ax_e.plot([], [], color="C3", label="hyperpolarising")
     (marker,) = ax_e.plot([], [], "o", color="k", ms=6, zorder=5)
@@ -235,14 +256,14 @@ def shunting_explorer(g_e: float = 5.0, g_i: float = 10.0, E_i: float | None = N
     ax_e.legend(loc="lower right", fontsize=8)
 
     def update(g_e, g_i, E_i):
-        n = shunting_numbers(g_e, g_i, E_i, E_e, g_m, C_m, u_rest)
-        traces = shunting_traces(t, g_e, g_i, E_i, E_e, g_m, C_m, u_rest)
+        n = shunting_numbers(g_e, g_i, E_i, E_e, g_m, C_m, u_rest, **fns)
+        traces = shunting_traces(t, g_e, g_i, E_i, E_e, g_m, C_m, u_rest, **fns)
         line_both.set_data(t, traces["both"])
         line_exc.set_data(t, traces["excitation"])
         line_inh.set_data(t, traces["inhibition"])
         line_inf.set_data([0.0, t[-1]], [n["u_inf"], n["u_inf"]])
         for line, e_i, color in ((line_sh, u_rest, "C0"), (line_hy, E_i_hyperpolarising, "C3")):
-            line.set_data(ge, membrane.membrane_steady_state(ge, g_i, E_e, e_i, g_m, u_rest) - u_rest)
+            line.set_data(ge, np.asarray(steady(ge, g_i, E_e, e_i, g_m, u_rest), dtype=float) - u_rest)
             chosen = e_i == E_i
             line.set_linewidth(2.5 if chosen else 1.0)
             line.set_alpha(1.0 if chosen else 0.45)

@@ -6,7 +6,9 @@ the synaptic current ``I`` (pA, at the simulated ``u``) and the postsynaptic
 potential ``u`` (mV) after a presynaptic spike at :data:`SPIKE_TIME`. The
 curves come from the student's functions (``conductance_fns``,
 ``mg_block_fn``, ``current_fn``, as :func:`helpers.zoo.simulate_zoo` takes
-them); dashed grey lines show the reference for the same settings.
+them); dashed grey lines show the reference for the synapse's default settings
+(its peak conductance and time constants, u_rest = -65 mV), stored as data
+(:mod:`helpers.reference_data`): move the sliders back to compare.
 
 Units: time ms, potential mV, conductance nS, current pA.
 """
@@ -17,7 +19,7 @@ from dataclasses import replace
 
 import numpy as np
 
-__all__ = ["SPIKE_TIME", "explorer_duration", "zoo_settings", "zoo_explorer"]
+__all__ = ["SPIKE_TIME", "explorer_duration", "zoo_settings", "reference_traces", "zoo_explorer"]
 
 SPIKE_TIME = 10.0  # ms, time of the presynaptic spike in the explorer
 MAX_DURATION = 1500.0  # ms, longest simulated window (GABA_B with slow decay)
@@ -84,24 +86,42 @@ def _peak(t, y):
     return float(y[i]), float(t[i])
 
 
-def zoo_explorer(conductance_fns=None, mg_block_fn=None, current_fn=None, synapse: str = "NMDA",
+def reference_traces(synapse: str):
+    """The stored reference for one spike of ``synapse`` at its default settings.
+
+    Returns
+    -------
+    dict
+        ``t`` (ms; the spike at :data:`SPIKE_TIME`), ``g`` (nS), ``I`` (pA) and
+        ``u`` (mV) with u_rest = -65 mV, from :mod:`helpers.reference_data`.
+    """
+    from helpers import reference_data
+    from helpers.zoo import DT
+
+    traces = {key: np.asarray(reference_data.curve(f"nb01.explorer.{synapse}.{key}"), dtype=float)
+              for key in ("g", "I", "u")}
+    traces["t"] = np.arange(traces["u"].size) * DT
+    return traces
+
+
+def zoo_explorer(conductance_fns, mg_block_fn, current_fn, synapse: str = "NMDA",
                  show_reference: bool = True):
     """Sliders for one synapse of the zoo: conductance, current and PSP after one spike.
 
     Parameters
     ----------
-    conductance_fns : dict, optional
+    conductance_fns : dict
         Waveform name (``"exp"``, ``"alpha"``, ``"dual_exp"``) -> function with
         the student signature (``exp_conductance(t, g_peak, tau)`` ...).
-        None uses the reference.
-    mg_block_fn : callable, optional
-        ``mg_block(u, mg)``; None uses the reference.
-    current_fn : callable, optional
-        ``synaptic_current(u, g, E_syn)`` (pA); None uses the reference.
+    mg_block_fn : callable
+        ``mg_block(u, mg)``.
+    current_fn : callable
+        ``synaptic_current(u, g, E_syn)`` (pA).
     synapse : str
         Synapse shown first, a key of :data:`helpers.zoo.ZOO`.
     show_reference : bool
-        Draw the reference as dashed grey lines under the student's curves.
+        Draw the stored reference for the synapse's default settings as dashed
+        grey lines under the student's curves.
 
     Returns
     -------
@@ -110,15 +130,16 @@ def zoo_explorer(conductance_fns=None, mg_block_fn=None, current_fn=None, synaps
     """
     import ipywidgets as w
 
-    from helpers.membrane import C_M, G_L, U_REST
+    from helpers.constants import C_M, G_L, U_REST
     from helpers.widgets import Explorer, live_figure, slider
     from helpers.zoo import ZOO, simulate_zoo
 
     tau_m = C_M / G_L
     fig, (ax_g, ax_i, ax_u) = live_figure(3, 1, figsize=(8.0, 6.6), sharex=True)
-    (ref_g,) = ax_g.plot([], [], "--", color="0.6", lw=2.5, label="reference")
-    (ref_i,) = ax_i.plot([], [], "--", color="0.6", lw=2.5, label="reference")
-    (ref_u,) = ax_u.plot([], [], "--", color="0.6", lw=2.5, label="reference")
+    ref_label = "reference, default settings"
+    (ref_g,) = ax_g.plot([], [], "--", color="0.6", lw=2.5, label=ref_label)
+    (ref_i,) = ax_i.plot([], [], "--", color="0.6", lw=2.5, label=ref_label)
+    (ref_u,) = ax_u.plot([], [], "--", color="0.6", lw=2.5, label=ref_label)
     (own_g,) = ax_g.plot([], [], color="C0", lw=1.5, label="your functions")
     (own_i,) = ax_i.plot([], [], color="C1", lw=1.5, label="your functions")
     (own_u,) = ax_u.plot([], [], color="C2", lw=1.5, label="your functions")
@@ -174,19 +195,15 @@ def zoo_explorer(conductance_fns=None, mg_block_fn=None, current_fn=None, synaps
         duration = explorer_duration(syn.tau_decay, tau_m)
         kwargs = dict(spike_times={synapse: [SPIKE_TIME]}, duration=duration,
                       synapses={synapse: syn}, u_rest=u_rest)
-        ref = simulate_zoo(**kwargs) if show_reference else None
+        ref = reference_traces(synapse) if show_reference else None
         error = None
         try:
             own = simulate_zoo(conductance_fns=conductance_fns, mg_block_fn=mg_block_fn,
                                current_fn=current_fn, **kwargs)
         except Exception as exc:  # the student's functions may not exist yet
             own, error = None, f"{type(exc).__name__}: {exc}"
-        for line, res, key in ((ref_g, ref, "g"), (ref_i, ref, "I")):
-            if res is None:
-                line.set_data([], [])
-            else:
-                line.set_data(res.t, getattr(res, key)[synapse])
-        ref_u.set_data(([], []) if ref is None else (ref.t, ref.u))
+        for line, key in ((ref_g, "g"), (ref_i, "I"), (ref_u, "u")):
+            line.set_data(([], []) if ref is None else (ref["t"], ref[key]))
         if own is None:
             for line in (own_g, own_i, own_u):
                 line.set_data([], [])
@@ -203,19 +220,25 @@ def zoo_explorer(conductance_fns=None, mg_block_fn=None, current_fn=None, synaps
         title.set_text(f"{synapse}: {kind}, E_syn = {syn.E_syn:g} mV"
                        + (", Mg block" if syn.mg_block else ""))
 
-        shown = own if own is not None else ref
-        if shown is None:
-            return f"<b>Your functions raised</b> {error}"
-        g_max, t_g = _peak(shown.t, shown.g[synapse])
-        i_max, t_i = _peak(shown.t, shown.I[synapse])
-        psp, t_u = _peak(shown.t, np.asarray(shown.u) - u_rest)
+        if own is None:
+            if ref is None:
+                return f"<b>Your functions raised</b> {error}"
+            default = ZOO[synapse]
+            g_max, t_g = _peak(ref["t"], ref["g"])
+            i_max, t_i = _peak(ref["t"], ref["I"])
+            psp, t_u = _peak(ref["t"], ref["u"] - U_REST)
+            return (f"<b>Reference only</b> (your functions raised {error}); the dashed reference, at "
+                    f"{synapse}'s default settings (g_peak = {default.g_peak:g} nS, u_rest = {U_REST:g} mV): "
+                    f"peak g = {g_max:.3g} nS at {t_g - SPIKE_TIME:.1f} ms after the spike; "
+                    f"peak I_syn = {i_max:.3g} pA; PSP = {psp:+.2f} mV at {t_u - SPIKE_TIME:.1f} ms")
+        g_max, t_g = _peak(own.t, own.g[synapse])
+        i_max, t_i = _peak(own.t, own.I[synapse])
+        psp, t_u = _peak(own.t, np.asarray(own.u) - u_rest)
         text = (f"peak g = {g_max:.3g} nS at {t_g - SPIKE_TIME:.1f} ms after the spike; "
                 f"peak I_syn = {i_max:.3g} pA; PSP = {psp:+.2f} mV at {t_u - SPIKE_TIME:.1f} ms "
                 f"(u_rest = {u_rest:.0f} mV, driving force at rest {syn.E_syn - u_rest:+.0f} mV)")
         if clamped:
             text += "; tau_rise held below tau_decay"
-        if error is not None:
-            text = f"<b>Reference only</b> (your functions raised {error}). " + text
         return text
 
     return Explorer(fig, controls, update)

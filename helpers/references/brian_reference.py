@@ -36,7 +36,7 @@ from types import MappingProxyType
 import numpy as np
 from brian2 import mM, ms, mV, nS, pA, pF
 
-from helpers import membrane, nmda
+from helpers import constants
 
 __all__ = [
     "ALPHA_MODEL",
@@ -88,7 +88,7 @@ DUAL_EXP_ON_PRE = "x += w"
 #: variable) and the Jahr-Stevens (1990) magnesium block G_mg.
 NMDA_NEURON_EQS = f"""
 du/dt = (g_l*(u_rest - u) + g_syn*G_mg*(E_nmda - u))/C_m : volt
-G_mg = 1/(1 + Mg/({nmda.MG_HALF}*mM)*exp(-{nmda.MG_SLOPE}*u/mV)) : 1
+G_mg = 1/(1 + Mg/({constants.MG_HALF}*mM)*exp(-{constants.MG_SLOPE}*u/mV)) : 1
 g_syn : siemens
 """
 #: Dual-exponential NMDA conductance in siemens, each spike adds g_max at the peak.
@@ -115,9 +115,9 @@ g_i : siemens
 """
 
 #: Spiking mechanics the harness applies in notebook 06 (negative threshold).
-U_TH = membrane.U_TH * mV  # -50 mV
-U_RESET = membrane.U_RESET * mV  # -65 mV
-T_REF = 2.0 * ms  # absolute refractory period
+U_TH = constants.U_TH * mV  # -50 mV
+U_RESET = constants.U_RESET * mV  # -65 mV
+T_REF = constants.T_REF * ms  # absolute refractory period
 
 #: Suggested population for notebook 06: 100 currents x 7 shunting conductances.
 #: Rheobase is (g_l + g_i)(u_th - u_rest) = 150 pA (g_i = 0) ... 1050 pA (g_i = 60 nS),
@@ -139,20 +139,20 @@ _SYNAPSE_DEFAULTS = {
     "w": 1.0,  # dimensionless peak of g
 }
 _NMDA_DEFAULTS = {
-    "u_rest": membrane.U_REST * mV,  # -65 mV
-    "g_l": membrane.G_L * nS,  # 10 nS
-    "C_m": membrane.C_M * pF,  # 200 pF (tau_m = 20 ms)
-    "E_nmda": nmda.E_NMDA * mV,  # 0 mV
+    "u_rest": constants.U_REST * mV,  # -65 mV
+    "g_l": constants.G_L * nS,  # 10 nS
+    "C_m": constants.C_M * pF,  # 200 pF (tau_m = 20 ms)
+    "E_nmda": constants.E_NMDA * mV,  # 0 mV
     "tau_rise": 8.0 * ms,
     "tau_decay": 60.0 * ms,
     "g_max": 2.0 * nS,  # peak NMDA conductance per spike
-    "Mg": nmda.MG * mM,  # 1.2 mM
+    "Mg": constants.MG * mM,  # 1.2 mM
 }
 _LIF_DEFAULTS = {
-    "g_l": membrane.G_L * nS,  # 10 nS
-    "u_rest": membrane.U_REST * mV,  # -65 mV
-    "E_i": membrane.U_REST * mV,  # = u_rest: pure shunting
-    "C_m": membrane.C_M * pF,  # 200 pF
+    "g_l": constants.G_L * nS,  # 10 nS
+    "u_rest": constants.U_REST * mV,  # -65 mV
+    "E_i": constants.U_REST * mV,  # = u_rest: pure shunting
+    "C_m": constants.C_M * pF,  # 200 pF
 }
 
 #: Read-only default namespaces (notebooks 02, 03, 06).

@@ -35,12 +35,8 @@ __all__ = [
     "relaxation",
 ]
 
-G_L = 10.0  # nS, leak conductance (g_m)
-C_M = 200.0  # pF, membrane capacitance
-U_REST = -65.0  # mV, resting (leak reversal) potential
-TAU_M = C_M / G_L  # ms, membrane time constant = 20 ms
-U_TH = -50.0  # mV, spike threshold of the integrate-and-fire neurons
-U_RESET = -65.0  # mV, reset potential after a spike
+# The neuron defaults are run-time constants (helpers.constants); re-exported here.
+from helpers.constants import C_M, G_L, TAU_M, U_RESET, U_REST, U_TH  # noqa: E402
 
 
 def _arrays(*args):

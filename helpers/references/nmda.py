@@ -13,11 +13,8 @@ import numpy as np
 
 __all__ = ["MG", "MG_HALF", "MG_SLOPE", "MG_VOLTAGE_SCALE", "E_NMDA", "mg_block", "nmda_current"]
 
-MG = 1.2  # mM, extracellular magnesium concentration
-MG_HALF = 3.57  # mM, Jahr-Stevens concentration constant
-MG_SLOPE = 0.062  # 1/mV, Jahr-Stevens voltage slope
-MG_VOLTAGE_SCALE = 1.0 / MG_SLOPE  # mV, = 16.13 mV
-E_NMDA = 0.0  # mV, NMDA reversal potential
+# [Mg], the Jahr-Stevens constants and E_nmda are run-time constants (helpers.constants).
+from helpers.constants import E_NMDA, MG, MG_HALF, MG_SLOPE, MG_VOLTAGE_SCALE  # noqa: E402
 
 # exp(709) is the largest power below the float64 overflow; clipping the exponent
 # there changes B only for u < -11 V, where it is below 1e-300 anyway.

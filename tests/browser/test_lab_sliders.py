@@ -8,9 +8,9 @@ figure is at rest and checks that
 * the readout (the ``course-readout`` widget) states the slider values and the
   numbers the references predict for them: notebook 04 against
   :func:`helpers.explorers.saturation.saturation_numbers` and
-  :mod:`helpers.membrane`; notebook 05 against
+  :mod:`helpers.references.membrane`; notebook 05 against
   :func:`helpers.explorers.shunting.shunting_numbers` and
-  :mod:`helpers.membrane`; notebook 06 against :mod:`helpers.lif_rate`
+  :mod:`helpers.references.membrane`; notebook 06 against :mod:`helpers.references.lif_rate`
   (Carandini-Heeger rate, LIF rate of conductance input, threshold shift);
 * the live canvas shows, pixel for pixel, the explorer's figure for the new
   slider values (rendered here with Agg from the same explorer code) and no
@@ -29,8 +29,8 @@ import numpy as np
 import pytest
 
 import labdriver as ld
-from helpers import lif_rate as rates
-from helpers import membrane
+from helpers.references import lif_rate as rates
+from helpers.references import membrane
 from helpers.explorers import carandini_heeger as ch
 from helpers.explorers import saturation, shunting
 
@@ -74,12 +74,20 @@ def read_ch_readout(text: str) -> dict:
     return {k: (float("nan") if v == "-" else float(v)) for k, v in match.groupdict().items()}
 
 
+#: The reference functions, passed to the explorers as the notebooks pass the student's.
+SAT_FNS = {"input_conductance_fn": membrane.input_conductance,
+           "effective_time_constant_fn": membrane.effective_time_constant,
+           "steady_state_potential_fn": membrane.steady_state_potential}
+SHUNT_FNS = {"membrane_steady_state_fn": membrane.membrane_steady_state,
+             "membrane_time_constant_fn": membrane.membrane_time_constant}
+
+
 def check_04(text: str, g_e: float) -> list[str]:
     """Problems of a notebook 04 readout for the slider value g_e (nS)."""
     got = saturation.read_readout(text)
     want = saturation.saturation_numbers(g_e, E_syn=saturation.E_SYN, g_m=membrane.G_L, C_m=membrane.C_M,
-                                         u_rest=membrane.U_REST)
-    # The same numbers straight from helpers.membrane.
+                                         u_rest=membrane.U_REST, **SAT_FNS)
+    # The same numbers straight from helpers.references.membrane.
     u_inf = float(membrane.steady_state_potential(g_e, saturation.E_SYN, membrane.G_L, membrane.U_REST))
     assert abs(want["u_inf"] - u_inf) < 1e-9
     return [f"readout {key} = {got[key]:.2f}; the reference gives {value:.4f} for g_e = {g_e} nS"
@@ -90,8 +98,8 @@ def check_05(text: str, g_e: float, g_i: float, E_i: float) -> list[str]:
     """Problems of a notebook 05 readout for slider values g_e, g_i (nS) and E_i (mV)."""
     got = shunting.read_readout(text)
     want = shunting.shunting_numbers(g_e, g_i, E_i, E_e=shunting.E_E, g_m=membrane.G_L,
-                                     C_m=membrane.C_M, u_rest=membrane.U_REST)
-    # The same numbers straight from helpers.membrane.
+                                     C_m=membrane.C_M, u_rest=membrane.U_REST, **SHUNT_FNS)
+    # The same numbers straight from helpers.references.membrane.
     u_inf = float(membrane.membrane_steady_state(g_e, g_i, shunting.E_E, E_i, membrane.G_L, membrane.U_REST))
     tau = float(membrane.membrane_time_constant(membrane.C_M, g_e, g_i, membrane.G_L))
     assert abs(want["u_inf"] - u_inf) < 1e-9 and abs(want["tau_eff"] - tau) < 1e-9
@@ -104,7 +112,7 @@ def check_05(text: str, g_e: float, g_i: float, E_i: float) -> list[str]:
 
 
 def expected_06(g_e: float, g_i: float) -> dict:
-    """Carandini-Heeger and LIF rates (Hz) and threshold conductances (nS) from helpers.lif_rate."""
+    """Carandini-Heeger and LIF rates (Hz) and threshold conductances (nS) from helpers.references.lif_rate."""
     drive = ch.E_E - membrane.U_REST  # mV above rest
     r_ch = float(rates.ch_rate(g_e, g_i, drive, membrane.G_L, ch.M_CH))
     r_ch0 = float(rates.ch_rate(g_e, 0.0, drive, membrane.G_L, ch.M_CH))
@@ -125,7 +133,7 @@ def check_06(text: str, g_e: float, g_i: float) -> list[str]:
         if np.isnan(value) and np.isnan(got[key]):
             continue
         if not abs(got[key] - value) <= tol:
-            problems.append(f"readout {key} = {got[key]}; helpers.lif_rate gives {value:.4f} "
+            problems.append(f"readout {key} = {got[key]}; helpers.references.lif_rate gives {value:.4f} "
                             f"for g_e = {g_e} nS, g_i = {g_i} nS")
     return problems
 
@@ -142,14 +150,15 @@ def reference_image(nb: str, values: dict):
     ex = _REFERENCE_EXPLORERS.get(nb)
     if ex is None:
         if nb == "04":
-            ex = saturation.saturation_explorer(g_e=5.0, E_syn=saturation.E_SYN, g_m=membrane.G_L,
-                                                C_m=membrane.C_M, u_rest=membrane.U_REST)
+            ex = saturation.saturation_explorer(*SAT_FNS.values(), g_e=5.0, E_syn=saturation.E_SYN,
+                                                g_m=membrane.G_L, C_m=membrane.C_M, u_rest=membrane.U_REST)
         elif nb == "05":
-            ex = shunting.shunting_explorer(E_e=shunting.E_E, g_m=membrane.G_L, C_m=membrane.C_M,
+            ex = shunting.shunting_explorer(*SHUNT_FNS.values(), E_e=shunting.E_E, g_m=membrane.G_L,
+                                            C_m=membrane.C_M,
                                             u_rest=membrane.U_REST,
                                             E_i_hyperpolarising=shunting.E_I_HYPERPOLARISING)
         else:
-            ex = ch.ch_explorer()
+            ex = ch.ch_explorer(rates.ch_rate, rates.lif_rate)
         _REFERENCE_EXPLORERS[nb] = ex
     for name, value in values.items():
         ex.controls[name].value = value
