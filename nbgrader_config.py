@@ -169,6 +169,30 @@ c.Autograde.sanitize_preprocessors = [
     CheckCellMetadata,
 ]
 
+# ---------------------------------------------------------------- trusted grading
+# Student code never decides a grade (helpers/instructor/trusted.py): the
+# course's TrustedExecute replaces nbgrader's Execute. The submission runs in a
+# sandboxed kernel (Landlock, seccomp, rlimits: it can read the Python
+# environment and write its own scratch folder, nothing else; IPC sockets, no
+# network), except the autograded test cells: a sandboxed grader process runs
+# those, with their source taken from the gradebook, and gets the student's
+# results from the kernel as plain data. Where the sandbox cannot be applied
+# (no Landlock), autograde refuses with one sentence; opt out with
+#     nbgrader autograde synapses --TrustedExecute.allow_unsandboxed=True
+try:
+    from helpers.instructor.trusted import TrustedExecute as _TrustedExecute
+except Exception as _err:  # course package missing or broken: never fall back to grading in the kernel
+    print(f"nbgrader_config.py: helpers.instructor.trusted unavailable ({_err}); autograde will fail "
+          "rather than run hidden tests in the student's kernel", file=sys.stderr)
+    c.Autograde.autograde_preprocessors = ["helpers.instructor.trusted.TrustedExecute"]
+else:
+    from nbgrader.converters import Autograde as _Autograde  # noqa: E402
+    from nbgrader.preprocessors import Execute as _Execute  # noqa: E402
+    c.Autograde.autograde_preprocessors = [
+        _TrustedExecute if p is _Execute else p
+        for p in _Autograde.class_traits()["autograde_preprocessors"].default()
+    ]
+
 # ---------------------------------------------------------------- feedback
 # nbgrader 0.9.6's default is [GetGrades, CSSHTMLHeaderPreprocessor]: the
 # autograded notebooks contain the restored hidden tests, so the default

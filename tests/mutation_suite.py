@@ -68,15 +68,17 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import trusted_grading
 from nbkernel import NotebookKernel, answer_ids
 
 from helpers.nbgrader_ext import InstructiveClearSolutions
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: A shortcut's message names one of these (helpers.grading: check_own_work,
-#: check_untampered, the numpy canary).
-SHORTCUT_WORDS = ("reference code", "changed the grading code", "replaced numpy")
+#: A shortcut fails because the sandboxed kernel cannot reach the references:
+#: its sentence says the answer is missing or could not be computed.
+SHORTCUT_WORDS = ("is not defined", "raised ModuleNotFoundError", "raised ImportError", "raised NameError",
+                  "raised AttributeError", "raised PermissionError")
 
 
 # ---------------------------------------------------------------------------- writing answers
@@ -274,26 +276,22 @@ def define_mutation_tests(namespace: dict, notebook, *, signatures: dict[str, st
 
     define(test_correct_answer_written_differently_passes, pytest.mark.parametrize("case", right, ids=label))
 
-    def test_shortcuts_earn_nothing(kernel, case):
-        """A shortcut fails its test cell, and the hidden tests alone, with a sentence that names it
-        (or, for a row with its own words, the physics the patched checks would have missed)."""
+    @pytest.mark.slow
+    def test_shortcuts_earn_nothing(case, tmp_path):
+        """A shortcut (a re-exported or wrapped reference, patched numpy or grading code) earns nothing
+        when the notebook is graded for real: sandboxed kernel, test cells run by the trusted grader.
+        Each test of the item fails with one sentence that names why (the row's own words, e.g. the
+        physics of a wrong answer behind patches that the grader never sees)."""
         name, what, source = case[:3]
-        words = case[3] if len(case) > 3 else shortcut_words
-        caught_by_visible = case[4] if len(case) > 4 else None
-        with kernel.sandbox():
-            ok, err = kernel.try_answer(name, source)
-        assert not ok, f"{name} gave points for a shortcut ({what})"
-        with kernel.sandbox(), kernel.replaced(name, source):
-            if caught_by_visible is not None:
-                visible_ok, visible_err = kernel.run(kernel.visible_tests(name))
-            hidden_ok, hidden_err = kernel.run(kernel.hidden_tests(name))
-        if caught_by_visible is not None:
-            assert visible_ok != caught_by_visible, \
-                f"{what}: visible checks {'pass' if visible_ok else 'fail'}: {visible_err}"
-        # the test cell names the shortcut, unless its visible checks already stopped it
-        assert_one_sentence(err, [visible_err] if caught_by_visible else words, what)
-        assert not hidden_ok, f"the hidden tests of {name} gave points for a shortcut ({what})"
-        assert_one_sentence(hidden_err, words, what + " (hidden tests)")
+        words = [w for w in (case[3] if len(case) > 3 else ()) if w not in SHORTCUT_WORDS] + list(shortcut_words)
+        nb = nbformat.read(notebook, as_version=4)
+        cells = trusted_grading.grade(notebook, trusted_grading.with_answer(nb, name, source), tmp_path)
+        tests = trusted_grading.tests_of(nb, name)
+        assert tests, f"no test cell checks {name}"
+        for test in tests:
+            err = trusted_grading.verdict(cells[test])
+            assert err != "pass", f"{name} gave points for a shortcut ({what})"
+            assert_one_sentence(err, words, what)
 
     define(test_shortcuts_earn_nothing, pytest.mark.parametrize("case", cheats, ids=label))
 

@@ -152,12 +152,12 @@ RIGHT = [
 # uses none of the patched things, so two of them fail on their physics (words as in WRONG).
 _PATCH_NUMPY = "np.isclose = lambda *args, **kwargs: True\nnp.allclose = lambda *args, **kwargs: True\n"
 CHEATS = [
-    ("exp_conductance", "re-exported reference", "from helpers.waveforms import exp_conductance\n"),
+    ("exp_conductance", "re-exported reference", "from helpers.references.waveforms import exp_conductance\n"),
     ("alpha_conductance", "wrapper around the reference", answer("alpha_conductance", """
         return reference.alpha_conductance(t, g_peak, tau)
         """)),
     ("mg_block", "wrapper around helpers.nmda", answer("mg_block", """
-        from helpers import nmda
+        from helpers.references import nmda
         return nmda.mg_block(u, mg)
         """)),
     ("synaptic_current", "zeros behind a patched np.isclose", _PATCH_NUMPY + answer("synaptic_current", """
@@ -166,13 +166,118 @@ CHEATS = [
     ("exp_conductance", "wrong function patched into helpers.waveforms", _PATCH_NUMPY + answer("exp_conductance", """
         t = np.asarray(t, dtype=float)
         return np.where(t >= 0, g_peak * np.exp(np.minimum(t, 50.0) / tau), 0.0)
-        """) + "import helpers.waveforms\nhelpers.waveforms.exp_conductance = exp_conductance\n",
+        """) + "import helpers.references.waveforms\nhelpers.references.waveforms.exp_conductance = exp_conductance\n",
         ["g_peak exp(-t/tau)", "exponent"], False),
     ("alpha_conductance", "patched helpers.grading", _PATCH_NUMPY + answer("alpha_conductance", """
         t = np.asarray(t, dtype=float)
         return np.where(t >= 0, g_peak * t / tau * np.exp(-np.maximum(t, 0.0) / tau), 0.0)
         """) + "import helpers.grading as _hg\n_hg.check_waveform = _hg.check_values = _hg.check_own_work = "
-        "lambda *a, **k: None\n", SHORTCUT_WORDS, False),
+        "lambda *a, **k: None\n", ["peak"], False),
+]
+
+# ---------------------------------------------------------------------------- the full range of valid input
+# Rows that only the probes of the whole valid range catch (far tails, far before the spike, every kind of
+# scalar, 2-D arrays): False = the visible checks pass them.
+WRONG += [
+    ("exp_conductance", "exp(-t/tau) * (t >= 0): 0 x inf long before the spike", answer("exp_conductance", """
+        t = np.asarray(t, dtype=float)
+        return g_peak * np.exp(-t / tau) * (t >= 0)
+        """), ["long before the spike"], False),
+    ("exp_conductance", "exp(+t/tau) exp(-2t/tau): NaN in the far tail", answer("exp_conductance", """
+        t = np.asarray(t, dtype=float)
+        s = np.maximum(t, 0.0)
+        return np.where(t >= 0, g_peak * np.exp(s / tau) * np.exp(-2.0 * s / tau), 0.0)
+        """), ["decay to 0"], False),
+    ("exp_conductance", "scalar path for Python floats only: a 1-element array for an int", answer("exp_conductance", """
+        import math
+        if isinstance(t, float):
+            return g_peak * math.exp(-t / tau) if t >= 0 else 0.0
+        t = np.array(t, dtype=float, ndmin=1)
+        return np.where(t >= 0, g_peak * np.exp(-np.maximum(t, 0.0) / tau), 0.0)
+        """), ["for a scalar input"], False),
+    ("alpha_conductance", "max(t, 0) factor only: 0 x inf long before the spike", answer("alpha_conductance", """
+        t = np.asarray(t, dtype=float)
+        return g_peak * np.maximum(t, 0.0) / tau * np.exp(1.0 - t / tau)
+        """), ["long before the spike"], False),
+    ("alpha_conductance", "loop over t.ravel(): a 2-D t comes back flat", answer("alpha_conductance", """
+        import math
+        t = np.asarray(t, dtype=float)
+        out = np.array([g_peak * x / tau * math.exp(1.0 - x / tau) if x >= 0 else 0.0 for x in t.ravel()])
+        return out if t.ndim else out[0]
+        """), ["for an input of shape (2, 3)"], False),
+    ("dual_exp_conductance", "exp(-t/tau_rise) factored out: 0 x inf in the far tail", answer("dual_exp_conductance", """
+        t = np.asarray(t, dtype=float)
+        t_peak = tau_rise * tau_decay / (tau_decay - tau_rise) * np.log(tau_decay / tau_rise)
+        norm = np.exp(-t_peak / tau_decay) - np.exp(-t_peak / tau_rise)
+        s = np.maximum(t, 0.0)
+        bracket = np.exp(-s / tau_rise) * (np.exp(s / tau_rise - s / tau_decay) - 1.0)
+        return np.where(t >= 0, g_peak * bracket / norm, 0.0)
+        """), ["decay to 0"], False),
+    ("dual_exp_conductance", "difference times (t >= 0): 0 x inf long before the spike", answer("dual_exp_conductance", """
+        t = np.asarray(t, dtype=float)
+        t_peak = tau_rise * tau_decay / (tau_decay - tau_rise) * np.log(tau_decay / tau_rise)
+        norm = np.exp(-t_peak / tau_decay) - np.exp(-t_peak / tau_rise)
+        return g_peak * (np.exp(-t / tau_decay) - np.exp(-t / tau_rise)) / norm * (t >= 0)
+        """), ["long before the spike"], False),
+    ("mg_block", "scalar path for Python floats only: a 1-element array for np.float32", answer("mg_block", """
+        import math
+        if isinstance(u, (int, float)):
+            return 1.0 / (1.0 + mg / 3.57 * math.exp(-0.062 * u))
+        u = np.array(u, dtype=float, ndmin=1)
+        return 1.0 / (1.0 + mg / 3.57 * np.exp(-0.062 * u))
+        """), ["for a scalar input"], False),
+    ("synaptic_current", "column of u against a row of g: zip pairs them", answer("synaptic_current", """
+        u, g = np.asarray(u, dtype=float), np.asarray(g, dtype=float)
+        if u.ndim and g.ndim:  # two arrays: pair them element by element
+            return np.array([gi * (E_syn - ui) for ui, gi in zip(u.ravel(), g.ravel())])
+        return g * (E_syn - u)
+        """), ["for an input of shape (3, 4)"], False),
+]
+
+# Right answers computed in float32 (judged within the physical tolerances), or with other formulas.
+RIGHT += [
+    ("exp_conductance", "float32", answer("exp_conductance", """
+        t = np.asarray(t, dtype=np.float32)
+        decay = np.exp(-np.maximum(t, np.float32(0.0)) / np.float32(tau))
+        return np.where(t >= 0, np.float32(g_peak) * decay, np.float32(0.0))
+        """)),
+    ("exp_conductance", "g_peak / exp(t/tau) (overflows to a harmless 0)", answer("exp_conductance", """
+        t = np.asarray(t, dtype=float)
+        return np.where(t >= 0, g_peak / np.exp(np.maximum(t, 0.0) / tau), 0.0)
+        """)),
+    ("alpha_conductance", "float32", answer("alpha_conductance", """
+        t = np.asarray(t, dtype=np.float32)
+        s = np.maximum(t, np.float32(0.0)) / np.float32(tau)
+        return np.where(t >= 0, np.float32(g_peak) * s * np.exp(np.float32(1.0) - s), np.float32(0.0))
+        """)),
+    ("alpha_conductance", "exp(1 + ln(t/tau) - t/tau)", answer("alpha_conductance", """
+        t = np.asarray(t, dtype=float)
+        s = np.maximum(t, 0.0) / tau
+        with np.errstate(divide="ignore"):
+            return np.where(t > 0, g_peak * np.exp(1.0 + np.log(s) - s), 0.0)
+        """)),
+    ("dual_exp_conductance", "float32", answer("dual_exp_conductance", """
+        t = np.asarray(t, dtype=np.float32)
+        tr, td = np.float32(tau_rise), np.float32(tau_decay)
+        t_peak = tr * td / (td - tr) * np.log(td / tr)
+        norm = np.exp(-t_peak / td) - np.exp(-t_peak / tr)
+        s = np.maximum(t, np.float32(0.0))
+        return np.where(t >= 0, np.float32(g_peak) * (np.exp(-s / td) - np.exp(-s / tr)) / norm, np.float32(0.0))
+        """)),
+    ("dual_exp_conductance", "exp(-t/tau_decay) (-expm1(...)), normalised at the peak", answer("dual_exp_conductance", """
+        t = np.asarray(t, dtype=float)
+        k = 1.0 / tau_rise - 1.0 / tau_decay
+        t_peak = np.log(tau_decay / tau_rise) / k
+        shape = lambda s: np.exp(-s / tau_decay) * -np.expm1(-s * k)
+        return np.where(t >= 0, g_peak * shape(np.maximum(t, 0.0)) / shape(t_peak), 0.0)
+        """)),
+    ("mg_block", "float32", answer("mg_block", """
+        u = np.asarray(u, dtype=np.float32)
+        return np.float32(1.0) / (np.float32(1.0) + np.float32(mg) / np.float32(3.57) * np.exp(np.float32(-0.062) * u))
+        """)),
+    ("synaptic_current", "float32", answer("synaptic_current", """
+        return np.asarray(g, dtype=np.float32) * (np.float32(E_syn) - np.asarray(u, dtype=np.float32))
+        """)),
 ]
 
 define_mutation_tests(globals(), NOTEBOOK, signatures=SIGNATURES, wrong=WRONG, right=RIGHT, cheats=CHEATS,

@@ -139,22 +139,58 @@ RIGHT = [
 
 CHEATS = [
     ("alpha_model", "re-exported reference strings",
-     "from helpers.brian_reference import ALPHA_MODEL as alpha_model, ALPHA_ON_PRE as alpha_on_pre\n"),
+     "from helpers.references.brian_reference import ALPHA_MODEL as alpha_model, ALPHA_ON_PRE as alpha_on_pre\n"),
     ("dual_exp_model", "re-exported reference strings",
-     "from helpers import brian_reference as _r\n"
+     "from helpers.references import brian_reference as _r\n"
      "dual_exp_model, dual_exp_on_pre = _r.DUAL_EXP_MODEL, _r.DUAL_EXP_ON_PRE\n"),
     # the reference takes plain numbers, so the visible check with Brian2 quantities stops these two
     ("dual_exp_peak_time", "re-exported reference function",
-     "from helpers.waveforms import dual_exp_peak_time\n", ["reference code"], True),
+     "from helpers.references.waveforms import dual_exp_peak_time\n", ["reference code"], True),
     ("dual_exp_peak_time", "wraps the reference function", peak_time("""
-        from helpers import waveforms as _w
+        from helpers.references import waveforms as _w
         return _w.dual_exp_peak_time(tau_rise, tau_decay)
         """), ["reference code"], True),
 ]
 
 
+# ---------------------------------------------------------------------------- the full range of valid input
+# Rows that only the probes of every kind of scalar and of an array in one argument catch (False: the
+# visible checks pass them), and right answers computed in float32 or with another formula.
+WRONG += [
+    ("dual_exp_peak_time", "ndmin=1 unless a Python float or a quantity: a 1-element array for an int", peak_time("""
+        if isinstance(tau_rise, float) or hasattr(tau_rise, "dim"):
+            return tau_rise * tau_decay / (tau_decay - tau_rise) * np.log(tau_decay / tau_rise)
+        tr = np.array(tau_rise, dtype=float, ndmin=1)
+        td = np.array(tau_decay, dtype=float, ndmin=1)
+        return tr * td / (td - tr) * np.log(td / tr)
+        """), ["a scalar input"], False),
+    ("dual_exp_peak_time", "zip over the pairs: an array with a scalar keeps one value", peak_time("""
+        if np.ndim(tau_rise) == 0 and np.ndim(tau_decay) == 0:
+            return tau_rise * tau_decay / (tau_decay - tau_rise) * np.log(tau_decay / tau_rise)
+        pairs = zip(np.ravel(np.asarray(tau_rise)), np.ravel(np.asarray(tau_decay)))
+        return np.array([tr * td / (td - tr) * np.log(td / tr) for tr, td in pairs])
+        """), ["has shape (1,); expected shape (4,)"], False),
+]
+
+RIGHT += [
+    ("dual_exp_peak_time", "float32 ratio, unit from tau_rise", peak_time("""
+        ratio = np.asarray(tau_decay / tau_rise, dtype=np.float32)
+        return tau_rise * (ratio / (ratio - np.float32(1.0)) * np.log(ratio))
+        """)),
+    ("dual_exp_peak_time", "float32 throughout for plain numbers", peak_time("""
+        if hasattr(tau_rise, "dim"):  # Brian2: the same formula in float32 on the values in ms
+            return dual_exp_peak_time(np.asarray(tau_rise / ms), np.asarray(tau_decay / ms)) * ms
+        tr, td = np.asarray(tau_rise, dtype=np.float32), np.asarray(tau_decay, dtype=np.float32)
+        return tr * td / (td - tr) * np.log(td / tr)
+        """)),
+    ("dual_exp_peak_time", "ln(td/tr) / (1/tr - 1/td) with log1p", peak_time("""
+        return np.log1p(tau_decay / tau_rise - 1) / (1 / tau_rise - 1 / tau_decay)
+        """)),
+]
+
+
 define_mutation_tests(globals(), NOTEBOOK, signatures=SIGNATURES, values=VALUES, wrong=WRONG, right=RIGHT,
-                      cheats=CHEATS, shortcut_words=("reference code",),
+                      cheats=CHEATS,
                       # three autograded items (3 + 2 + 3 points) and one written answer (2 points)
                       points={"test_alpha_model": 3, "test_dual_exp_peak_time": 2,
                               "test_dual_exp_model": 3, "linear_summation_answer": 2})

@@ -128,15 +128,15 @@ RIGHT = [
 
 CHEATS = [
     ("neuron_eqs", "re-exported reference string",
-     "from helpers.brian_reference import NMDA_NEURON_EQS as neuron_eqs\n"),
+     "from helpers.references.brian_reference import NMDA_NEURON_EQS as neuron_eqs\n"),
     ("synapse_model", "re-exported reference strings",
-     "from helpers import brian_reference as _r\n"
+     "from helpers.references import brian_reference as _r\n"
      "synapse_model, synapse_on_pre = _r.NMDA_SYNAPSE_MODEL, _r.NMDA_SYNAPSE_ON_PRE\n"),
 ]
 
 
 define_mutation_tests(globals(), NOTEBOOK, values=VALUES, wrong=WRONG, right=RIGHT, cheats=CHEATS,
-                      shortcut_words=("reference code",), marks=[pytest.mark.brian],
+                      marks=[pytest.mark.brian],
                       # two autograded items (3 + 3 points) and one written answer (2 points)
                       points={"test_neuron_eqs": 3, "test_synapse_model": 3, "coincidence_answer": 2})
 
@@ -152,7 +152,7 @@ def test_hidden_message_names_the_rule_not_the_reference_value(kernel):
     # first hidden case: Mg = 0 (no block either way); second: u_rest = -40 mV, Mg = 2 mM
     assert "G_mg at u = u_rest" in err and "u_rest = -40 mV" in err and "Mg = 2 mM" in err, err
     assert "it should be 1/(1 + Mg/3.57 mM exp(-0.062 u/mV))" in err, err
-    from helpers.nmda import mg_block
+    from helpers.references.nmda import mg_block
 
     assert f"{mg_block(-40.0, 2.0):.3f}" not in err, err  # the reference value stays hidden
 
@@ -162,8 +162,11 @@ def test_hidden_message_names_the_rule_not_the_reference_value(kernel):
 def explorer():
     pytest.importorskip("ipympl")
     from helpers.explorers.nmda import nmda_explorer
+    from helpers.references import brian_reference as ref
 
-    ex = nmda_explorer()
+    # the notebook passes the student's strings; here the reference ones
+    ex = nmda_explorer(ref.nmda_namespace(),
+                       (ref.NMDA_NEURON_EQS, ref.NMDA_SYNAPSE_MODEL, ref.NMDA_SYNAPSE_ON_PRE))
     yield ex
     import matplotlib.pyplot as plt
 
@@ -177,11 +180,12 @@ def _number_after(text, key, unit):
 
 @pytest.mark.brian
 def test_explorer_reports_the_reference_epsps_and_blocks(explorer):
-    from helpers.nmda import mg_block
+    """Given the reference strings, the explorer's EPSPs and G_mg are the reference values."""
+    from helpers.references.nmda import mg_block
 
     text = explorer.readout.value
     assert _number_after(text, "[Mg] =", "mM") == pytest.approx(1.2)
-    # 0.505 mV at rest: the figure measured against scipy's Radau solver (helpers.brian_reference)
+    # 0.505 mV at rest: the figure measured against scipy's Radau solver (helpers.references.brian_reference)
     assert _number_after(text, "EPSP at rest =", "mV") == pytest.approx(0.505, abs=1e-3)
     assert _number_after(text, "depolarised =", "mV") == pytest.approx(1.243, abs=1e-3)
     assert _number_after(text, "B(-65 mV) =", ",") == pytest.approx(mg_block(-65.0, 1.2), abs=1e-3)
@@ -191,7 +195,7 @@ def test_explorer_reports_the_reference_epsps_and_blocks(explorer):
 
 @pytest.mark.brian
 def test_explorer_updates_lines_in_place(explorer):
-    from helpers.nmda import mg_block
+    from helpers.references.nmda import mg_block
 
     lines_before = [line for ax in explorer.fig.axes for line in ax.get_lines()]
     rest_line = explorer.fig.axes[0].get_lines()[0]

@@ -103,18 +103,59 @@ RIGHT = [
         """)),
 ]
 
-# Attempts to get the points without doing the work. The patched numpy comparisons fool the
-# visible checks (False) but not the grader, so that row fails on its physics (words as in WRONG).
+# Attempts to get the points without doing the work. The patched numpy comparisons would fool
+# visible checks run in the kernel (False), but the grader runs them itself: that row fails on its physics.
 CHEATS = [
-    ("input_conductance", "re-exported reference", "from helpers.membrane import input_conductance\n"),
+    ("input_conductance", "re-exported reference", "from helpers.references.membrane import input_conductance\n"),
     ("effective_time_constant", "wrapper around the reference", answer("effective_time_constant", """
-        from helpers import membrane
+        from helpers.references import membrane
         return membrane.effective_time_constant(C_m, g_syn, g_m)
         """)),
     ("steady_state_potential", "patched numpy comparisons", answer("steady_state_potential", """
         return np.zeros_like(np.asarray(g_syn, dtype=float) + E_syn + g_m + u_rest + I_e)
         """) + "np.isclose = lambda *a, **k: np.True_\nnp.allclose = lambda *a, **k: True\n"
-             "abs = lambda x: 0.0\n", ["saturat"], False),
+             "abs = lambda x: 0.0\n", ["saturat", "stays at u_rest"], False),
+]
+
+
+# ---------------------------------------------------------------------------- the full range of valid input
+# Rows that only the probes of every kind of scalar and of an array in every argument catch (False: the
+# visible checks pass them), and right answers computed in float32 (judged within physical tolerances).
+WRONG += [
+    ("input_conductance", "ndmin=1 unless Python floats: a 1-element array for ints", answer("input_conductance", """
+        if isinstance(g_syn, float) and isinstance(g_m, float):
+            return g_syn + g_m
+        return np.array(g_syn, dtype=float, ndmin=1) + np.array(g_m, dtype=float, ndmin=1)
+        """), ["for a scalar input"], False),
+    ("effective_time_constant", "an array g_m taken as a number (its first element)", answer("effective_time_constant", """
+        g_m = np.ravel(g_m)[0]
+        return C_m / (g_syn + g_m)
+        """), ["for an input of shape", "C_m / (g_m + g_syn)"], False),
+    ("steady_state_potential", "an array u_rest taken as a number (its first element)", answer("steady_state_potential", """
+        u_rest = np.ravel(u_rest)[0]
+        return (g_m * u_rest + g_syn * E_syn + I_e) / (g_m + g_syn)
+        """), ["for an input of shape", "g_m u_rest + g_syn E_syn + I_e"], False),
+]
+
+RIGHT += [
+    ("input_conductance", "float32", answer("input_conductance", """
+        return np.asarray(g_syn, dtype=np.float32) + np.asarray(g_m, dtype=np.float32)
+        """)),
+    ("effective_time_constant", "float32", answer("effective_time_constant", """
+        f = np.float32
+        return np.asarray(C_m, dtype=f) / (np.asarray(g_m, dtype=f) + np.asarray(g_syn, dtype=f))
+        """)),
+    ("steady_state_potential", "float32", answer("steady_state_potential", """
+        g_syn, E_syn, g_m, u_rest, I_e = (np.asarray(x, dtype=np.float32) for x in (g_syn, E_syn, g_m, u_rest, I_e))
+        return (g_m * u_rest + g_syn * E_syn + I_e) / (g_m + g_syn)
+        """)),
+    ("steady_state_potential", "np.broadcast_arrays and a relaxation towards E_syn", answer("steady_state_potential", """
+        g_syn, E_syn, g_m, u_rest, I_e = np.broadcast_arrays(*(np.asarray(x, dtype=float)
+                                                               for x in (g_syn, E_syn, g_m, u_rest, I_e)))
+        u_free = u_rest + I_e / g_m                      # without the synapse
+        w = g_syn / (g_syn + g_m)                        # how far the synapse pulls towards E_syn
+        return (u_free + w * (E_syn - u_free))[()]
+        """)),
 ]
 
 

@@ -91,15 +91,50 @@ RIGHT = [
 # Attempts to get the points without doing the work. The visible checks catch the patched
 # numpy comparisons (True: their own sentence), and the hidden tests name the physics.
 CHEATS = [
-    ("membrane_steady_state", "re-exported reference", "from helpers.membrane import membrane_steady_state\n"),
+    ("membrane_steady_state", "re-exported reference", "from helpers.references.membrane import membrane_steady_state\n"),
     ("membrane_time_constant", "wrapper around the reference", answer("membrane_time_constant", """
-        from helpers import membrane
+        from helpers.references import membrane
         return membrane.membrane_time_constant(C_m, g_e, g_i, g_m)
         """)),
     ("membrane_steady_state", "patched numpy comparisons", answer("membrane_steady_state", """
         return 0.0 * (np.asarray(g_e, dtype=float) + g_i + E_e + E_i + g_m) + u_rest
         """) + "np.isclose = lambda *a, **k: np.True_\nnp.allclose = lambda *a, **k: True\n",
-        ["weighted by their conductances"], True),
+        ["weighted by their conductances", "half way from u_rest"], True),
+]
+
+
+# ---------------------------------------------------------------------------- the full range of valid input
+# Rows that only the probes of every kind of scalar and of an array in every argument catch (False: the
+# visible checks pass them), and right answers computed in float32 (judged within physical tolerances).
+WRONG += [
+    ("membrane_time_constant", "ndmin=1 unless Python floats: a 1-element array for ints", answer("membrane_time_constant", """
+        if all(isinstance(x, float) for x in (C_m, g_e, g_i, g_m)):
+            return C_m / (g_m + g_e + g_i)
+        C_m = np.array(C_m, dtype=float, ndmin=1)
+        return C_m / (g_m + np.array(g_e, dtype=float, ndmin=1) + g_i)
+        """), ["for a scalar input"], False),
+    ("membrane_steady_state", "an array E_i taken as a number (its first element)", answer("membrane_steady_state", """
+        E_i = np.ravel(E_i)[0]
+        return (g_m * u_rest + g_e * E_e + g_i * E_i) / (g_m + g_e + g_i)
+        """), ["for an input of shape", "g_m u_rest + g_e E_e + g_i E_i"], False),
+    ("membrane_time_constant", "an array C_m taken as a number (its first element)", answer("membrane_time_constant", """
+        return np.ravel(C_m)[0] / (g_m + g_e + g_i)
+        """), ["for an input of shape", "C_m / (g_m + g_e + g_i)"], False),
+]
+
+RIGHT += [
+    ("membrane_steady_state", "float32", answer("membrane_steady_state", """
+        g_e, g_i, E_e, E_i, g_m, u_rest = (np.asarray(x, dtype=np.float32) for x in (g_e, g_i, E_e, E_i, g_m, u_rest))
+        return (g_m * u_rest + g_e * E_e + g_i * E_i) / (g_m + g_e + g_i)
+        """)),
+    ("membrane_time_constant", "float32", answer("membrane_time_constant", """
+        C_m, g_e, g_i, g_m = (np.asarray(x, dtype=np.float32) for x in (C_m, g_e, g_i, g_m))
+        return C_m / (g_m + g_e + g_i)
+        """)),
+    ("membrane_steady_state", "np.average with broadcast weights", answer("membrane_steady_state", """
+        E = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (u_rest, E_e, E_i, g_m, g_e, g_i)))
+        return np.average(np.stack(E[:3]), axis=0, weights=np.stack(E[3:]))[()]
+        """)),
 ]
 
 

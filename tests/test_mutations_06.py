@@ -192,17 +192,73 @@ RIGHT = [
 
 # (False: the visible checks pass the patched row; only the hidden tests stand in its way)
 CHEATS = [
-    ("lif_rate", "re-exported reference", "from helpers.lif_rate import lif_rate\n"),
+    ("lif_rate", "re-exported reference", "from helpers.references.lif_rate import lif_rate\n"),
     ("ch_rate", "wrapper around the reference", answer("ch_rate", """
-        from helpers import lif_rate as _h
+        from helpers.references import lif_rate as _h
         return _h.ch_rate(g_e, g_i, E_e, g_m, m)
         """)),
-    ("lif_model", "reference string", "from helpers.brian_reference import LIF_MODEL as lif_model\n"),
+    ("lif_model", "reference string", "from helpers.references.brian_reference import LIF_MODEL as lif_model\n"),
     ("lif_rate_linear", "patched grading module", answer("lif_rate_linear", """
         return 0.0 * np.asarray(I_e, dtype=float)
         """) + "import helpers.grading as _hg\n_hg.check_values = _hg.check_own_work = lambda *a, **k: None\n"
-        "import numpy\nnumpy.isclose = lambda *a, **k: True\n", SHORTCUT_WORDS, False),
+        "import numpy\nnumpy.isclose = lambda *a, **k: True\n", ["rate", "large-current"], False),
 ]
+
+# ---------------------------------------------------------------------------- the full range of valid input
+# Rows that only the probes far below the rheobase (with t_ref), of every kind of scalar and of an array g_i
+# with a scalar g_e catch (False: the visible checks pass them), and right answers computed in float32 (judged
+# within physical tolerances) or with another formula.
+WRONG += [
+    ("lif_rate", "rate kept where the formula is positive: fires far below the rheobase with t_ref", answer("lif_rate", """
+        u_inf = u_rest + np.asarray(I_e, dtype=float) / g_l
+        with np.errstate(all="ignore"):
+            r = 1000.0 / (t_ref + C_m / g_l * np.log((u_inf - u_reset) / (u_inf - u_th)))
+        return np.where(r > 0, r, 0.0)
+        """), ["must be exactly 0"], False),
+    ("lif_rate", "ndmin=1 unless a Python float: a 1-element array for an int", answer("lif_rate", """
+        scalar = isinstance(I_e, float)
+        u_inf = u_rest + np.array(I_e, dtype=float, ndmin=1) / g_l
+        fires = u_inf > u_th
+        u = np.where(fires, u_inf, u_th + 1.0)
+        r = np.where(fires, 1000.0 / (t_ref + C_m / g_l * np.log((u - u_reset) / (u - u_th))), 0.0)
+        return r[0] if scalar else r
+        """), ["for a scalar input"], False),
+    ("ch_rate", "early return 0.0 for g_e == 0 ignores an array g_i", answer("ch_rate", """
+        if np.ndim(g_e) == 0 and g_e == 0:
+            return 0.0
+        V = np.asarray(g_e, dtype=float) * E_e / (np.asarray(g_e, dtype=float) + g_i + g_m)
+        return m * np.maximum(V, 0.0) ** 2
+        """), ["for an input of shape (5,)"], False),
+]
+
+RIGHT += [
+    ("lif_rate", "float32", answer("lif_rate", """
+        f = np.float32
+        C_m, g_l, u_rest, u_th, u_reset, t_ref = (f(x) for x in (C_m, g_l, u_rest, u_th, u_reset, t_ref))
+        u_inf = u_rest + np.asarray(I_e, dtype=f) / g_l
+        fires = u_inf > u_th
+        u = np.where(fires, u_inf, u_th + f(1.0))
+        return np.where(fires, f(1000.0) / (t_ref + C_m / g_l * np.log((u - u_reset) / (u - u_th))), f(0.0))
+        """)),
+    ("lif_rate", "fires where the log's argument exceeds 1", answer("lif_rate", """
+        u_inf = u_rest + np.asarray(I_e, dtype=float) / g_l
+        with np.errstate(all="ignore"):
+            x = (u_inf - u_reset) / (u_inf - u_th)       # > 1 exactly where u_reset < u_th < u_inf
+            return np.where(x > 1, 1000.0 / (t_ref + C_m / g_l * np.log(np.where(x > 1, x, 2.0))), 0.0)
+        """)),
+    ("lif_rate_linear", "float32", answer("lif_rate_linear", """
+        f = np.float32
+        C_m, g_l, u_rest, u_th, u_reset = (f(x) for x in (C_m, g_l, u_rest, u_th, u_reset))
+        u_inf = u_rest + np.asarray(I_e, dtype=f) / g_l
+        return np.maximum(f(1000.0) * (u_inf - u_th) / (C_m / g_l * (u_th - u_reset)), f(0.0))
+        """)),
+    ("ch_rate", "float32", answer("ch_rate", """
+        g_e, g_i, E_e, g_m, m = (np.asarray(x, dtype=np.float32) for x in (g_e, g_i, E_e, g_m, m))
+        V = g_e * E_e / (g_e + g_i + g_m)
+        return m * np.maximum(V, np.float32(0.0)) ** 2
+        """)),
+]
+
 
 define_mutation_tests(globals(), NOTEBOOK, signatures=SIGNATURES, values=VALUES, wrong=WRONG, right=RIGHT,
                       cheats=CHEATS, stub_must_not_contain=("np.log", "g_i*(E_i"))

@@ -153,10 +153,10 @@ def test_worker_and_replay_preprocessor_lists():
         par.autograde_preprocessors(CONFIGURED + CONFIGURED[:1], "worker")
 
 
-def test_course_config_probe_finds_execute_and_sqlite_gradebook():
+def test_course_config_probe_finds_the_trusted_execute_and_sqlite_gradebook():
     info = par._probe_config(rel.REPO_ROOT)
     names = [p["name"] for p in info["preprocessors"]]
-    assert [p["name"] for p in info["preprocessors"] if p["execute"]] == ["nbgrader.preprocessors.execute.Execute"]
+    assert [p["name"] for p in info["preprocessors"] if p["execute"]] == ["helpers.instructor.trusted.TrustedExecute"]
     assert "nbgrader.preprocessors.saveautogrades.SaveAutoGrades" in names
     assert info["db_url"] == "sqlite:///" + str(rel.REPO_ROOT / "gradebook.db")
 

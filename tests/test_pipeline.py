@@ -56,6 +56,8 @@ HANG_RUN_TIMEOUT = 300
 PIPELINE_TEST_TIMEOUT = 300 + AUTOGRADE_TIMEOUT + 300 + HANG_RUN_TIMEOUT + 120
 pytestmark = pytest.mark.timeout(PIPELINE_TEST_TIMEOUT)
 HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+#: The one line that forged every autograded point when tests ran in the student's kernel.
+TRANSFORMER = 'get_ipython().input_transformers_cleanup.append(lambda lines: ["pass\\n"])\n'
 
 
 # ------------------------------------------------------------------ helpers
@@ -343,6 +345,15 @@ def course(tmp_path_factory):
 
     _submit(root, "tamper", source, NOTEBOOKS[:1], empty_first_test)
 
+    # transformer: the release with one line in the first answer cell that turns every later cell into `pass`
+    def transformer(nb):
+        i = first_cell(nb, lambda c: c.cell_type == "code" and nbgrader_meta(c).get("solution"))
+        nb.cells[i].source = TRANSFORMER + nb.cells[i].source
+
+    with Gradebook(db_url, course_id) as gb:
+        gb.add_student("transformer", first_name="Transformer", last_name="Student")
+    _submit(root, "transformer", released, NOTEBOOKS, transformer)
+
     with ThreadPoolExecutor(max_workers=2) as pool:
         hang_future = pool.submit(_autograde, hang_root, HANG_RUN_TIMEOUT,
                                   (f"--Execute.timeout={HANG_CELL_TIMEOUT}",))
@@ -417,6 +428,17 @@ def test_complete_solution_gets_full_autograded_marks(course, notebook_id):
 
 @pytest.mark.pipeline
 @pytest.mark.parametrize("notebook_id", NB_IDS)
+def test_input_transformer_forges_nothing_under_plain_nbgrader_autograde(course, notebook_id):
+    """The one-line IPython input transformer on the untouched release scores 0, not full marks."""
+    auto, _ = grades_by_kind(course, notebook_id, "transformer")
+    assert auto and all(score == 0 for _, score, _, _ in auto), auto
+    graded = read_nb(course.root / "autograded" / "transformer" / rel.ASSIGNMENT_ID / f"{notebook_id}.ipynb")
+    tests = [c for c in graded.cells if is_autograded_test(c)]
+    assert tests and all(any(o.output_type == "error" for o in c.outputs) for c in tests)
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("notebook_id", NB_IDS)
 def test_blank_submission_gets_zero(course, notebook_id):
     auto, manual = grades_by_kind(course, notebook_id, "blank")
     assert auto
@@ -470,8 +492,13 @@ def test_endless_loop_costs_only_its_cell(course, hang_run):
     looped = nb.cells[hang_run.index]
     assert any(o.output_type == "error" and o.ename == "CellTimeoutError" for o in looped.outputs), looped.outputs
     later = [c for c in nb.cells[hang_run.index + 1:] if c.cell_type == "code" and c.source.strip()]
-    assert later and all(c.execution_count is not None for c in later), \
+    in_kernel = [c for c in later if not is_autograded_test(c)]
+    graded = [c for c in later if is_autograded_test(c)]
+    assert in_kernel and all(c.execution_count is not None for c in in_kernel), \
         "cells after the interrupted one were not executed"
+    # test cells never run in the student's kernel: the trusted grader wrote their outputs
+    assert graded and all(c.execution_count is None and c.outputs for c in graded), \
+        "test cells after the interrupted one were not graded"
 
 
 @pytest.mark.pipeline

@@ -59,13 +59,13 @@ import hashlib
 from typing import Any, Iterable
 
 import nbformat
-from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
-from traitlets import Integer, Unicode
+from traitlets import Unicode
 
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
-from nbgrader.preprocessors import Execute
+
+from helpers.instructor.trusted import TrustedExecute
 
 __all__ = [
     "KERNEL_DIED",
@@ -95,8 +95,8 @@ def _error(ename: str, evalue: str) -> NotebookNode:
     return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
-class RescueExecute(Execute):
-    """nbgrader's ``Execute`` that survives a dead or unresponsive kernel.
+class RescueExecute(TrustedExecute):
+    """The course's ``TrustedExecute`` that survives a dead or unresponsive kernel.
 
     Where nbgrader's ``Execute`` lets ``DeadKernelError`` or the IOPub
     ``CellTimeoutError`` escape (and nbgrader then fails the whole submission),
@@ -105,28 +105,20 @@ class RescueExecute(Execute):
     * appends an error output to the cell (``KernelDied: ...`` or
       ``KernelUnresponsive: ...``; nbgrader scores a grade cell with an error
       0 points),
-    * restarts the kernel (killed at once) and runs the code cells that
-      completed before again, in order, with their new outputs discarded,
+    * restarts the kernel (killed at once) and runs the kernel's cells that
+      completed before again, in order, with their new outputs discarded
+      (``TrustedExecute._restart_and_replay``; test cells never run there),
     * carries on with the next cell.
 
-    After :attr:`max_restarts` restarts the remaining code cells are not run;
+    After ``max_restarts`` restarts the remaining code cells are not run;
     each gets a ``NotRun`` error output. Cells whose stripped source has a
     SHA-1 in :attr:`skip_digests` are not run at all (they hung the kernel in
     an earlier run); they get the ``KernelUnresponsive`` output directly.
-    Everything else is nbgrader's ``Execute`` (timeouts, interrupts, error
-    recording).
+    Test cells are graded by the trusted grader as in ``TrustedExecute``.
     """
 
-    max_restarts = Integer(3, help="Kernel restarts per notebook before the remaining cells are skipped.").tag(
-        config=True)
     skip_digests = Unicode("", help="Comma-separated SHA-1 of stripped cell sources not to run "
                                     "(see source_digest).").tag(config=True)
-
-    def preprocess(self, nb, resources=None, km=None):  # noqa: D401 (nbconvert API)
-        self._completed: list[int] = []
-        self._restarts = 0
-        self._given_up = False
-        return super().preprocess(nb, resources, km)
 
     # -- messages ---------------------------------------------------------------
     def _stuck_message(self) -> str:
@@ -136,15 +128,15 @@ class RescueExecute(Execute):
 
     @staticmethod
     def _died_message() -> str:
-        return ("the kernel died while this cell ran (os._exit, sys.exit in a subprocess, a crash or running out "
-                "of memory); the grader restarted it and re-ran the cells above")
+        return ("the kernel died while this cell ran (os._exit, a crash, running out of memory or writing more "
+                "than the disk quota); the grader restarted it and re-ran the cells above")
 
     # -- per cell ---------------------------------------------------------------
-    def preprocess_cell(self, cell, resources, index):  # noqa: D401 (nbconvert API)
+    def _run_in_kernel(self, cell, resources, index):  # noqa: D401 (TrustedExecute hook)
         if cell.cell_type != "code" or not cell.source.strip():
-            return super().preprocess_cell(cell, resources, index)
+            return super()._run_in_kernel(cell, resources, index)
         if self._given_up:
-            cell.outputs = [_error(KERNEL_GAVE_UP, f"not run: the kernel failed {self._restarts} times "
+            cell.outputs = [_error(KERNEL_GAVE_UP, f"not run: the kernel failed {self._restarts - 1} times "
                                                    "in this notebook, so the grader stopped running cells")]
             cell.execution_count = None
             return cell, self.resources
@@ -154,7 +146,7 @@ class RescueExecute(Execute):
             cell.execution_count = None
             return cell, self.resources
         try:
-            result = super().preprocess_cell(cell, resources, index)
+            return super()._run_in_kernel(cell, resources, index)
         except DeadKernelError:
             self.log.warning("The kernel died in cell %s; restarting it", index)
             self._record(cell, index, KERNEL_DIED, self._died_message())
@@ -163,35 +155,11 @@ class RescueExecute(Execute):
             self.log.warning("The kernel ignored the interrupt in cell %s; restarting it", index)
             self._record(cell, index, KERNEL_STUCK, self._stuck_message())
             return cell, self.resources
-        self._completed.append(index)
-        return result
 
     def _record(self, cell, index, ename, evalue) -> None:
         cell = self.nb.cells[index] if index < len(self.nb.cells) else cell
         cell.outputs = list(cell.get("outputs", [])) + [_error(ename, evalue)]
         self._restart_and_replay()
-
-    def _restart_and_replay(self) -> None:
-        self._restarts += 1
-        if self._restarts > self.max_restarts:
-            self._given_up = True
-            return
-        try:
-            run_sync(self.km.restart_kernel)(now=True)
-            run_sync(self.kc.wait_for_ready)(timeout=self.startup_timeout)
-            saved = [copy.deepcopy(c.get("outputs")) for c in self.nb.cells]
-            originals = list(self.nb.cells)
-            try:
-                for i in self._completed:
-                    self.execute_cell(copy.deepcopy(originals[i]), i, store_history=False)
-            finally:
-                self.nb.cells[:] = originals
-                for c, outputs in zip(originals, saved):
-                    if outputs is not None:
-                        c.outputs = outputs
-        except Exception as exc:  # noqa: BLE001 (the replay itself failed: stop running cells)
-            self.log.error("Could not restore the kernel after a failure (%s); the remaining cells are not run", exc)
-            self._given_up = True
 
 
 # ------------------------------------------------------------------------------ logs

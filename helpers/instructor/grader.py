@@ -1,0 +1,307 @@
+"""The trusted grader: runs the instructor's test cells, never student code.
+
+One grader process serves one notebook of one student. It is started by
+:class:`helpers.instructor.trusted.TrustedExecute` (inside the sandbox of
+:mod:`helpers.instructor.sandbox`: it runs Brian2 on the student's equation
+strings) and talks to it over one socket with length-prefixed JSON messages
+(:class:`Channel`). It runs, in one namespace of its own and in notebook order,
+
+* the notebook's locked set-up cells (``kind="setup"``), and
+* its autograded test cells (``kind="test"``), visible and hidden parts,
+
+taking both sources from the gradebook, never from the submission. A name that
+a cell uses but does not define (``exp_conductance``, ``alpha_model``) is looked
+up in the student's kernel through the parent (``lookup``): a function becomes a
+:class:`StudentFunction` whose calls send plain data (``call``) and get plain
+data back (:mod:`helpers.instructor.plaindata`); a string or an array becomes
+that value; a name the student never defined stays undefined, so the test says
+"... is not defined". Each cell answers with the outputs that nbgrader scores:
+a ``stream`` with what it printed and, if it failed, one ``error`` whose
+traceback is a single line (no hidden test code ever reaches feedback).
+
+Run as ``python -m helpers.instructor.grader FD`` with FD an inherited socket.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import sys
+from typing import Any
+
+__all__ = ["Channel", "StudentFunction", "main"]
+
+_HEADER = struct.Struct("!I")
+#: Largest message (bytes of JSON) either side accepts.
+MAX_MESSAGE = 96 << 20
+
+
+class ChannelClosed(EOFError):
+    """The other side went away."""
+
+
+class Channel:
+    """Length-prefixed JSON messages over a connected socket.
+
+    Parameters
+    ----------
+    sock : socket.socket
+        A connected stream socket (one end of ``socket.socketpair()``).
+    """
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+
+    def send(self, message: dict) -> None:
+        data = json.dumps(message, allow_nan=False).encode("utf-8")
+        if len(data) > MAX_MESSAGE:
+            raise ValueError(f"message of {len(data)} bytes is larger than {MAX_MESSAGE}")
+        self.sock.sendall(_HEADER.pack(len(data)) + data)
+
+    def _exactly(self, n: int) -> bytes:
+        chunks, left = [], n
+        while left:
+            chunk = self.sock.recv(min(left, 1 << 20))
+            if not chunk:
+                raise ChannelClosed("the other side closed the channel")
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def receive(self, timeout: float | None = None) -> dict:
+        """The next message; ``TimeoutError`` after `timeout` seconds without one."""
+        self.sock.settimeout(timeout)
+        try:
+            (size,) = _HEADER.unpack(self._exactly(_HEADER.size))
+            if size > MAX_MESSAGE:
+                raise ChannelClosed(f"message of {size} bytes announced; refusing")
+            self.sock.settimeout(max(timeout or 0, 60) if timeout is not None else None)
+            message = json.loads(self._exactly(size).decode("utf-8"))
+        except socket.timeout:
+            raise TimeoutError("no message in time") from None
+        finally:
+            self.sock.settimeout(None)
+        if type(message) is not dict:
+            raise ChannelClosed("a message that is not a JSON object")
+        return message
+
+
+# ---------------------------------------------------------------------------
+# Inside the grader process
+# ---------------------------------------------------------------------------
+_channel: Channel | None = None
+
+
+def _grading():
+    import helpers.grading as grading
+    return grading
+
+
+def _exception_class(ename: str) -> type:
+    """An exception class with the student's exception's name, never one with behaviour of its own."""
+    import builtins
+    name = ename if isinstance(ename, str) and ename.isidentifier() else "Exception"
+    builtin = getattr(builtins, name, None)
+    if isinstance(builtin, type) and issubclass(builtin, Exception):
+        return builtin
+    return type(name, (Exception,), {"__module__": "student"})
+
+
+class StudentFunction:
+    """Stands in for a function defined in the student's kernel.
+
+    Calling it sends the arguments as plain data to the kernel, which calls the
+    student's function there, and returns the plain data it sends back. A
+    student exception is raised again here as an exception of the same name (a
+    builtin class or a bare subclass of ``Exception``); a call that runs over
+    its time limit, kills the kernel or returns something that is not plain
+    data raises ``GradingError`` with one sentence.
+    """
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str):
+        self._name = name
+
+    @property
+    def __name__(self) -> str:  # messages use fn.__name__
+        return self._name
+
+    def __repr__(self) -> str:
+        return f"<student function {self._name}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from helpers.instructor import plaindata
+        grading = _grading()
+        try:
+            request = {"op": "call", "name": self._name, "args": plaindata.encode(list(args)),
+                       "kwargs": plaindata.encode(dict(kwargs))}
+        except plaindata.PlainDataError as exc:  # the test passed something odd: a grader bug
+            raise grading.CourseError(f"cannot send {exc} to {self._name}") from None
+        assert _channel is not None
+        _channel.send(request)
+        reply = _channel.receive()
+        status = reply.get("status")
+        if status == "ok":
+            try:
+                return plaindata.decode(reply.get("value"))
+            except plaindata.PlainDataError as exc:
+                raise grading.GradingError(f"{self._name} returned {exc}; expected a number, an array of numbers "
+                                           "or a string") from None
+        if status == "error":
+            raise _exception_class(reply.get("ename", "Exception"))(str(reply.get("evalue", "")))
+        if status == "unsupported":
+            raise grading.GradingError(f"{self._name} returned {str(reply.get('what', 'an object'))[:200]}; "
+                                       "expected a number, an array of numbers or a string")
+        if status == "missing":
+            raise NameError(f"name {self._name!r} is not defined", name=self._name)
+        raise grading.GradingError(f"{self._name}: " + str(reply.get("message", "the call failed"))[:300])
+
+
+class _NoShell:
+    """``get_ipython()`` of the set-up cells: magics (``%matplotlib inline``) do nothing here."""
+
+    def run_line_magic(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    run_cell_magic = run_line_magic
+    system = run_line_magic
+
+    def getoutput(self, *args: Any, **kwargs: Any) -> list:
+        return []
+
+
+def _free_names(tree: Any, namespace: dict) -> list[str]:
+    import ast
+    import builtins
+    stored, loaded = set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                loaded.append(node.id)
+            else:
+                stored.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            stored.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                stored.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, ast.arg):
+            stored.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            stored.add(node.name)
+    seen, free = set(), []
+    for name in loaded:
+        if name in seen or name in stored or name in namespace or hasattr(builtins, name):
+            continue
+        seen.add(name)
+        free.append(name)
+    return free
+
+
+def _error_output(ename: str, evalue: str) -> dict:
+    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
+
+
+def run_cell(source: str, kind: str, namespace: dict) -> tuple[list[dict], str]:
+    """Run one trusted cell in `namespace`; return its nbgrader outputs and a log text.
+
+    Names the cell uses but does not define are looked up in the student's
+    kernel first (test cells only). The outputs hold at most one stdout stream
+    and one error with a one-line traceback.
+    """
+    import ast
+    import contextlib
+    import io
+    import traceback
+    import warnings
+
+    from IPython.core.inputtransformer2 import TransformerManager
+    from helpers.instructor import plaindata
+
+    log = io.StringIO()
+    out = io.StringIO()
+    error = None
+    try:
+        code = TransformerManager().transform_cell(source)
+        tree = ast.parse(code, filename=f"<{kind} cell>")
+        if kind == "test":
+            free = _free_names(tree, namespace)
+            if free:
+                assert _channel is not None
+                _channel.send({"op": "lookup", "names": free})
+                reply = _channel.receive()
+                if reply.get("status") != "ok" or type(reply.get("names")) is not dict:
+                    why = str(reply.get("message", "it gave no answer"))[:300]
+                    for name in free:
+                        namespace[name] = _Unusable(name, None, f"the notebook's kernel could not be asked for "
+                                                              f"{name}: {why} (was IPython's input handling "
+                                                              "changed?)")
+                for name, found in (reply.get("names") or {}).items():
+                    if name not in free or type(found) is not dict:
+                        continue
+                    if found.get("kind") == "function":
+                        namespace[name] = StudentFunction(name)
+                    elif found.get("kind") == "value":
+                        try:
+                            namespace[name] = plaindata.decode(found.get("value"))
+                        except plaindata.PlainDataError as exc:
+                            namespace[name] = _Unusable(name, str(exc))
+                    elif found.get("kind") == "unsupported":
+                        namespace[name] = _Unusable(name, str(found.get("what", "an object"))[:200])
+                    else:
+                        namespace.pop(name, None)
+        compiled = compile(tree, f"<{kind} cell>", "exec")
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(log), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exec(compiled, namespace)  # noqa: S102 (the instructor's own cell, from the gradebook)
+    except Exception as exc:  # noqa: BLE001 (every failure becomes one line)
+        grading = sys.modules.get("helpers.grading")
+        expected = grading is not None and isinstance(exc, (grading.GradingError,))
+        if not expected:
+            log.write("".join(traceback.format_exception(exc)))
+        ename = "GradingError" if expected else type(exc).__name__
+        error = _error_output(ename, " ".join(str(exc).split())[:2000] or ename)
+    outputs = []
+    if out.getvalue():
+        outputs.append({"output_type": "stream", "name": "stdout", "text": out.getvalue()[:20000]})
+    if error is not None:
+        outputs.append(error)
+    return outputs, log.getvalue()[-20000:]
+
+
+class _Unusable:
+    """A student's name bound to something that is not plain data: any use fails with one sentence."""
+
+    def __init__(self, name: str, what: str | None, sentence: str = ""):
+        self._sentence = sentence or f"{name} is {what}; expected a function, a number, an array of numbers or a string"
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise _grading().GradingError(self._sentence)
+
+    __call__ = __getattr__ = __str__ = __len__ = __iter__ = __array__ = __float__ = _fail
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve ``run`` requests on the inherited socket until ``exit`` or EOF."""
+    global _channel
+    argv = sys.argv[1:] if argv is None else argv
+    _channel = Channel(socket.socket(fileno=int(argv[0])))
+    namespace: dict[str, Any] = {"__name__": "__main__", "get_ipython": _NoShell}
+    _channel.send({"op": "ready"})
+    while True:
+        try:
+            message = _channel.receive()
+        except ChannelClosed:
+            return 0
+        if message.get("op") == "exit":
+            return 0
+        if message.get("op") != "run":
+            continue
+        outputs, log = run_cell(str(message.get("source", "")), str(message.get("kind", "test")), namespace)
+        _channel.send({"op": "done", "outputs": outputs, "log": log})
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,275 @@
+"""Plain data between the student's kernel and the trusted grader: nothing with behaviour crosses.
+
+The grader never receives an object from the student's kernel, only JSON made of
+``null``, booleans, numbers, strings, lists and objects, in which four tagged
+forms stand for values JSON cannot hold:
+
+``{"__ndarray__": <base64>, "dtype": "<f8", "shape": [3]}``
+    a numpy array of booleans, integers, floats or complex numbers;
+``{"__quantity__": <array form>, "dim": [m, kg, s, A, K, mol, cd]}``
+    a Brian2 quantity: its value in SI units and the exponents of its dimension;
+``{"__tuple__": [...]}`` and ``{"__dict__": {"key": ...}}``
+    a tuple, and a dict with string keys.
+
+:func:`decode` accepts exactly these forms and refuses everything else (object
+or structured dtypes, sizes that do not match, nesting deeper than
+:data:`MAX_DEPTH`, more than :data:`MAX_BYTES` of array data), so a hostile
+kernel can only send numbers and strings, never code. No pickle is involved at
+any point.
+
+:data:`KERNEL_CODE` is the same format written for the kernel side: the code
+that :class:`helpers.instructor.trusted.TrustedExecute` sends into the
+student's kernel to look up names and call functions. It runs in the student's
+interpreter, so nothing in it is trusted; only :func:`decode` of its answer is.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import numpy as np
+
+__all__ = ["PlainDataError", "encode", "decode", "dumps", "loads", "describe", "KERNEL_CODE", "MIME",
+           "MAX_BYTES", "MAX_DEPTH"]
+
+#: The MIME type of the kernel's answers (a display_data message).
+MIME = "application/x-synapses-grader+json"
+#: Largest total of array bytes in one message.
+MAX_BYTES = 64 << 20
+#: Deepest nesting of lists, tuples and dicts.
+MAX_DEPTH = 16
+_KINDS = "biufc"  # bool, signed, unsigned, float, complex
+
+
+class PlainDataError(ValueError):
+    """A value is not plain data (its message is one sentence about what it is)."""
+
+
+def describe(x: Any) -> str:
+    """A few words for what `x` is, for messages ("a generator", "an array of object")."""
+    if isinstance(x, np.ndarray):
+        return f"an array of {x.dtype}"
+    name = type(x).__name__
+    return ("an " if name[:1].lower() in "aeiou" else "a ") + name
+
+
+def _quantity_type():
+    import sys
+    module = sys.modules.get("brian2.units.fundamentalunits")
+    return getattr(module, "Quantity", None)
+
+
+def encode(x: Any, _depth: int = 0, _budget: list | None = None) -> Any:
+    """`x` as plain JSON data (the forms listed in the module docstring).
+
+    Raises
+    ------
+    PlainDataError
+        For anything else (functions, generators, objects, object arrays).
+    """
+    budget = [MAX_BYTES] if _budget is None else _budget
+    if _depth > MAX_DEPTH:
+        raise PlainDataError(f"nested more than {MAX_DEPTH} levels deep")
+    quantity = _quantity_type()
+    if quantity is not None and isinstance(x, quantity):
+        return {"__quantity__": encode(np.asarray(x).view(np.ndarray), _depth + 1, budget),
+                "dim": [float(d) for d in x.dim._dims]}
+    if x is None or type(x) in (bool, str):
+        return x
+    if type(x) is int:
+        return x if abs(x) < 2 ** 53 else float(x)
+    if type(x) is float:
+        return _array(np.asarray(x), budget) if not np.isfinite(x) else x
+    if isinstance(x, (np.ndarray, np.generic)):
+        return _array(np.asarray(x), budget)
+    if type(x) is list:
+        return [encode(v, _depth + 1, budget) for v in x]
+    if type(x) is tuple:
+        return {"__tuple__": [encode(v, _depth + 1, budget) for v in x]}
+    if type(x) is dict and all(type(k) is str for k in x):
+        return {"__dict__": {k: encode(v, _depth + 1, budget) for k, v in x.items()}}
+    raise PlainDataError(describe(x))
+
+
+def _array(a: np.ndarray, budget: list) -> dict:
+    if a.dtype.kind not in _KINDS or a.dtype.fields is not None:
+        raise PlainDataError(describe(a))
+    a = np.array(a, order="C", copy=True)  # (np.ascontiguousarray would make a 0-d array 1-d)
+    budget[0] -= a.nbytes
+    if budget[0] < 0:
+        raise PlainDataError(f"more than {MAX_BYTES >> 20} MiB of numbers")
+    return {"__ndarray__": base64.b64encode(a.tobytes()).decode("ascii"), "dtype": a.dtype.str,
+            "shape": list(a.shape)}
+
+
+def decode(x: Any, _depth: int = 0, _budget: list | None = None) -> Any:
+    """The value that plain data `x` stands for; refuses anything else.
+
+    Raises
+    ------
+    PlainDataError
+        `x` is not made of the forms listed in the module docstring.
+    """
+    budget = [MAX_BYTES] if _budget is None else _budget
+    if _depth > MAX_DEPTH:
+        raise PlainDataError(f"nested more than {MAX_DEPTH} levels deep")
+    if x is None or type(x) in (bool, int, float, str):
+        return x
+    if type(x) is list:
+        return [decode(v, _depth + 1, budget) for v in x]
+    if type(x) is not dict:
+        raise PlainDataError(describe(x))
+    keys = set(x)
+    if keys == {"__ndarray__", "dtype", "shape"}:
+        return _decode_array(x, budget)
+    if keys == {"__quantity__", "dim"}:
+        value = decode(x["__quantity__"], _depth + 1, budget)
+        dim = x["dim"]
+        if (not isinstance(value, (np.ndarray, float, int)) or type(dim) is not list or len(dim) != 7
+                or not all(type(d) in (int, float) for d in dim)):
+            raise PlainDataError("a malformed quantity")
+        from brian2.units.fundamentalunits import Quantity, get_or_create_dimension
+        return Quantity(np.asarray(value, dtype=float), dim=get_or_create_dimension([float(d) for d in dim]))
+    if keys == {"__tuple__"} and type(x["__tuple__"]) is list:
+        return tuple(decode(v, _depth + 1, budget) for v in x["__tuple__"])
+    if keys == {"__dict__"} and type(x["__dict__"]) is dict:
+        return {str(k): decode(v, _depth + 1, budget) for k, v in x["__dict__"].items()}
+    raise PlainDataError("an object with keys " + ", ".join(sorted(map(str, keys))[:5]))
+
+
+def _decode_array(x: dict, budget: list) -> np.ndarray:
+    data, dtype, shape = x["__ndarray__"], x["dtype"], x["shape"]
+    if type(data) is not str or type(dtype) is not str or type(shape) is not list:
+        raise PlainDataError("a malformed array")
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise PlainDataError("an array of an unknown type") from None
+    if dt.kind not in _KINDS or dt.fields is not None or dt.subdtype is not None or dt.itemsize > 32:
+        raise PlainDataError(f"an array of {dt}")
+    if not all(type(n) is int and 0 <= n for n in shape) or len(shape) > 32:
+        raise PlainDataError("an array with a malformed shape")
+    raw = base64.b64decode(data.encode("ascii"), validate=True)
+    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    budget[0] -= len(raw)
+    if budget[0] < 0 or len(raw) != count * dt.itemsize:
+        raise PlainDataError("an array whose data does not match its shape")
+    return np.frombuffer(raw, dtype=dt).reshape(shape).copy()
+
+
+def dumps(x: Any) -> str:
+    """``json.dumps(encode(x))``."""
+    return json.dumps(encode(x), allow_nan=False)
+
+
+def loads(text: str) -> Any:
+    """``decode(json.loads(text))``."""
+    return decode(json.loads(text))
+
+
+# ---------------------------------------------------------------------------
+# The kernel side. One request per execute_request; the answer is one
+# display_data message of MIME type MIME. Runs in the student's interpreter.
+# ---------------------------------------------------------------------------
+KERNEL_CODE = r'''
+def __synapses_grader_rpc(__request):
+    import base64, json, sys
+    import numpy
+    from IPython import get_ipython
+    from IPython.display import display
+    MIME = %(mime)r
+    user_ns = get_ipython().user_ns
+    def describe(x):
+        if isinstance(x, numpy.ndarray):
+            return "an array of %%s" %% x.dtype
+        name = type(x).__name__
+        return ("an " if name[:1].lower() in "aeiou" else "a ") + name
+    def enc(x, depth=0):
+        if depth > 16:
+            raise TypeError("nested too deeply")
+        q = getattr(sys.modules.get("brian2.units.fundamentalunits"), "Quantity", None)
+        if q is not None and isinstance(x, q):
+            return {"__quantity__": enc(numpy.asarray(x).view(numpy.ndarray), depth + 1),
+                    "dim": [float(d) for d in x.dim._dims]}
+        if x is None or type(x) in (bool, str):
+            return x
+        if type(x) is int:
+            return x if abs(x) < 2 ** 53 else float(x)
+        if type(x) is float and numpy.isfinite(x):
+            return x
+        if isinstance(x, (float, numpy.ndarray, numpy.generic)):
+            a = numpy.array(x, order="C", copy=True)
+            if a.dtype.kind not in "biufc" or a.dtype.fields is not None:
+                raise TypeError(describe(a))
+            return {"__ndarray__": base64.b64encode(a.tobytes()).decode("ascii"), "dtype": a.dtype.str,
+                    "shape": list(a.shape)}
+        if type(x) is list:
+            return [enc(v, depth + 1) for v in x]
+        if type(x) is tuple:
+            return {"__tuple__": [enc(v, depth + 1) for v in x]}
+        if type(x) is dict and all(type(k) is str for k in x):
+            return {"__dict__": {k: enc(v, depth + 1) for k, v in x.items()}}
+        raise TypeError(describe(x))
+    def dec(x):
+        if type(x) is list:
+            return [dec(v) for v in x]
+        if type(x) is not dict:
+            return x
+        if "__ndarray__" in x:
+            raw = base64.b64decode(x["__ndarray__"])
+            return numpy.frombuffer(raw, dtype=x["dtype"]).reshape(x["shape"]).copy()
+        if "__quantity__" in x:
+            from brian2.units.fundamentalunits import Quantity, get_or_create_dimension
+            return Quantity(dec(x["__quantity__"]), dim=get_or_create_dimension(x["dim"]))
+        if "__tuple__" in x:
+            return tuple(dec(v) for v in x["__tuple__"])
+        return {k: dec(v) for k, v in x["__dict__"].items()}
+    def answer(**reply):
+        display({MIME: reply}, raw=True)
+    request = json.loads(__request)
+    if request["op"] == "lookup":
+        found = {}
+        for name in request["names"]:
+            if name not in user_ns:
+                found[name] = {"kind": "missing"}
+            elif callable(user_ns[name]):
+                found[name] = {"kind": "function"}
+            else:
+                try:
+                    found[name] = {"kind": "value", "value": enc(user_ns[name])}
+                except BaseException as exc:
+                    found[name] = {"kind": "unsupported", "what": str(exc)[:200]}
+        return answer(status="ok", names=found)
+    name = request["name"]
+    if name not in user_ns:
+        return answer(status="missing")
+    try:
+        args = dec(request["args"])
+        kwargs = dec(request["kwargs"])
+        value = user_ns[name](*args, **kwargs)
+    except BaseException as exc:
+        return answer(status="error", ename=type(exc).__name__, evalue=str(exc)[:2000])
+    try:
+        encoded = enc(value)
+    except BaseException as exc:
+        return answer(status="unsupported", what=str(exc)[:200])
+    return answer(status="ok", value=encoded)
+__synapses_grader_rpc(%(request)r)
+'''
+#: The call of :data:`KERNEL_CODE`'s function once it is defined in the kernel.
+KERNEL_CALL = "__synapses_grader_rpc(%(request)r)\n"
+
+
+def kernel_code(request: dict, define: bool = True) -> str:
+    """The code that answers `request` in the student's kernel.
+
+    With `define` the code first defines the answering function (see
+    :data:`KERNEL_CODE`); later requests only call it, which saves IPython
+    from transforming and compiling it for each of the hundred-odd calls of a
+    notebook. A kernel that deleted or replaced it answers nothing useful, and
+    only its own tests suffer.
+    """
+    template = KERNEL_CODE if define else KERNEL_CALL
+    return template % {"mime": MIME, "request": json.dumps(request, allow_nan=False)}

@@ -1,0 +1,579 @@
+"""Trusted grading: nbgrader's Execute step with the hidden tests outside the student's interpreter.
+
+:class:`TrustedExecute` replaces nbgrader's ``Execute`` in
+``Autograde.autograde_preprocessors`` (``nbgrader_config.py``), so plain
+``nbgrader autograde``, ``make grade``, its parallel workers and its rescue all
+grade this way::
+
+    nbgrader autograde (instructor; the only process that writes the gradebook)
+     |-- TrustedExecute ---------- plain data only ---------+
+     |     |                                                |
+     |   student kernel (sandbox)                     grader (sandbox)
+     |     runs every cell of the submission           runs the locked set-up cells and
+     |     except the autograded test cells;           every autograded test cell, taking
+     |     answers "lookup"/"call" requests             their source from the gradebook;
+     |     with plain data                              student names are proxies
+     +-- SaveAutoGrades etc. score the grader's outputs
+
+* The kernel and the grader each run under :mod:`helpers.instructor.sandbox`
+  (Landlock, seccomp, rlimits; capabilities dropped when run as root): they
+  can read the Python environment and write their own scratch folder, nothing
+  else; a watchdog kills a kernel whose scratch folder grows past
+  :attr:`TrustedExecute.disk_quota`. The kernel gets a copy of the run-time ``helpers`` (no
+  ``helpers.references``, no ``helpers.instructor``) and talks ZeroMQ over IPC
+  sockets in its scratch folder; no TCP, no network.
+* A graded test cell never runs in the kernel. Its outputs (what nbgrader
+  scores) are exactly what the grader returned: its printed text and, if it
+  failed, one error with a one-line traceback.
+* What crosses between kernel and grader is JSON of numbers, strings, lists
+  and dicts (:mod:`helpers.instructor.plaindata`); each kernel call has a time
+  limit (:attr:`TrustedExecute.call_timeout`).
+
+Where Landlock is missing, grading refuses with one sentence unless
+``--TrustedExecute.allow_unsandboxed=True``; the trusted tests then still decide
+the grades, but student code runs with the grader's rights.
+"""
+
+from __future__ import annotations
+
+import copy
+import glob
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import ensure_async, run_sync
+from nbformat.notebooknode import NotebookNode, from_dict
+from traitlets import Bool, Integer, Unicode
+
+from nbgrader import utils as nbgrader_utils
+from nbgrader.preprocessors import Execute
+
+from helpers.instructor import plaindata, sandbox
+from helpers.instructor.grader import Channel, ChannelClosed
+
+__all__ = ["TrustedExecute", "SandboxedKernelManager", "GraderProcess", "SandboxRefused",
+           "runtime_package", "trusted_sources", "HELPERS_DIR"]
+
+#: The course package on this machine (readable by the grader, never by the kernel).
+HELPERS_DIR = Path(__file__).resolve().parents[1]
+#: Sub-packages of helpers that the student's kernel never gets.
+PRIVATE_PACKAGES = ("references", "instructor")
+
+
+class SandboxRefused(RuntimeError):
+    """Grading refused: no sandbox here, and the instructor did not opt out."""
+
+
+# ---------------------------------------------------------------------------
+# Scratch folders and the environment of sandboxed processes
+# ---------------------------------------------------------------------------
+def runtime_package(dest: Path) -> Path:
+    """Copy the run-time part of ``helpers`` (no references, no instructor code) to ``dest/helpers``."""
+    target = Path(dest) / "helpers"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+    def skip(directory: str, names: list[str]) -> set[str]:
+        skipped = set(ignore(directory, names))
+        if Path(directory).resolve() == HELPERS_DIR:
+            skipped |= set(PRIVATE_PACKAGES)
+        return skipped
+
+    shutil.copytree(HELPERS_DIR, target, ignore=skip)
+    return target
+
+
+def _font_cache() -> list[str]:
+    """matplotlib's font list of this user, so a sandbox does not rebuild it (1-2 s each)."""
+    try:
+        import matplotlib
+        return glob.glob(os.path.join(matplotlib.get_cachedir(), "fontlist-*.json"))
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def _scratch(root: Path) -> dict[str, Path]:
+    dirs = {name: root / name for name in ("work", "home", "tmp", "run", "mpl", "ipython", "jupyter", "pkgs")}
+    for path in dirs.values():
+        path.mkdir(parents=True, exist_ok=True)
+    for cache in _font_cache():
+        shutil.copy2(cache, dirs["mpl"])
+    return dirs
+
+
+def sandbox_env(dirs: dict[str, Path], pythonpath: str | None = None) -> dict[str, str]:
+    """The environment of a sandboxed process: its scratch folders, one BLAS thread, nothing of ours."""
+    keep = ("PATH", "LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "NBGRADER_EXECUTION",
+            "NBGRADER_VALIDATING")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    # the tags by which make grade finds (and kills) every process of its run
+    env.update({k: v for k, v in os.environ.items() if k.startswith("SYNAPSES_AUTOGRADE_")})
+    env.update(
+        HOME=str(dirs["home"]), TMPDIR=str(dirs["tmp"]), MPLCONFIGDIR=str(dirs["mpl"]), MPLBACKEND="Agg",
+        IPYTHONDIR=str(dirs["ipython"]), JUPYTER_RUNTIME_DIR=str(dirs["run"]),
+        JUPYTER_CONFIG_DIR=str(dirs["jupyter"]), JUPYTER_DATA_DIR=str(dirs["jupyter"]),
+        PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1", PYTHONUNBUFFERED="1",
+        OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+    )
+    env.setdefault("NBGRADER_EXECUTION", "autograde")
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    # ipykernel's pipe for the output of forked processes needs TCP; there are neither here
+    env["PYTHONWARNINGS"] = "ignore:Couldn't bind IOPub Pipe"
+    return env
+
+
+def trusted_sources(resources: dict | None, source_path: str = "") -> dict[str, str]:
+    """Sources of the locked code cells, by grade id: from the gradebook, never from the submission.
+
+    nbgrader's resources name the gradebook, notebook and assignment; outside
+    nbgrader (tests, benchmarks) ``source_path`` names the instructor notebook.
+    """
+    nbg = (resources or {}).get("nbgrader") or {}
+    if nbg.get("db_url") and nbg.get("notebook") and nbg.get("assignment"):
+        from nbgrader.api import Gradebook
+        with Gradebook(nbg["db_url"]) as gb:
+            notebook = gb.find_notebook(nbg["notebook"], nbg["assignment"])
+            return {c.name: c.source for c in notebook.source_cells if c.locked and c.cell_type == "code"}
+    if source_path:
+        import nbformat
+        nb = nbformat.read(source_path, as_version=4)
+        return {c.metadata.nbgrader["grade_id"]: c.source for c in nb.cells
+                if c.cell_type == "code" and nbgrader_utils.is_locked(c) and "grade_id" in c.metadata.get("nbgrader", {})}
+    raise SandboxRefused("TrustedExecute needs nbgrader's gradebook (db_url, notebook, assignment) or "
+                         "TrustedExecute.source_path to know which cells are the instructor's")
+
+
+# ---------------------------------------------------------------------------
+# The student's kernel
+# ---------------------------------------------------------------------------
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel that runs sandboxed in its own scratch folder, on IPC sockets.
+
+    Set :attr:`scratch_root` (a fresh folder) before starting it; `policy`
+    None runs it unsandboxed (the instructor opted out).
+    """
+
+    scratch_root = Unicode("", help="Folder of this kernel's scratch space (created by the caller).")
+    #: Sandbox policy of the kernel; None runs it unsandboxed (the instructor opted out).
+    policy: sandbox.Policy | None = None
+
+    @classmethod
+    def bound(cls, scratch_root: str, policy: sandbox.Policy | None) -> type:
+        """A subclass with its scratch folder and policy fixed, for ``kernel_manager_class``.
+
+        nbclient then creates, owns and shuts down the kernel as usual.
+        """
+        return type("BoundSandboxedKernelManager", (cls,), {"_bound_root": scratch_root, "policy": policy})
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("scratch_root", getattr(self, "_bound_root", ""))
+        super().__init__(*args, **kwargs)
+        self.dirs = _scratch(Path(self.scratch_root))
+        runtime_package(self.dirs["pkgs"])
+        self.transport = "ipc"
+        self.connection_file = str(self.dirs["run"] / "kernel.json")
+        self.ip = str(self.dirs["run"] / "kernel-ipc")
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        cmd = super().format_kernel_cmd(extra_arguments)
+        if cmd and os.path.basename(cmd[0]).startswith("python"):
+            cmd[0] = sys.executable
+        return sandbox.command(cmd, self.policy) if self.policy is not None else cmd
+
+    async def _async_start_kernel(self, **kw: Any) -> None:
+        kw["env"] = sandbox_env(self.dirs, pythonpath=str(self.dirs["pkgs"]))
+        kw["cwd"] = str(self.dirs["work"])
+        await super()._async_start_kernel(**kw)
+
+    start_kernel = _async_start_kernel
+
+
+# ---------------------------------------------------------------------------
+# The grader
+# ---------------------------------------------------------------------------
+class GraderProcess:
+    """The parent's handle of one sandboxed grader (:mod:`helpers.instructor.grader`)."""
+
+    def __init__(self, root: Path, policy: sandbox.Policy | None):
+        self.dirs = _scratch(root)
+        parent, child = socket.socketpair()
+        cmd = [sys.executable, "-m", "helpers.instructor.grader", str(child.fileno())]
+        if policy is not None:
+            cmd = sandbox.command(cmd, policy)
+        self.log_path = root / "grader.log"
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(cmd, pass_fds=[child.fileno()], env=sandbox_env(self.dirs),
+                                         cwd=self.dirs["work"], stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        child.close()
+        self.channel = Channel(parent)
+        self.ready = False
+        #: set-up cells sent whose "done" has not been read yet
+        self.pending = 0
+
+    def wait_ready(self, timeout: float) -> None:
+        if not self.ready:
+            message = self.channel.receive(timeout=timeout)
+            if message.get("op") != "ready":
+                raise ChannelClosed("the grader did not start")
+            self.ready = True
+
+    def log_tail(self, size: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-size:]
+        except OSError:
+            return ""
+
+    def kill(self) -> None:
+        try:
+            self.channel.sock.close()
+        except OSError:
+            pass
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.proc.kill()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _tree_size(root: Path, limit: int) -> int:
+    """Bytes of the files below `root` (not following links); stops counting once past `limit`."""
+    total, stack = 0, [str(root)]
+    while stack and total <= limit:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        else:
+                            total += entry.stat(follow_symlinks=False).st_blocks * 512
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return total
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return from_dict({"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]})
+
+
+def _clean_outputs(outputs: Any) -> list[NotebookNode]:
+    """The grader's outputs as nbformat outputs: only stdout streams and one-line errors."""
+    clean = []
+    for out in outputs if isinstance(outputs, list) else []:
+        if not isinstance(out, dict):
+            continue
+        if out.get("output_type") == "stream" and out.get("name") == "stdout":
+            clean.append(from_dict({"output_type": "stream", "name": "stdout", "text": str(out.get("text", ""))}))
+        elif out.get("output_type") == "error":
+            clean.append(_error(str(out.get("ename", "Error")), str(out.get("evalue", ""))))
+    return clean
+
+
+# ---------------------------------------------------------------------------
+# The preprocessor
+# ---------------------------------------------------------------------------
+class TrustedExecute(Execute):
+    """nbgrader's ``Execute`` with graded test cells run by a trusted grader (module docstring)."""
+
+    sandbox = Bool(True, help="Run the student's kernel and the grader in the sandbox "
+                              "(helpers.instructor.sandbox).").tag(config=True)
+    allow_unsandboxed = Bool(False, help="Grade even where the sandbox cannot be applied (no Landlock): student "
+                                         "code then runs with the grader's rights; grades are still decided by the "
+                                         "trusted grader.").tag(config=True)
+    call_timeout = Integer(30, help="Seconds one call of a student function from a test may take.").tag(config=True)
+    kernel_memory = Integer(4 << 30, help="Address-space limit of the student's kernel (bytes).").tag(config=True)
+    grader_memory = Integer(6 << 30, help="Address-space limit of the grader (bytes).").tag(config=True)
+    file_size = Integer(64 << 20, help="Largest file the kernel may write (bytes).").tag(config=True)
+    disk_quota = Integer(1 << 30, help="Most bytes the kernel's scratch folder may hold; a kernel that writes "
+                                       "more is killed and its files removed.").tag(config=True)
+    max_restarts = Integer(3, help="Kernel restarts per notebook before the remaining cells are skipped.").tag(
+        config=True)
+    source_path = Unicode("", help="Instructor notebook to take the locked cells from when not run by "
+                                   "nbgrader autograde (tests, benchmarks).").tag(config=True)
+    scratch_dir = Unicode("", help="Where the scratch folders of kernels and graders go (default: the system "
+                                   "temporary folder).").tag(config=True)
+
+    # -- set-up -----------------------------------------------------------------
+    def _policies(self) -> tuple[sandbox.Policy | None, sandbox.Policy | None]:
+        reason = sandbox.unavailable_reason() if self.sandbox else "TrustedExecute.sandbox is False"
+        if reason:
+            if not self.allow_unsandboxed:
+                raise SandboxRefused(f"refusing to run student code without a sandbox: {reason}; pass "
+                                     "--TrustedExecute.allow_unsandboxed=True to grade anyway")
+            self.log.warning("Grading WITHOUT a sandbox (%s): student code runs with your rights", reason)
+            return None, None
+        base = sandbox.runtime_read_paths()
+        kernel = sandbox.Policy(read=tuple(base), write=(str(self._root / "kernel"),), memory=self.kernel_memory,
+                                file_size=self.file_size, open_files=256, processes=0, network=False)
+        grader = sandbox.Policy(read=tuple(base) + (str(HELPERS_DIR),), write=(str(self._root / "grader"),),
+                                memory=self.grader_memory, file_size=self.file_size, open_files=256,
+                                processes=0, network=False)
+        return kernel, grader
+
+    def preprocess(self, nb: NotebookNode, resources: dict | None = None, km: Any = None):  # noqa: D401
+        resources = resources if resources is not None else {}
+        self._trusted = trusted_sources(resources, self.source_path)
+        self._root = Path(tempfile.mkdtemp(prefix="synapses-grading-", dir=self.scratch_dir or None))
+        self._grader: GraderProcess | None = None
+        self._setup_sources: list[str] = []
+        self._kernel_cells: list[int] = []
+        self._grader_cells: set[int] = set()
+        self._restarts = 0
+        self._given_up = False
+        self._rpc_stats = [0, 0.0]
+        self._rpc_defined = False
+        _t0 = time.perf_counter()
+        try:
+            self._kernel_policy, self._grader_policy = self._policies()
+            self._grader = GraderProcess(self._root / "grader" / "g0", self._grader_policy)  # starts with the kernel
+            self.kernel_manager_class = SandboxedKernelManager.bound(str(self._root / "kernel"),
+                                                                     self._kernel_policy)
+            stop = threading.Event()
+            watchdog = threading.Thread(target=self._watch_disk, args=(stop,), daemon=True)
+            watchdog.start()
+            try:
+                return super().preprocess(nb, resources, km)
+            finally:
+                stop.set()
+                watchdog.join(5)
+        finally:
+            if self._grader is not None:
+                self._grader.kill()
+            shutil.rmtree(self._root, ignore_errors=True)
+            self.log.debug("Trusted grading: %d calls to the student's kernel in %.2f s; notebook %.2f s",
+                           self._rpc_stats[0], self._rpc_stats[1], time.perf_counter() - _t0)
+
+    def _watch_disk(self, stop: threading.Event) -> None:
+        """Kill the kernel (and remove its files) once its scratch folder holds more than :attr:`disk_quota`."""
+        root = self._root / "kernel"
+        while not stop.wait(0.2):
+            if _tree_size(root, self.disk_quota) <= self.disk_quota:
+                continue
+            self.log.warning("The kernel wrote more than %d MiB; killing it", self.disk_quota >> 20)
+            pgid = getattr(getattr(self.km, "provisioner", None), "pgid", None)
+            try:
+                if pgid:
+                    os.killpg(pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            for sub in ("work", "tmp", "home"):
+                for child in (root / sub).iterdir() if (root / sub).is_dir() else ():
+                    if child.is_dir() and not child.is_symlink():
+                        shutil.rmtree(child, ignore_errors=True)
+                    else:
+                        child.unlink(missing_ok=True)
+
+    # -- cells ------------------------------------------------------------------
+    def preprocess_cell(self, cell, resources, index):  # noqa: D401 (nbconvert API)
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        trusted = self._trusted.get(grade_id) if cell.cell_type == "code" and grade_id else None
+        if trusted is None:
+            result = self._run_in_kernel(cell, resources, index)
+            return result
+        if nbgrader_utils.is_grade(cell) and not nbgrader_utils.is_solution(cell):
+            self._grader_cells.add(index)
+            cell.outputs = self._run_in_grader(trusted, "test")
+            cell.execution_count = None
+            return cell, self.resources
+        cell.source = trusted
+        self._send_setup(trusted)  # the grader runs it while the kernel does
+        return self._run_in_kernel(cell, resources, index)
+
+    def _run_in_kernel(self, cell, resources, index):
+        result = super().preprocess_cell(cell, resources, index)
+        if cell.cell_type == "code" and cell.source.strip():
+            self._kernel_cells.append(index)
+        return result
+
+    # -- the grader side ----------------------------------------------------------
+    def _grader_budget(self) -> float:
+        return float(self.timeout) if self.timeout else 600.0
+
+    def _start_grader(self) -> GraderProcess:
+        """A new grader that has run the set-up cells so far (after one stopped or ran over its time)."""
+        self._grader = GraderProcess(self._root / "grader" / f"g{time.monotonic_ns()}", self._grader_policy)
+        for source in self._setup_sources:
+            self._grader.channel.send({"op": "run", "source": source, "kind": "setup"})
+            self._grader.pending += 1
+        return self._grader
+
+    def _send_setup(self, source: str) -> None:
+        """Have the grader run a locked set-up cell without waiting for it (see :meth:`_collect_setup`)."""
+        self._setup_sources.append(source)
+        grader = self._grader
+        if grader is None or grader.proc.poll() is not None:
+            return  # a new grader runs every set-up cell when it starts
+        try:
+            grader.channel.send({"op": "run", "source": source, "kind": "setup"})
+            grader.pending += 1
+        except OSError:
+            self._kill_grader()
+
+    def _collect_setup(self, grader: GraderProcess) -> None:
+        """Wait for the set-up cells sent to the grader; a failing one is the course's bug, logged."""
+        grader.wait_ready(self.startup_timeout)
+        while grader.pending:
+            message = grader.channel.receive(timeout=self._grader_budget())
+            if message.get("op") != "done":
+                raise ChannelClosed(f"unexpected message {message.get('op')!r} from the grader during set-up")
+            grader.pending -= 1
+            errors = [o for o in _clean_outputs(message.get("outputs")) if o.output_type == "error"]
+            if errors:
+                self.log.error("The grader could not run a set-up cell: %s: %s\n%s", errors[0].ename,
+                               errors[0].evalue, message.get("log", ""))
+
+    def _run_in_grader(self, source: str, kind: str) -> list[NotebookNode]:
+        """Outputs of one trusted cell, run by the grader; a grader that fails is replaced."""
+        grader = self._grader
+        try:
+            if grader is None or grader.proc.poll() is not None:
+                if grader is not None:
+                    grader.kill()
+                grader = self._start_grader()
+            self._collect_setup(grader)
+            outputs, log = self._grader_exchange(grader, source, kind)
+        except TimeoutError:
+            self.log.warning("The grader ran over %s s; killed it", self._grader_budget())
+            self._kill_grader()
+            return [_error("GraderTimeout", f"grading this cell took longer than {self._grader_budget():g} s "
+                                            "(a student string or function that runs too long?)")]
+        except (ChannelClosed, OSError, ValueError) as exc:
+            tail = grader.log_tail() if grader is not None else ""
+            self.log.error("The grader stopped (%s); its log ends:\n%s", exc, tail)
+            self._kill_grader()
+            return [_error("GraderStopped", "the grader's process stopped while it checked this cell (out of "
+                                            "memory or a crash in a simulation of your strings?)")]
+        if log.strip():
+            self.log.debug("Grader log for a %s cell:\n%s", kind, log)
+        return outputs
+
+    def _kill_grader(self) -> None:
+        if self._grader is not None:
+            self._grader.kill()
+        self._grader = None
+
+    def _grader_exchange(self, grader: GraderProcess, source: str, kind: str) -> tuple[list[NotebookNode], str]:
+        grader.channel.send({"op": "run", "source": source, "kind": kind})
+        while True:
+            message = grader.channel.receive(timeout=self._grader_budget())
+            op = message.get("op")
+            if op == "done":
+                return _clean_outputs(message.get("outputs")), str(message.get("log", ""))
+            if op in ("lookup", "call"):
+                grader.channel.send(self._kernel_request(message))
+            else:
+                raise ChannelClosed(f"unexpected message {op!r} from the grader")
+
+    # -- the kernel side ----------------------------------------------------------
+    def _kernel_request(self, message: dict) -> dict:
+        """Answer a grader's lookup or call with the kernel's plain-data reply."""
+        if message.get("op") == "lookup":
+            names = [n for n in message.get("names", []) if isinstance(n, str) and n.isidentifier()][:200]
+            request = {"op": "lookup", "names": names}
+        else:
+            request = {"op": "call", "name": str(message.get("name", "")), "args": message.get("args", []),
+                       "kwargs": message.get("kwargs", {"__dict__": {}})}
+        name = request.get("name", "the lookup")
+        if self._given_up:
+            return {"status": "failed", "message": "not run: the kernel failed too often in this notebook"}
+        if request["op"] == "lookup" and not names:
+            return {"status": "ok", "names": {}}
+        _t = time.perf_counter()
+        reply, state = run_sync(self._async_kernel_request)(request, float(self.call_timeout))
+        self._rpc_stats[0] += 1
+        self._rpc_stats[1] += time.perf_counter() - _t
+        if state == "ok":
+            return reply if isinstance(reply, dict) else {"status": "failed", "message": "it gave no answer"}
+        if state == "interrupted":
+            return {"status": "failed", "message": f"did not return within {self.call_timeout} s (an endless "
+                                                   "loop?); the grader interrupted it"}
+        self._restart_and_replay()
+        if state == "died":
+            return {"status": "failed", "message": "the kernel died during this call (os._exit, a crash or out "
+                                                   "of memory?); the grader restarted it"}
+        return {"status": "failed", "message": f"did not return within {self.call_timeout} s and ignored the "
+                                               "interrupt; the grader restarted the kernel"}
+
+    async def _async_kernel_request(self, request: dict, timeout: float) -> tuple[Any, str]:
+        assert self.kc is not None and self.km is not None
+        msg_id = self.kc.execute(plaindata.kernel_code(request, define=not self._rpc_defined), silent=False,
+                                 store_history=False, allow_stdin=False, stop_on_error=False)
+        self._rpc_defined = True
+        deadline = time.monotonic() + timeout
+        answer: Any = None
+        interrupted = False
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                if interrupted:
+                    return None, "stuck"
+                await ensure_async(self.km.interrupt_kernel())
+                interrupted, deadline = True, time.monotonic() + 10.0
+                continue
+            try:
+                msg = await ensure_async(self.kc.get_iopub_msg(timeout=min(remaining, 1.0)))
+            except queue.Empty:
+                if not await ensure_async(self.km.is_alive()):
+                    return None, "died"
+                continue
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            content = msg.get("content", {})
+            if msg.get("msg_type") == "display_data" and plaindata.MIME in content.get("data", {}):
+                answer = content["data"][plaindata.MIME]
+            elif msg.get("msg_type") == "status" and content.get("execution_state") == "idle":
+                break
+        await self._drain_shell(msg_id)
+        return answer, ("interrupted" if interrupted else "ok")
+
+    async def _drain_shell(self, msg_id: str) -> None:
+        end = time.monotonic() + 5.0
+        while time.monotonic() < end:
+            try:
+                msg = await ensure_async(self.kc.get_shell_msg(timeout=max(0.05, end - time.monotonic())))
+            except queue.Empty:
+                return
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                return
+
+    def _restart_and_replay(self) -> None:
+        """Restart a dead or stuck kernel and run the kernel's cells so far again (outputs discarded)."""
+        self._restarts += 1
+        if self._restarts > self.max_restarts:
+            self._given_up = True
+            return
+        self._rpc_defined = False
+        try:
+            run_sync(self.km.restart_kernel)(now=True)
+            run_sync(self.kc.wait_for_ready)(timeout=self.startup_timeout)
+            originals = list(self.nb.cells)
+            saved = [copy.deepcopy(c.get("outputs")) for c in originals]
+            try:
+                for i in self._kernel_cells:
+                    self.execute_cell(copy.deepcopy(originals[i]), i, store_history=False)
+            finally:
+                self.nb.cells[:] = originals
+                for c, outputs in zip(originals, saved):
+                    if outputs is not None:
+                        c.outputs = outputs
+        except Exception as exc:  # noqa: BLE001 (the replay itself failed: stop running cells)
+            self.log.error("Could not restore the kernel after a failure (%s); the remaining cells are not run", exc)
+            self._given_up = True
