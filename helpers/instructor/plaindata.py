@@ -174,13 +174,12 @@ def loads(text: str) -> Any:
 # display_data message of MIME type MIME. Runs in the student's interpreter.
 # ---------------------------------------------------------------------------
 KERNEL_CODE = r'''
-def __synapses_grader_rpc(__request):
-    import base64, json, sys
-    import numpy
-    from IPython import get_ipython
-    from IPython.display import display
+import base64 as __b64, json as __json, sys as __sys, numpy as __np
+from IPython import get_ipython as __get_ipython
+from IPython.display import display as __display
+def __synapses_grader_rpc(__request, base64=__b64, json=__json, sys=__sys, numpy=__np, display=__display,
+                          user_ns=__get_ipython().user_ns):
     MIME = %(mime)r
-    user_ns = get_ipython().user_ns
     def describe(x):
         if isinstance(x, numpy.ndarray):
             return "an array of %%s" %% x.dtype
@@ -256,6 +255,7 @@ def __synapses_grader_rpc(__request):
     except BaseException as exc:
         return answer(status="unsupported", what=str(exc)[:200])
     return answer(status="ok", value=encoded)
+del __b64, __json, __sys, __np, __get_ipython, __display
 __synapses_grader_rpc(%(request)r)
 '''
 #: The call of :data:`KERNEL_CODE`'s function once it is defined in the kernel.
