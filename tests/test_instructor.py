@@ -228,8 +228,28 @@ def test_cli_help_and_bad_workers():
     proc = subprocess.run([sys.executable, "-m", "helpers.instructor", "grade", "--help"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
-    for option in ("--workers", "--scheduler", "--student", "--cell-timeout", "--no-release"):
+    for option in ("--workers", "--scheduler", "--student", "--cell-timeout", "--no-release", "--allow-unsandboxed"):
         assert option in proc.stdout
+
+
+def test_grading_refuses_without_a_sandbox_unless_told(tmp_path, monkeypatch, capsys):
+    from helpers.instructor import sandbox
+    from helpers.instructor.__main__ import main
+    from helpers.instructor.trusted import SandboxRefused
+
+    monkeypatch.setattr(sandbox, "unavailable_reason", lambda: "Landlock is not enabled in this kernel")
+    with pytest.raises(SandboxRefused, match="Landlock is not enabled in this kernel.*--allow-unsandboxed"):
+        pl.grade(tmp_path, students=["ann"])
+    assert main(["grade", "--course", str(tmp_path), "--student", "ann"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("refusing to grade"), err
+    # with the opt-out it goes on (and stops later, for want of a course) ...
+    with pytest.raises(Exception) as info:
+        pl.grade(tmp_path, students=["ann"], allow_unsandboxed=True)
+    assert not isinstance(info.value, SandboxRefused)
+    # ... and every nbgrader command of the run carries it
+    settings = pl.CourseSettings(tmp_path, "sqlite://", "c", tmp_path, 60.0, [], allow_unsandboxed=True)
+    assert settings.execute_args == ["--Execute.timeout=60", "--TrustedExecute.allow_unsandboxed=True"]
 
 
 def test_grading_named_students_needs_their_folders(tmp_path):
