@@ -18,7 +18,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from helpers.instructor import sandbox
-from helpers.instructor.trusted import HELPERS_DIR, SandboxRefused, TrustedExecute
+from helpers.instructor.trusted import HELPERS_DIR, SandboxRefused, TrustedExecute, read_paths_without
 
 pytestmark = [pytest.mark.timeout(600)]
 
@@ -246,3 +246,18 @@ def test_no_sandbox_means_no_grading_unless_the_instructor_opts_out(source, tmp_
         grade(source, submission(), tmp_path)
     cells = grade(source, submission(), tmp_path, allow_unsandboxed=True)
     assert verdict(cells["test_double"]) == "pass"
+
+
+def test_references_installed_in_site_packages_are_cut_out_of_the_kernels_read_paths(tmp_path):
+    """A non-editable install puts helpers/references inside the readable Python environment."""
+    env = tmp_path / "env"
+    site = env / "lib" / "site-packages"
+    for folder in (site / "numpy", site / "helpers" / "references", site / "helpers" / "explorers",
+                   site / "helpers" / "instructor", env / "bin"):
+        folder.mkdir(parents=True)
+    (site / "helpers" / "grading.py").write_text("")
+    got = set(read_paths_without([str(env), "/usr"], [site / "helpers" / "references",
+                                                      site / "helpers" / "instructor"]))
+    assert got == {"/usr", str(env / "bin"), str(site / "numpy"), str(site / "helpers" / "explorers"),
+                   str(site / "helpers" / "grading.py")}
+    assert read_paths_without(["/usr"], [HELPERS_DIR / "references"]) == ("/usr",)

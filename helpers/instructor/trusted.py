@@ -93,6 +93,31 @@ def runtime_package(dest: Path) -> Path:
     return target
 
 
+def read_paths_without(paths: tuple[str, ...] | list[str], excluded: list[Path]) -> tuple[str, ...]:
+    """`paths` with every `excluded` folder cut out (Landlock can only allow, never deny, below a rule).
+
+    A path that holds an excluded folder is replaced by its entries, recursively along the way to the
+    excluded folder, which is left out. This matters when ``helpers`` is installed into site-packages
+    (not editable): the kernel may read the Python environment but not ``helpers/references`` in it.
+    """
+    excluded = [Path(e).resolve() for e in excluded]
+    out: list[str] = []
+
+    def add(path: Path) -> None:
+        if any(path == e for e in excluded):
+            return
+        inside = [e for e in excluded if path in e.parents]
+        if not inside or not path.is_dir() or path.is_symlink():
+            out.append(str(path))
+            return
+        for child in sorted(path.iterdir()):
+            add(child)
+
+    for p in paths:
+        add(Path(p))
+    return tuple(out)
+
+
 def _font_cache() -> list[str]:
     """matplotlib's font list of this user, so a sandbox does not rebuild it (1-2 s each)."""
     try:
@@ -321,7 +346,8 @@ class TrustedExecute(Execute):
             self.log.warning("Grading WITHOUT a sandbox (%s): student code runs with your rights", reason)
             return None, None
         base = sandbox.runtime_read_paths()
-        kernel = sandbox.Policy(read=tuple(base), write=(str(self._root / "kernel"),), memory=self.kernel_memory,
+        private = [HELPERS_DIR / name for name in PRIVATE_PACKAGES]
+        kernel = sandbox.Policy(read=read_paths_without(base, private), write=(str(self._root / "kernel"),), memory=self.kernel_memory,
                                 file_size=self.file_size, open_files=256, processes=0, network=False)
         grader = sandbox.Policy(read=tuple(base) + (str(HELPERS_DIR),), write=(str(self._root / "grader"),),
                                 memory=self.grader_memory, file_size=self.file_size, open_files=256,
