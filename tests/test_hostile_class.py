@@ -82,9 +82,11 @@ def _rows(run, students) -> dict:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
+    import time
+    started = time.time()
     base = _run(tmp_path_factory, "base", base_class())
     hostile = _run(tmp_path_factory, "hostile", base_class() + hostile_class())
-    return SimpleNamespace(base=base, hostile=hostile)
+    return SimpleNamespace(base=base, hostile=hostile, started=started)
 
 
 def test_hostile_students_score_what_they_earned(runs):
@@ -138,3 +140,11 @@ def test_no_process_is_left(runs):
     for r in (runs.base.run, runs.hostile.run):
         assert r.leftover_pids == []
         assert pl.processes_with_tag(r.tag) == []
+
+
+def test_no_scratch_folder_is_left(runs):
+    """The sandboxes' scratch folders (with the disk filler's files) are gone with the run."""
+    import tempfile
+    from pathlib import Path
+    left = [p for p in Path(tempfile.gettempdir()).glob("synapses-run-*") if p.stat().st_mtime >= runs.started]
+    assert left == []

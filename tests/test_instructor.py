@@ -248,8 +248,10 @@ def test_grading_refuses_without_a_sandbox_unless_told(tmp_path, monkeypatch, ca
         pl.grade(tmp_path, students=["ann"], allow_unsandboxed=True)
     assert not isinstance(info.value, SandboxRefused)
     # ... and every nbgrader command of the run carries it
-    settings = pl.CourseSettings(tmp_path, "sqlite://", "c", tmp_path, 60.0, [], allow_unsandboxed=True)
-    assert settings.execute_args == ["--Execute.timeout=60", "--TrustedExecute.allow_unsandboxed=True"]
+    settings = pl.CourseSettings(tmp_path, "sqlite://", "c", tmp_path, 60.0, [], allow_unsandboxed=True,
+                                 scratch_dir="/tmp/run")
+    assert settings.execute_args == ["--Execute.timeout=60", "--TrustedExecute.scratch_dir=/tmp/run",
+                                     "--TrustedExecute.allow_unsandboxed=True"]
 
 
 def test_grading_named_students_needs_their_folders(tmp_path):

@@ -140,11 +140,14 @@ class CourseSettings:
     cell_timeout: float | None
     autograde_preprocessors: list
     allow_unsandboxed: bool = False
+    scratch_dir: str = ""
 
     @property
     def execute_args(self) -> list[str]:
         """``--Execute.timeout=N`` (if a limit is set) and the sandbox opt-out for the nbgrader runs."""
         args = [f"--Execute.timeout={int(round(self.cell_timeout))}"] if self.cell_timeout else []
+        if self.scratch_dir:
+            args.append(f"--TrustedExecute.scratch_dir={self.scratch_dir}")
         return args + (["--TrustedExecute.allow_unsandboxed=True"] if self.allow_unsandboxed else [])
 
 
@@ -669,9 +672,12 @@ def grade(course_root: Path | str = rel.REPO_ROOT, *, workers: int = 2, schedule
     if reason:
         progress(f"WARNING: grading without a sandbox ({reason}): student code runs with your rights")
     tag = f"grade-{uuid.uuid4().hex}"
+    # the sandboxes' scratch folders of this run (kernels, graders and what students wrote there), removed
+    # at the end even when a killed nbgrader could not remove its own
+    scratch = tempfile.mkdtemp(prefix="synapses-run-")
     try:
         return _grade(progress, tag, Path(course_root).resolve(), workers, scheduler, students, sample_class,
-                      regenerate, assignment, cell_timeout, allow_unsandboxed)
+                      regenerate, assignment, cell_timeout, allow_unsandboxed, scratch)
     except KeyboardInterrupt:
         killed = processes_with_tag(tag)
         for pid in killed:
@@ -682,11 +688,14 @@ def grade(course_root: Path | str = rel.REPO_ROOT, *, workers: int = 2, schedule
         progress(f"interrupted: {len(killed)} nbgrader/kernel processes of this run killed; "
                  "re-run `make grade` to start over (the sample class is rebuilt)")
         raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: str | None,
            students: Sequence[str] | None, sample_class: Sequence[sc.SampleStudent], regenerate: bool,
-           assignment: str, cell_timeout: float | None, allow_unsandboxed: bool = False) -> GradeRun:
+           assignment: str, cell_timeout: float | None, allow_unsandboxed: bool = False,
+           scratch: str = "") -> GradeRun:
     # nbgrader's Gradebook runs `alembic` from PATH when it creates a database
     bindir = os.path.dirname(sys.executable)
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
@@ -702,8 +711,7 @@ def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: st
         cell_timeout = min(course_limit, SAMPLE_CELL_TIMEOUT)
     if cell_timeout is not None:
         settings = dataclasses.replace(settings, cell_timeout=float(cell_timeout))
-    if allow_unsandboxed:
-        settings = dataclasses.replace(settings, allow_unsandboxed=True)
+    settings = dataclasses.replace(settings, allow_unsandboxed=allow_unsandboxed, scratch_dir=scratch)
     if settings.cell_timeout != course_limit:
         progress(f"cell time limit {settings.cell_timeout:g} s for this run (the course's nbgrader_config.py: "
                  f"{course_limit:g} s; --cell-timeout to change)")

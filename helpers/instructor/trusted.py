@@ -357,6 +357,8 @@ class TrustedExecute(Execute):
     def preprocess(self, nb: NotebookNode, resources: dict | None = None, km: Any = None):  # noqa: D401
         resources = resources if resources is not None else {}
         self._trusted = trusted_sources(resources, self.source_path)
+        if self.scratch_dir:
+            os.makedirs(self.scratch_dir, exist_ok=True)
         self._root = Path(tempfile.mkdtemp(prefix="synapses-grading-", dir=self.scratch_dir or None))
         self._grader: GraderProcess | None = None
         self._setup_sources: list[str] = []
