@@ -18,7 +18,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from helpers.instructor import sandbox
-from helpers.instructor.trusted import HELPERS_DIR, SandboxRefused, TrustedExecute, read_paths_without
+from helpers.instructor.trusted import (HELPERS_DIR, SandboxRefused, TrustedExecute, _remove_orphaned_scratch,
+                                        read_paths_without)
 
 pytestmark = [pytest.mark.timeout(600)]
 
@@ -261,3 +262,17 @@ def test_references_installed_in_site_packages_are_cut_out_of_the_kernels_read_p
     assert got == {"/usr", str(env / "bin"), str(site / "numpy"), str(site / "helpers" / "explorers"),
                    str(site / "helpers" / "grading.py")}
     assert read_paths_without(["/usr"], [HELPERS_DIR / "references"]) == ("/usr",)
+
+
+def test_scratch_of_a_killed_grading_process_is_removed_by_the_next(tmp_path):
+    import os
+    import subprocess
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    orphan = tmp_path / f"synapses-grading-{dead.pid}-abc"
+    mine = tmp_path / f"synapses-grading-{os.getpid()}-def"
+    other = tmp_path / "synapses-grading-notapid-x"
+    for folder in (orphan, mine, other):
+        (folder / "kernel").mkdir(parents=True)
+    _remove_orphaned_scratch(tmp_path)
+    assert not orphan.exists() and mine.exists() and other.exists()

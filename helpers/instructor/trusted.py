@@ -276,6 +276,20 @@ class GraderProcess:
             pass
 
 
+def _remove_orphaned_scratch(parent: Path) -> None:
+    """Remove scratch folders left by grading processes that were killed (their pid is gone)."""
+    for path in parent.glob("synapses-grading-*-*"):
+        pid = path.name.split("-")[2]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, someone else's
+
+
 def _tree_size(root: Path, limit: int) -> int:
     """Bytes of the files below `root` (not following links); stops counting once past `limit`."""
     total, stack = 0, [str(root)]
@@ -359,7 +373,9 @@ class TrustedExecute(Execute):
         self._trusted = trusted_sources(resources, self.source_path)
         if self.scratch_dir:
             os.makedirs(self.scratch_dir, exist_ok=True)
-        self._root = Path(tempfile.mkdtemp(prefix="synapses-grading-", dir=self.scratch_dir or None))
+        parent = self.scratch_dir or tempfile.gettempdir()
+        _remove_orphaned_scratch(Path(parent))
+        self._root = Path(tempfile.mkdtemp(prefix=f"synapses-grading-{os.getpid()}-", dir=parent))
         self._grader: GraderProcess | None = None
         self._setup_sources: list[str] = []
         self._kernel_cells: list[int] = []
