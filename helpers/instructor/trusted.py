@@ -558,7 +558,9 @@ class TrustedExecute(Execute):
 
     async def _async_kernel_request(self, request: dict, timeout: float) -> tuple[Any, str]:
         assert self.kc is not None and self.km is not None
-        msg_id = self.kc.execute(plaindata.kernel_code(request, define=not self._rpc_defined), silent=False,
+        # silent: no history, no execution count, no post-execute hooks (such as the inline backend's
+        # flushing of open figures) for each of the hundreds of calls a notebook's tests make
+        msg_id = self.kc.execute(plaindata.kernel_code(request, define=not self._rpc_defined), silent=True,
                                  store_history=False, allow_stdin=False, stop_on_error=False)
         self._rpc_defined = True
         deadline = time.monotonic() + timeout
