@@ -78,12 +78,13 @@ def test_depth_and_size_limits():
         pd.decode([big] * (pd.MAX_BYTES // 16 + 1))
 
 
-def test_kernel_code_embeds_the_request_as_a_literal():
-    code = pd.kernel_code({"op": "call", "name": "f", "args": [], "kwargs": {"__dict__": {}}})
-    assert "__synapses_grader_rpc(" in code and pd.MIME in code
-    compile(code, "<rpc>", "exec")
-    # a hostile name cannot break out of the string literal
-    code = pd.kernel_code({"op": "call", "name": "x')\nimport os\n#", "args": [], "kwargs": {"__dict__": {}}})
-    tree = compile(code, "<rpc>", "exec", flags=0x400)  # ast.PyCF_ONLY_AST
-    calls = [n for n in __import__("ast").walk(tree) if isinstance(n, __import__("ast").Import)]
-    assert all(alias.name in ("base64", "json", "sys", "numpy") for node in calls for alias in node.names)
+def test_kernel_code_installs_the_comm_target_and_nothing_else():
+    import ast
+    code = pd.kernel_code()
+    tree = ast.parse(code)
+    assert f'register_target("{pd.COMM_TARGET}"' in code
+    # one function, called and deleted: nothing else lands in the student's namespace
+    assert [type(node).__name__ for node in tree.body] == ["FunctionDef", "Expr", "Delete"]
+    imports = {alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+               for alias in node.names}
+    assert imports <= {"base64", "sys", "numpy", "get_ipython", "Quantity", "get_or_create_dimension"}

@@ -48,6 +48,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -383,7 +384,8 @@ class TrustedExecute(Execute):
         self._restarts = 0
         self._given_up = False
         self._rpc_stats = [0, 0.0]
-        self._rpc_defined = False
+        self._comm_id: str | None = None  # None: not opened yet; "": the kernel would not open it
+        self._request_id = 0
         _t0 = time.perf_counter()
         try:
             self._kernel_policy, self._grader_policy = self._policies()
@@ -557,14 +559,21 @@ class TrustedExecute(Execute):
                                                "interrupt; the grader restarted the kernel"}
 
     async def _async_kernel_request(self, request: dict, timeout: float) -> tuple[Any, str]:
+        """Send one request over the grader's comm; return (the kernel's reply or None, what happened).
+
+        What happened is "ok", "interrupted" (over `timeout`, freed by an interrupt), "stuck" (the
+        interrupt did not help) or "died".
+        """
         assert self.kc is not None and self.km is not None
-        # silent: no history, no execution count, no post-execute hooks (such as the inline backend's
-        # flushing of open figures) for each of the hundreds of calls a notebook's tests make
-        msg_id = self.kc.execute(plaindata.kernel_code(request, define=not self._rpc_defined), silent=True,
-                                 store_history=False, allow_stdin=False, stop_on_error=False)
-        self._rpc_defined = True
+        if self._comm_id is None:
+            self._comm_id = await self._async_open_comm(timeout)
+        if not self._comm_id:
+            return None, "ok"  # the kernel would not open the channel: no answer
+        self._request_id += 1
+        rid = self._request_id
+        self.kc.shell_channel.send(self.kc.session.msg("comm_msg", {"comm_id": self._comm_id,
+                                                                   "data": {**request, "id": rid}}))
         deadline = time.monotonic() + timeout
-        answer: Any = None
         interrupted = False
         while True:
             remaining = deadline - time.monotonic()
@@ -580,15 +589,48 @@ class TrustedExecute(Execute):
                 if not await ensure_async(self.km.is_alive()):
                     return None, "died"
                 continue
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
             content = msg.get("content", {})
-            if msg.get("msg_type") == "display_data" and plaindata.MIME in content.get("data", {}):
-                answer = content["data"][plaindata.MIME]
-            elif msg.get("msg_type") == "status" and content.get("execution_state") == "idle":
-                break
+            if content.get("comm_id") != self._comm_id:
+                continue
+            if msg.get("msg_type") == "comm_close":
+                self._comm_id = ""  # the notebook closed it: no more answers
+                return None, "ok"
+            data = content.get("data")
+            if msg.get("msg_type") == "comm_msg" and isinstance(data, dict) and data.get("id") == rid:
+                return data, ("interrupted" if interrupted else "ok")
+
+    async def _async_open_comm(self, timeout: float) -> str:
+        """Install the grader's comm target in the kernel and open a comm to it; its id, or "" if refused."""
+        msg_id = self.kc.execute(plaindata.kernel_code(), silent=True, store_history=False, allow_stdin=False,
+                                 stop_on_error=False)
+        if not await self._async_wait_idle(msg_id, timeout):
+            return ""
         await self._drain_shell(msg_id)
-        return answer, ("interrupted" if interrupted else "ok")
+        comm_id = uuid.uuid4().hex
+        opening = self.kc.session.msg("comm_open", {"comm_id": comm_id, "target_name": plaindata.COMM_TARGET,
+                                                    "data": {}})
+        self.kc.shell_channel.send(opening)
+        closed = []
+        ok = await self._async_wait_idle(opening["header"]["msg_id"], timeout, on_message=lambda m: closed.append(
+            m.get("msg_type") == "comm_close" and m.get("content", {}).get("comm_id") == comm_id))
+        return comm_id if ok and not any(closed) else ""
+
+    async def _async_wait_idle(self, msg_id: str, timeout: float, on_message=None) -> bool:
+        """Wait until the kernel has handled message `msg_id` (idle status); False after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = await ensure_async(self.kc.get_iopub_msg(timeout=min(1.0, deadline - time.monotonic())))
+            except queue.Empty:
+                if not await ensure_async(self.km.is_alive()):
+                    return False
+                continue
+            if on_message is not None:
+                on_message(msg)
+            if (msg.get("parent_header", {}).get("msg_id") == msg_id and msg.get("msg_type") == "status"
+                    and msg.get("content", {}).get("execution_state") == "idle"):
+                return True
+        return False
 
     async def _drain_shell(self, msg_id: str) -> None:
         end = time.monotonic() + 5.0
@@ -606,7 +648,7 @@ class TrustedExecute(Execute):
         if self._restarts > self.max_restarts:
             self._given_up = True
             return
-        self._rpc_defined = False
+        self._comm_id = None
         try:
             run_sync(self.km.restart_kernel)(now=True)
             run_sync(self.kc.wait_for_ready)(timeout=self.startup_timeout)
