@@ -362,8 +362,9 @@ class TrustedExecute(Execute):
             return None, None
         base = sandbox.runtime_read_paths()
         private = [HELPERS_DIR / name for name in PRIVATE_PACKAGES]
-        kernel = sandbox.Policy(read=read_paths_without(base, private), write=(str(self._root / "kernel"),), memory=self.kernel_memory,
-                                file_size=self.file_size, open_files=256, processes=0, network=False)
+        kernel = sandbox.Policy(read=read_paths_without(base, private), write=(str(self._root / "kernel"),),
+                                memory=self.kernel_memory, file_size=self.file_size, open_files=256, processes=0,
+                                network=False)
         grader = sandbox.Policy(read=tuple(base) + (str(HELPERS_DIR),), write=(str(self._root / "grader"),),
                                 memory=self.grader_memory, file_size=self.file_size, open_files=256,
                                 processes=0, network=False)
@@ -380,7 +381,6 @@ class TrustedExecute(Execute):
         self._grader: GraderProcess | None = None
         self._setup_sources: list[str] = []
         self._kernel_cells: list[int] = []
-        self._grader_cells: set[int] = set()
         self._restarts = 0
         self._given_up = False
         self._rpc_stats = [0, 0.0]
@@ -395,8 +395,8 @@ class TrustedExecute(Execute):
             stop = threading.Event()
             watchdog = threading.Thread(target=self._watch_disk, args=(stop,), daemon=True)
             watchdog.start()
-            try:
-                return super().preprocess(nb, resources, km)
+            try:  # (a kernel manager passed in is ignored: the student's kernel is always the sandboxed one)
+                return super().preprocess(nb, resources)
             finally:
                 stop.set()
                 watchdog.join(5)
@@ -435,7 +435,6 @@ class TrustedExecute(Execute):
             result = self._run_in_kernel(cell, resources, index)
             return result
         if nbgrader_utils.is_grade(cell) and not nbgrader_utils.is_solution(cell):
-            self._grader_cells.add(index)
             cell.outputs = self._run_in_grader(trusted, "test")
             cell.execution_count = None
             return cell, self.resources
