@@ -19,15 +19,17 @@ grade this way::
   (Landlock, seccomp, rlimits; capabilities dropped when run as root): they
   can read the Python environment and write their own scratch folder, nothing
   else; a watchdog kills a kernel whose scratch folder grows past
-  :attr:`TrustedExecute.disk_quota`. The kernel gets a copy of the run-time ``helpers`` (no
-  ``helpers.references``, no ``helpers.instructor``) and talks ZeroMQ over IPC
-  sockets in its scratch folder; no TCP, no network.
+  :attr:`TrustedExecute.disk_quota`. The kernel gets a copy of the run-time
+  ``helpers`` (no ``helpers.references``, no ``helpers.instructor``) and talks
+  ZeroMQ over IPC sockets in its scratch folder; no TCP, no network.
 * A graded test cell never runs in the kernel. Its outputs (what nbgrader
   scores) are exactly what the grader returned: its printed text and, if it
   failed, one error with a one-line traceback.
 * What crosses between kernel and grader is JSON of numbers, strings, lists
-  and dicts (:mod:`helpers.instructor.plaindata`); each kernel call has a time
-  limit (:attr:`TrustedExecute.call_timeout`).
+  and dicts (:mod:`helpers.instructor.plaindata`), as Jupyter comm messages
+  to a comm target installed in the kernel once; each kernel call has a time
+  limit (:attr:`TrustedExecute.call_timeout`) after which the kernel is
+  interrupted (and restarted, with its cells replayed, if that does not help).
 
 Where Landlock is missing, grading refuses with one sentence unless
 ``--TrustedExecute.allow_unsandboxed=True``; the trusted tests then still decide
