@@ -807,7 +807,7 @@ def _reference(reference, args, what):
 
 
 def check_waveform(fn, reference, args, t=None, name="g", unit="nS", hidden=True,
-                   function=None, rtol=1e-6, atol=None, own_work=True):
+                   function=None, rtol=1e-6, atol=None):
     """Check a conductance waveform ``fn(t, *args.values())`` against a reference.
 
     Checks, in order (first failure wins):
@@ -846,9 +846,6 @@ def check_waveform(fn, reference, args, t=None, name="g", unit="nS", hidden=True
     atol : float, optional
         Absolute tolerance in `unit` (default 1e-9 x the reference peak,
         at least 1e-12).
-    own_work : bool
-        Ignored; accepted so that existing tests keep working (re-exported
-        references are now ruled out by the sandbox, which hides them).
     """
     with _Quiet():
         function = _function_name(fn, function)

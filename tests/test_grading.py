@@ -19,10 +19,7 @@ import pytest
 
 from helpers import grading as G
 
-try:  # the references are moving to helpers/references/
-    from helpers.references import waveforms as ref
-except ImportError:
-    from helpers import waveforms as ref
+from helpers.references import waveforms as ref
 
 ARGS = {"g_peak": 2.0, "tau": 3.0}  # nS, ms
 EXP = "exp_conductance with g_peak = 2 nS and tau = 3 ms: "
@@ -144,8 +141,6 @@ def test_course_waveforms_agree_with_the_closed_forms():
                      {"g_peak": 2.0, "tau_rise": 8.0, "tau_decay": 60.0})
     # and a student's own code passes against the course reference
     G.check_waveform(exp_mask, ref.exp_conductance, ARGS)
-    # own_work is still accepted (existing tests pass it) and changes nothing
-    G.check_waveform(exp_mask, ref.exp_conductance, ARGS, own_work=False)
 
 
 # --- check_waveform: one sentence per failure kind ---------------------------
@@ -730,10 +725,7 @@ def test_kernel_shows_one_line_and_scores_zero(tmp_path):
         "def quiet(t, g_peak, tau):\n"
         "    t = np.asarray(t, dtype=float)\n"
         "    return np.where(t >= 0, g_peak * np.exp(-t / tau), 0.0)\n"
-        "try:\n"
-        "    from helpers.references import waveforms\n"
-        "except ImportError:\n"
-        "    from helpers import waveforms\n"
+        "from helpers.references import waveforms\n"
         "with grading.checking('exp_conductance'):\n"
         "    grading.check_waveform(quiet, waveforms.exp_conductance, {'g_peak': 1.0, 'tau': 0.01},\n"
         "                           t=np.linspace(-20.0, 1.0, 2101))\n"

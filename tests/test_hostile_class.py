@@ -113,7 +113,6 @@ def test_nothing_of_the_course_or_the_helpers_package_changed(runs):
     assert pl.repository_digest(runs.hostile.root) == run.repository_before
     assert run.submitted_before == run.submitted_after
     assert not (runs.hostile.root / "intruder.txt").exists()
-    assert not (pl.repository_digest(runs.hostile.root).keys() - run.repository_before.keys())
 
 
 def test_the_attacks_were_refused_inside_the_sandbox(runs):

@@ -38,7 +38,8 @@ with three changes, each of which only ever *adds* grading:
 2. nbgrader's own ``OverwriteCells.add_missing_cells`` puts deleted grade
    cells (tests, written answers) back, so they are graded (a deleted answer
    cell is not restored: its tests fail with "... is not defined").
-3. :class:`RescueExecute` replaces nbgrader's ``Execute``: when a cell kills
+3. :class:`RescueExecute`, a subclass of the course's ``TrustedExecute``
+   (test cells still run only in the trusted grader), replaces it: when a cell kills
    the kernel or hangs it beyond the interrupt, that cell gets an error
    output saying so, the kernel is restarted, the cells that ran before it
    are run again (outputs discarded) to restore the state, and grading goes

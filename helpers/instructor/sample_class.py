@@ -458,14 +458,18 @@ class _Ctx:
         return found[k] if len(found) > k else None
 
 
-def _prepend_to_answer(code: str, zero: bool, what: str) -> Callable[[_Ctx], bool]:
+def _prepend_to_answer(code: str, zero: bool | str, what: str) -> Callable[[_Ctx], bool]:
+    """Put ``code`` at the top of the first answer cell; ``zero``: its item must score 0 (True), every item
+    of the notebook must (``"all"``), or nothing changes the grades (False)."""
     def act(ctx: _Ctx) -> bool:
         i = ctx.answer(0)
         if i is None:
             return False
         cell = ctx.nb.cells[i]
         cell.source = code + "\n" + cell.source
-        if zero:
+        if zero == "all":
+            ctx.expect_zero |= set(ctx.items)
+        elif zero:
             ctx.expect_zero |= ctx.tests_of(_gid(cell))
         ctx.notes.append(f"{what} at the top of answer cell {_gid(cell)}")
         return True
@@ -533,25 +537,6 @@ def _omit(ctx: _Ctx) -> bool:
     return True
 
 
-def _prepend_everywhere(code: str, what: str) -> Callable[[_Ctx], bool]:
-    """Hostile code at the top of the first answer cell; the items keep the grades they earn."""
-    return _prepend_to_answer(code, False, what)
-
-
-def _answer_zero(code: str, what: str, items: str = "first") -> Callable[[_Ctx], bool]:
-    """Hostile code at the top of the first answer cell whose item(s) must score 0."""
-    def act(ctx: _Ctx) -> bool:
-        i = ctx.answer(0)
-        if i is None:
-            return False
-        cell = ctx.nb.cells[i]
-        cell.source = code + "\n" + cell.source
-        ctx.expect_zero |= set(ctx.items) if items == "all" else ctx.tests_of(_gid(cell))
-        ctx.notes.append(f"{what} at the top of answer cell {_gid(cell)}")
-        return True
-    return act
-
-
 def _reexport(ctx: _Ctx) -> bool:
     done = []
     for i in ctx.cells(_is_answer):
@@ -580,19 +565,19 @@ ACTIONS: dict[str, Callable[[_Ctx], bool]] = {
     "damage_metadata": _damage_metadata,
     "omit_notebook": _omit,
     "reexport": _reexport,
-    "transformer": _answer_zero(TRANSFORMER, "an IPython input transformer that turns every later cell into "
-                                             "`pass`", items="all"),
-    "kernel_hooks": _prepend_everywhere(KERNEL_HOOKS, "AST transformer, exception handler, showtraceback, "
-                                                      "settrace and run_cell hooks"),
-    "write_outside": _prepend_everywhere(WRITE_OUTSIDE, "writes into helpers/, the course root, gradebook.db "
-                                                        "and another student's folder"),
-    "copy_classmate": _answer_zero(COPY_CLASSMATE, "reads a classmate's submission and the source notebooks",
-                                   items="all"),
-    "fork_bomb": _prepend_everywhere(FORK_BOMB, "a fork bomb"),
-    "memory_hog": _prepend_everywhere(MEMORY_HOG, "a 64 GiB allocation"),
-    "disk_filler": _answer_zero(DISK_FILLER, "a disk filler (32 MiB files without end)"),
-    "network": _prepend_everywhere(NETWORK, "TCP and UDP connections (loopback and outside)"),
-    "child_process": _prepend_everywhere(CHILD_PROCESS, "a child process meant to outlive grading"),
+    "transformer": _prepend_to_answer(TRANSFORMER, "all", "an IPython input transformer that turns every later "
+                                                          "cell into `pass`"),
+    "kernel_hooks": _prepend_to_answer(KERNEL_HOOKS, False, "AST transformer, exception handler, "
+                                                            "showtraceback, settrace and run_cell hooks"),
+    "write_outside": _prepend_to_answer(WRITE_OUTSIDE, False, "writes into helpers/, the course root, "
+                                                              "gradebook.db and another student's folder"),
+    "copy_classmate": _prepend_to_answer(COPY_CLASSMATE, "all", "reads a classmate's submission and the "
+                                                                "source notebooks"),
+    "fork_bomb": _prepend_to_answer(FORK_BOMB, False, "a fork bomb"),
+    "memory_hog": _prepend_to_answer(MEMORY_HOG, False, "a 64 GiB allocation"),
+    "disk_filler": _prepend_to_answer(DISK_FILLER, True, "a disk filler (32 MiB files without end)"),
+    "network": _prepend_to_answer(NETWORK, False, "TCP and UDP connections (loopback and outside)"),
+    "child_process": _prepend_to_answer(CHILD_PROCESS, False, "a child process meant to outlive grading"),
 }
 
 

@@ -178,8 +178,8 @@ def trusted_sources(resources: dict | None, source_path: str = "") -> dict[str, 
         nb = nbformat.read(source_path, as_version=4)
         return {c.metadata.nbgrader["grade_id"]: c.source for c in nb.cells
                 if c.cell_type == "code" and nbgrader_utils.is_locked(c) and "grade_id" in c.metadata.get("nbgrader", {})}
-    raise SandboxRefused("TrustedExecute needs nbgrader's gradebook (db_url, notebook, assignment) or "
-                         "TrustedExecute.source_path to know which cells are the instructor's")
+    raise ValueError("TrustedExecute needs nbgrader's gradebook (db_url, notebook, assignment) or "
+                     "TrustedExecute.source_path to know which cells are the instructor's")
 
 
 # ---------------------------------------------------------------------------
