@@ -35,11 +35,11 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 grade: $(STAMP)
-	$(BIN)/python -m helpers.instructor grade --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(GRADE_ARGS)
+	$(BIN)/python -m coursekit grade --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(GRADE_ARGS)
 
 release: $(STAMP)
 	$(BIN)/python -m helpers.references.curves
-	$(BIN)/python -m helpers.release
+	$(BIN)/python -m coursekit.release
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=. $(LAB_ARGS)

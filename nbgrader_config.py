@@ -73,9 +73,9 @@ c.ClearSolutions.code_stub = {
 from nbgrader.converters import GenerateAssignment as _GenerateAssignment  # noqa: E402
 
 try:
-    from helpers.nbgrader_ext import InstructiveClearSolutions as _ClearSolutions
+    from coursekit.preprocessors.clear_solutions import InstructiveClearSolutions as _ClearSolutions
 except ImportError as _err:  # course package not installed: generic stubs
-    print(f"nbgrader_config.py: helpers.nbgrader_ext unavailable ({_err}); "
+    print(f"nbgrader_config.py: coursekit.preprocessors.clear_solutions unavailable ({_err}); "
           "stubs use the generic instruction", file=sys.stderr)
 else:
     c.GenerateAssignment.preprocessors = [
@@ -155,9 +155,9 @@ from nbgrader.preprocessors import (  # noqa: E402
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 
 try:
-    from helpers.release import OverwriteCellsKeepHiddenTests as _OverwriteCells
+    from coursekit.release import OverwriteCellsKeepHiddenTests as _OverwriteCells
 except Exception as _err:  # course package missing or broken: stock behaviour
-    print(f"nbgrader_config.py: helpers.release unavailable ({_err}); using "
+    print(f"nbgrader_config.py: coursekit.release unavailable ({_err}); using "
           "nbgrader's OverwriteCells (false checksum warnings, issue #1961)",
           file=sys.stderr)
     _OverwriteCells = OverwriteCells
@@ -170,7 +170,7 @@ c.Autograde.sanitize_preprocessors = [
 ]
 
 # ---------------------------------------------------------------- trusted grading
-# Student code never decides a grade (helpers/instructor/trusted.py): the
+# Student code never decides a grade (coursekit/trusted.py): the
 # course's TrustedExecute replaces nbgrader's Execute. The submission runs in a
 # sandboxed kernel (Landlock, seccomp, rlimits: it can read the Python
 # environment and write its own scratch folder, nothing else; IPC sockets, no
@@ -180,11 +180,11 @@ c.Autograde.sanitize_preprocessors = [
 # (no Landlock), autograde refuses with one sentence; opt out with
 #     nbgrader autograde synapses --TrustedExecute.allow_unsandboxed=True
 try:
-    from helpers.instructor.trusted import TrustedExecute as _TrustedExecute
+    from coursekit.trusted import TrustedExecute as _TrustedExecute
 except Exception as _err:  # course package missing or broken: never fall back to grading in the kernel
-    print(f"nbgrader_config.py: helpers.instructor.trusted unavailable ({_err}); autograde will fail "
+    print(f"nbgrader_config.py: coursekit.trusted unavailable ({_err}); autograde will fail "
           "rather than run hidden tests in the student's kernel", file=sys.stderr)
-    c.Autograde.autograde_preprocessors = ["helpers.instructor.trusted.TrustedExecute"]
+    c.Autograde.autograde_preprocessors = ["coursekit.trusted.TrustedExecute"]
 else:
     from nbgrader.converters import Autograde as _Autograde  # noqa: E402
     from nbgrader.preprocessors import Execute as _Execute  # noqa: E402
@@ -204,7 +204,7 @@ else:
 # one-sentence message of the course's checks. Everything else is nbgrader's
 # default.
 try:
-    from helpers.release import ShortenTestTracebacks as _ShortenTracebacks
+    from coursekit.release import ShortenTestTracebacks as _ShortenTracebacks
 except Exception:  # reported above
     _ShortenTracebacks = None
 c.GenerateFeedback.preprocessors = [

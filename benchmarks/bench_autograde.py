@@ -1,7 +1,7 @@
 """Autograding cost: nbgrader against bare execution, and serial against 2 workers.
 
 Two measurements, each in throw-away nbgrader courses made from ``source/``
-(``helpers.release.make_course`` + ``nbgrader generate_assignment``):
+(``coursekit.release.make_course`` + ``nbgrader generate_assignment``):
 
 (a) **one student**, every notebook, the model solutions (the source
     notebooks): the real ``nbgrader autograde synapses --student complete
@@ -13,7 +13,7 @@ Two measurements, each in throw-away nbgrader courses made from ``source/``
     notebooks), ``blank`` (release notebooks), ``typo`` (a NameError in the
     first answer of the last notebook) and ``halfway`` (the first half of the
     notebooks only), autograded with
-    :func:`helpers.instructor.parallel.autograde` serially (``workers=1``) and
+    :func:`coursekit.parallel.autograde` serially (``workers=1``) and
     with 2 process workers, each in its own copy of the course. The two
     gradebooks must agree (an ``AssertionError`` otherwise); the ratio is
     serial time / parallel time (the speed-up).
@@ -43,8 +43,8 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
 
 import nbformat  # noqa: E402
 
-from helpers import release as rel  # noqa: E402
-from helpers.instructor import parallel as par  # noqa: E402
+from coursekit import release as rel  # noqa: E402
+from coursekit import parallel as par  # noqa: E402
 
 ASSIGNMENT = rel.ASSIGNMENT_ID
 #: Seconds any one command may take.

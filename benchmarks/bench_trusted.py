@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
 
 import nbformat  # noqa: E402
 
-from helpers import release as rel  # noqa: E402
+from coursekit import release as rel  # noqa: E402
 
 ASSIGNMENT = rel.ASSIGNMENT_ID
 #: Today's engine: nbgrader's default autograde preprocessors, Execute included.
@@ -90,8 +90,8 @@ async def _start(km) -> float:
 def kernel_startup(repeat: int) -> tuple[list[float], list[float]]:
     from jupyter_client.manager import AsyncKernelManager
 
-    from helpers.instructor import sandbox
-    from helpers.instructor.trusted import SandboxedKernelManager
+    from coursekit import sandbox
+    from coursekit.trusted import SandboxedKernelManager
 
     plain, boxed = [], []
     for _ in range(repeat):

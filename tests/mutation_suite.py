@@ -37,7 +37,7 @@ used before:
     a value stub (a string answer) raises when the cell runs, and the test cell
     then says ``GradingError: <name> is not defined; run the cell that defines it``.
 ``test_generated_stub_raises_the_instruction_itself[answer]``
-    the same for the stub that helpers.nbgrader_ext.InstructiveClearSolutions
+    the same for the stub that coursekit.preprocessors.clear_solutions.InstructiveClearSolutions
     makes of the source, whose error must be the instruction itself.
 ``test_test_cells_name_an_undefined_answer[answer]``
     before the student runs an answer, its test cell names the missing answer.
@@ -71,7 +71,7 @@ import pytest
 import trusted_grading
 from nbkernel import NotebookKernel, answer_ids
 
-from helpers.nbgrader_ext import InstructiveClearSolutions
+from coursekit.preprocessors.clear_solutions import InstructiveClearSolutions
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -332,7 +332,7 @@ def define_mutation_tests(namespace: dict, notebook, *, signatures: dict[str, st
 
     def test_release_stub_fails_with_its_instruction(kernel, name):
         """The released answer keeps signature and instruction, hides the solution, and raises."""
-        assert release.exists(), f"{release} is missing: python -m helpers.release"
+        assert release.exists(), f"{release} is missing: python -m coursekit.release"
         stub = _cell_source(nbformat.read(release, as_version=4), name, str(release))
         said = stub_says(kernel, name, stub)
         err = stub_error(kernel, name, stub)
@@ -343,7 +343,7 @@ def define_mutation_tests(namespace: dict, notebook, *, signatures: dict[str, st
     define(test_release_stub_fails_with_its_instruction, pytest.mark.parametrize("name", answers))
 
     def test_generated_stub_raises_the_instruction_itself(kernel, name):
-        """With helpers.nbgrader_ext.InstructiveClearSolutions the stub's error is the instruction."""
+        """With coursekit.preprocessors.clear_solutions.InstructiveClearSolutions the stub's error is the instruction."""
         nb, _ = InstructiveClearSolutions().preprocess(nbformat.read(notebook, as_version=4), {})
         stub = _cell_source(nb, name, f"the generated {notebook.name}")
         said = stub_says(kernel, name, stub)

@@ -57,7 +57,7 @@ def test_the_makefile_regenerates_the_curves_before_the_release():
     recipe = re.search(r"^release:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
     commands = [line.strip() for line in recipe.splitlines()]
     assert commands.index("$(BIN)/python -m helpers.references.curves") < commands.index(
-        "$(BIN)/python -m helpers.release")
+        "$(BIN)/python -m coursekit.release")
 
 
 def test_reader_returns_the_stored_arrays_read_only(fresh):

@@ -1,12 +1,12 @@
 """The hostile class: ``make grade`` with submissions that attack the grading itself.
 
-Two runs of :func:`helpers.instructor.pipeline.grade` (2 workers, 10 s cells) on
+Two runs of :func:`coursekit.pipeline.grade` (2 workers, 10 s cells) on
 throw-away copies of the course, restricted to the two fast notebooks (04, 05):
 
 * **base**: ``sample-complete`` (right, through the exchange) and
   ``sample-errata``;
 * **hostile**: the same two plus the hostile students of
-  :data:`helpers.instructor.sample_class.SAMPLE_CLASS`, each pointed at the
+  :data:`coursekit.sample_class.SAMPLE_CLASS`, each pointed at the
   fast notebooks: the one-line input transformer, the other kernel hooks,
   writes into ``helpers/``, the course, the gradebook and a classmate's folder,
   reading a classmate's submission and the source notebooks, a fork bomb, a
@@ -25,9 +25,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from helpers import release as rel
-from helpers.instructor import pipeline as pl
-from helpers.instructor import sample_class as sc
+from coursekit import release as rel
+from coursekit import pipeline as pl
+from coursekit import sample_class as sc
 
 NOTEBOOKS = rel.notebook_names(rel.SOURCE_DIR)
 FAST = [n for n in ("04_saturation.ipynb", "05_shunting.ipynb") if n in NOTEBOOKS]

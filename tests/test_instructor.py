@@ -1,9 +1,9 @@
-"""The instructor pipeline (``python -m helpers.instructor grade``, ``make grade``).
+"""The instructor pipeline (``python -m coursekit grade``, ``make grade``).
 
 Fast tests at the top check the reasons, the table, the metadata repair, the
 hung-cell finder and the preprocessor list without running nbgrader.
 
-The ``pipeline`` / ``slow`` tests run :func:`helpers.instructor.pipeline.grade`
+The ``pipeline`` / ``slow`` tests run :func:`coursekit.pipeline.grade`
 once, with 2 workers, on a throw-away copy of the course (all notebooks of
 ``source/``, ``cell_timeout=10`` s) and a reduced sample class:
 
@@ -36,11 +36,11 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-from helpers import release as rel
-from helpers.instructor import pipeline as pl
-from helpers.instructor import report as rep
-from helpers.instructor import rescue as rsc
-from helpers.instructor import sample_class as sc
+from coursekit import release as rel
+from coursekit import pipeline as pl
+from coursekit import report as rep
+from coursekit import rescue as rsc
+from coursekit import sample_class as sc
 from test_pipeline import hidden_test_lines
 
 ASSIGNMENT = rel.ASSIGNMENT_ID
@@ -198,7 +198,7 @@ def test_rescue_preprocessors_replace_only_execute():
 
     default = list(Autograde.class_traits()["autograde_preprocessors"].default())
     names = pl.rescue_preprocessors(default)
-    assert names[default.index(Execute)] == "helpers.instructor.rescue.RescueExecute"
+    assert names[default.index(Execute)] == "coursekit.rescue.RescueExecute"
     assert [n for i, n in enumerate(names) if default[i] is not Execute] == \
         [f"{p.__module__}.{p.__qualname__}" for p in default if p is not Execute]
     with pytest.raises(ValueError):
@@ -222,10 +222,10 @@ def test_generated_paths_are_ignored_by_git():
 
 
 def test_cli_help_and_bad_workers():
-    from helpers.instructor.__main__ import main
+    from coursekit.__main__ import main
 
     assert main(["grade", "--workers", "0"]) == 2
-    proc = subprocess.run([sys.executable, "-m", "helpers.instructor", "grade", "--help"],
+    proc = subprocess.run([sys.executable, "-m", "coursekit", "grade", "--help"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
     for option in ("--workers", "--scheduler", "--student", "--cell-timeout", "--no-release", "--allow-unsandboxed"):
@@ -233,9 +233,9 @@ def test_cli_help_and_bad_workers():
 
 
 def test_grading_refuses_without_a_sandbox_unless_told(tmp_path, monkeypatch, capsys):
-    from helpers.instructor import sandbox
-    from helpers.instructor.__main__ import main
-    from helpers.instructor.trusted import SandboxRefused
+    from coursekit import sandbox
+    from coursekit.__main__ import main
+    from coursekit.trusted import SandboxRefused
 
     monkeypatch.setattr(sandbox, "unavailable_reason", lambda: "Landlock is not enabled in this kernel")
     with pytest.raises(SandboxRefused, match="Landlock is not enabled in this kernel.*--allow-unsandboxed"):

@@ -4,7 +4,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from helpers.nbgrader_ext import InstructiveClearSolutions, stub_instruction
+from coursekit.preprocessors.clear_solutions import InstructiveClearSolutions, stub_instruction
 
 SOURCE = '''def exp_conductance(t, g_peak, tau):
     """Exponential conductance (nS)."""

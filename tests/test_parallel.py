@@ -1,4 +1,4 @@
-"""Parallel autograding (helpers.instructor.parallel) against the serial run.
+"""Parallel autograding (coursekit.parallel) against the serial run.
 
 The fast tests at the top check the replay preprocessor, the preprocessor
 lists and the argument checks without running nbgrader. The ``pipeline`` /
@@ -36,8 +36,8 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-from helpers import release as rel
-from helpers.instructor import parallel as par
+from coursekit import release as rel
+from coursekit import parallel as par
 
 ASSIGNMENT = rel.ASSIGNMENT_ID
 STUDENTS = ["complete", "blank", "typo", "halfway"]
@@ -144,9 +144,9 @@ CONFIGURED = [
 def test_worker_and_replay_preprocessor_lists():
     worker = par.autograde_preprocessors(CONFIGURED, "worker")
     replay = par.autograde_preprocessors(CONFIGURED, "replay")
-    assert worker == [CONFIGURED[0]["name"], "helpers.instructor.parallel.StashExecuted",
+    assert worker == [CONFIGURED[0]["name"], "coursekit.parallel.StashExecuted",
                       CONFIGURED[1]["name"], CONFIGURED[2]["name"]]
-    assert replay == ["helpers.instructor.parallel.ReplayExecute", CONFIGURED[1]["name"], CONFIGURED[2]["name"]]
+    assert replay == ["coursekit.parallel.ReplayExecute", CONFIGURED[1]["name"], CONFIGURED[2]["name"]]
     with pytest.raises(ValueError, match="expected one Execute"):
         par.autograde_preprocessors(CONFIGURED[1:], "replay")
     with pytest.raises(ValueError, match="expected one Execute"):
@@ -156,7 +156,7 @@ def test_worker_and_replay_preprocessor_lists():
 def test_course_config_probe_finds_the_trusted_execute_and_sqlite_gradebook():
     info = par._probe_config(rel.REPO_ROOT)
     names = [p["name"] for p in info["preprocessors"]]
-    assert [p["name"] for p in info["preprocessors"] if p["execute"]] == ["helpers.instructor.trusted.TrustedExecute"]
+    assert [p["name"] for p in info["preprocessors"] if p["execute"]] == ["coursekit.trusted.TrustedExecute"]
     assert "nbgrader.preprocessors.saveautogrades.SaveAutoGrades" in names
     assert info["db_url"] == "sqlite:///" + str(rel.REPO_ROOT / "gradebook.db")
 
@@ -434,7 +434,7 @@ def test_no_processes_left_behind(runs):
 CTRL_C_SCRIPT = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from helpers.instructor import parallel as par
+    from coursekit import parallel as par
 
     root, workers, tag = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     try:

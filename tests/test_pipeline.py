@@ -40,7 +40,7 @@ import nbformat
 import pytest
 from traitlets.config.loader import PyFileConfigLoader
 
-from helpers import release as rel
+from coursekit import release as rel
 
 NOTEBOOKS = rel.notebook_names(rel.SOURCE_DIR)
 NB_IDS = [n.removesuffix(".ipynb") for n in NOTEBOOKS]

@@ -1,4 +1,4 @@
-"""helpers.instructor.plaindata: only numbers, strings, lists and dicts cross from the kernel."""
+"""coursekit.plaindata: only numbers, strings, lists and dicts cross from the kernel."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from helpers.instructor import plaindata as pd
+from coursekit import plaindata as pd
 
 
 @pytest.mark.parametrize("value", [

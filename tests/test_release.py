@@ -23,7 +23,7 @@ import nbformat
 import pytest
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
-from helpers import release as rel
+from coursekit import release as rel
 
 NOTEBOOKS = rel.notebook_names(rel.SOURCE_DIR)
 NAME_RE = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
@@ -150,7 +150,7 @@ def test_source_markers_are_balanced_and_in_the_right_cells(source_nb):
 
 def test_code_solutions_have_an_instruction_line_above(source_nb):
     """Each stub raises its cell's instruction: a '# TODO: ...' line must precede BEGIN SOLUTION."""
-    from helpers.nbgrader_ext import stub_instruction
+    from coursekit.preprocessors.clear_solutions import stub_instruction
 
     name, nb = source_nb
     for i, cell in enumerate(nb.cells):

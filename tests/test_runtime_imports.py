@@ -39,9 +39,10 @@ BLOCKED = "helpers.references"
 #: Modules the student's kernel imports or runs (their files must not name the references).
 RUNTIME_TOP = ("helpers", "helpers.constants", "helpers.reference_data", "helpers.zoo",
                "helpers.brian_harness", "helpers.widgets", "helpers.grading")
-#: Modules that run only on the trusted side: nbgrader plumbing, the instructor pipeline, the answers.
-TRUSTED_TOP = ("helpers.release", "helpers.nbgrader_ext")
-TRUSTED_PACKAGES = ("helpers.instructor", "helpers.references")
+#: Modules of helpers that run only on the trusted side: the answers. (The instructor's tooling is
+#: the separate package coursekit.)
+TRUSTED_TOP = ()
+TRUSTED_PACKAGES = ("helpers.references",)
 
 
 def _module_name(path: Path) -> str:

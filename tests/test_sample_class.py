@@ -1,4 +1,4 @@
-"""The sample class (helpers.instructor.sample_class), built from the real notebooks without nbgrader.
+"""The sample class (coursekit.sample_class), built from the real notebooks without nbgrader.
 
 Whether the built students score as declared is checked by the pipeline run
 in tests/test_instructor.py (the errata student there submits every notebook).
@@ -14,8 +14,8 @@ import sys
 import nbformat
 import pytest
 
-from helpers import release as rel
-from helpers.instructor import sample_class as sc
+from coursekit import release as rel
+from coursekit import sample_class as sc
 
 NOTEBOOKS = rel.notebook_names(rel.SOURCE_DIR)
 RELEASED = {n: nbformat.read(rel.RELEASE_DIR / n, as_version=4) for n in NOTEBOOKS}
@@ -170,7 +170,7 @@ def test_metadata_edits(built):
     n = len(NOTEBOOKS)
     name = NOTEBOOKS[BY_ID["sample-stripped-metadata"].edits[0].notebook % n]
     nb = built["sample-stripped-metadata"].notebooks[name]
-    from helpers.instructor.rescue import metadata_problems
+    from coursekit.rescue import metadata_problems
 
     assert metadata_problems(nb), "the damaged grade id should make nbgrader refuse the notebook"
     stripped = [c for c in nb.cells if "nbgrader" not in c.metadata

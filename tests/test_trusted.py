@@ -1,4 +1,4 @@
-"""helpers.instructor.trusted: hidden tests outside the student's interpreter, kernel and grader sandboxed.
+"""coursekit.trusted: hidden tests outside the student's interpreter, kernel and grader sandboxed.
 
 Each test grades a small notebook with :class:`TrustedExecute` directly (as
 nbgrader's autograde does, without the gradebook: ``source_path`` names the
@@ -20,8 +20,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 import trusted_grading
 from trusted_grading import verdict
 
-from helpers.instructor import sandbox
-from helpers.instructor.trusted import HELPERS_DIR, SandboxRefused, _remove_orphaned_scratch, read_paths_without
+from coursekit import sandbox
+from coursekit.trusted import HELPERS_DIR, SandboxRefused, _remove_orphaned_scratch, read_paths_without
 
 pytestmark = [pytest.mark.timeout(600)]
 

@@ -18,7 +18,7 @@ kernel can only send numbers and strings, never code. No pickle is involved at
 any point.
 
 :data:`KERNEL_CODE` is the same format written for the kernel side: the code
-that :class:`helpers.instructor.trusted.TrustedExecute` sends into the
+that :class:`coursekit.trusted.TrustedExecute` sends into the
 student's kernel to look up names and call functions. It runs in the student's
 interpreter, so nothing in it is trusted; only :func:`decode` of its answer is.
 """

@@ -1,4 +1,4 @@
-"""``python -m helpers.instructor``: the instructor's commands.
+"""``python -m coursekit``: the instructor's commands.
 
 ``grade``
     The whole pipeline (``make grade``): regenerate the release, assemble the
@@ -23,11 +23,11 @@ import sys
 from pathlib import Path
 from typing import Iterable
 
-from helpers import release as rel
+from coursekit import release as rel
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m helpers.instructor",
+    parser = argparse.ArgumentParser(prog="python -m coursekit",
                                      description="Instructor pipeline of the synapses course (nbgrader).")
     sub = parser.add_subparsers(dest="command", required=True)
     g = sub.add_parser("grade", help="release, sample class, autograde, feedback, export, report")
@@ -52,13 +52,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Iterable[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = _parser().parse_args(None if argv is None else list(argv))
-    from helpers.instructor import pipeline, sample_class
+    from coursekit import pipeline, sample_class
 
     if args.command == "grade":
         if args.workers < 1:
             print("--workers must be at least 1", file=sys.stderr)
             return 2
-        from helpers.instructor.trusted import SandboxRefused
+        from coursekit.trusted import SandboxRefused
         try:
             run = pipeline.grade(args.course, workers=args.workers, scheduler=args.scheduler,
                                  students=args.students, regenerate=not args.no_release,

@@ -8,18 +8,18 @@ the real nbgrader commands:
    date, and fills the course gradebook with the assignment's cells); sample
    students' gradebook rows are removed first, so a changed set of notebooks
    can be regenerated;
-2. **sample class**: :mod:`helpers.instructor.sample_class` builds the
+2. **sample class**: :mod:`coursekit.sample_class` builds the
    students from ``source/`` and ``release/``; one goes through the exchange
    (``release_assignment``, ``fetch_assignment``, ``submit``, ``collect``), the
    others are written to ``submitted/`` as an LMS download would be. Only
    ``sample-...`` folders, rows and exchange submissions are ever removed or
    replaced;
-3. **autograde**: :func:`helpers.instructor.parallel.autograde` (one
+3. **autograde**: :func:`coursekit.parallel.autograde` (one
    ``nbgrader autograde synapses --student S --force`` per student; serial
    for one worker, concurrent otherwise);
 4. **rescue**: every notebook that nbgrader did not grade completely (it
    failed the whole student, or left a test cell without a score) is graded
-   once more on its own with :mod:`helpers.instructor.rescue` (the real
+   once more on its own with :mod:`coursekit.rescue` (the real
    ``nbgrader autograde --student S --notebook N --force`` with a repaired
    staging copy, ``RescueExecute`` and ``OverwriteCells.add_missing_cells``);
    a test cell that still has no score is set to 0 and flagged for manual
@@ -42,7 +42,7 @@ the test cells their edits break).
 How the nbgrader walls are handled
 ----------------------------------
 * #174 (no parallel autograde): ``--workers N`` / ``--scheduler ADDR`` are
-  passed to :func:`helpers.instructor.parallel.autograde`.
+  passed to :func:`coursekit.parallel.autograde`.
 * #917 (hidden tests in feedback): ``nbgrader_config.py`` adds
   ``ClearHiddenTests`` and ``ShortenTestTracebacks`` to ``GenerateFeedback``;
   ``tests/test_instructor.py`` greps the feedback HTML for every hidden-test
@@ -82,10 +82,10 @@ from unittest import mock
 
 import nbformat
 
-from helpers import release as rel
-from helpers.instructor import report as rep
-from helpers.instructor import rescue as rsc
-from helpers.instructor import sample_class as sc
+from coursekit import release as rel
+from coursekit import report as rep
+from coursekit import rescue as rsc
+from coursekit import sample_class as sc
 
 __all__ = [
     "CourseSettings",
@@ -102,7 +102,7 @@ __all__ = [
 ]
 
 #: Environment tag carried by every process a :func:`grade` run starts
-#: (the same variable :mod:`helpers.instructor.parallel` uses).
+#: (the same variable :mod:`coursekit.parallel` uses).
 RUN_TAG = "SYNAPSES_AUTOGRADE_RUN"
 #: Seconds of silence after which the progress printer says what is going on.
 HEARTBEAT_SECONDS = 30.0
@@ -155,7 +155,7 @@ def load_settings(course_root: Path) -> CourseSettings:
     """Read ``<course_root>/nbgrader_config.py`` as nbgrader does (``SYNAPSES_*`` dropped).
 
     The nbgrader commands of the pipeline run with
-    :func:`helpers.release.nbgrader_env`, which drops inherited ``SYNAPSES_*``
+    :func:`coursekit.release.nbgrader_env`, which drops inherited ``SYNAPSES_*``
     variables; the config is read here the same way, so both agree. Changes
     the config makes to ``os.environ`` are undone.
     """
@@ -190,10 +190,10 @@ def repository_digest(root: Path) -> dict[str, str]:
     plus the ``helpers`` package that is imported (it may be installed
     elsewhere). A submission that wrote anywhere in it changes this.
     """
-    from helpers.instructor.trusted import HELPERS_DIR
+    from coursekit.trusted import COURSEKIT_DIR, HELPERS_DIR
 
     out: dict[str, str] = {}
-    for base, label in ((Path(root), "course"), (HELPERS_DIR, "helpers")):
+    for base, label in ((Path(root), "course"), (HELPERS_DIR, "helpers"), (COURSEKIT_DIR, "coursekit")):
         for dirpath, dirnames, filenames in os.walk(base):
             rel_dir = Path(dirpath).relative_to(base)
             if rel_dir == Path("."):
@@ -353,7 +353,7 @@ def rescue(settings: CourseSettings, student: str, why: Mapping[str, str], *, fi
 
     A staging copy of the student's submitted folder (all files, so nbgrader
     does not zero the other notebooks as missing) gets each notebook in
-    ``why`` repaired with :func:`helpers.instructor.rescue.repair_notebook`;
+    ``why`` repaired with :func:`coursekit.rescue.repair_notebook`;
     then the real command runs in the course::
 
         nbgrader autograde <assignment> --student S [--notebook N] --force
@@ -454,11 +454,11 @@ def _zero_ungraded(settings: CourseSettings, student: str, nb_id: str, grade_ids
 # =============================================================================== autograde
 def _autograde(settings: CourseSettings, students: list[str], workers: int, scheduler: str | None,
                say: Callable[[str], None], tag: str, assignment: str) -> dict[str, Any]:
-    """:func:`helpers.instructor.parallel.autograde`, or a plain serial loop if it is unavailable."""
+    """:func:`coursekit.parallel.autograde`, or a plain serial loop if it is unavailable."""
     try:
-        from helpers.instructor.parallel import autograde
+        from coursekit.parallel import autograde
     except ImportError as exc:  # the parallel engine is missing: serial, plain nbgrader
-        say(f"(helpers.instructor.parallel unavailable: {exc}; grading serially)")
+        say(f"(coursekit.parallel unavailable: {exc}; grading serially)")
         return _autograde_serial(settings, students, say, tag, assignment)
     kwargs = dict(workers=workers, scheduler=scheduler, progress=say)
     params = inspect.signature(autograde).parameters
@@ -514,7 +514,7 @@ class GradeRun:
     notebooks : list of str
         Notebook ids (without ``.ipynb``).
     results : dict
-        student -> notebook id -> :class:`helpers.instructor.report.NotebookResult`.
+        student -> notebook id -> :class:`coursekit.report.NotebookResult`.
     outcomes : dict
         student -> the autograde outcome (``ok``, ``seconds``, ``log_tail``).
     rescues : list of Rescue
@@ -633,7 +633,7 @@ def grade(course_root: Path | str = rel.REPO_ROOT, *, workers: int = 2, schedule
     workers : int, optional
         Students autograded at once (default 2; 1 = plain serial nbgrader).
     scheduler : str, optional
-        Dask scheduler address for :func:`helpers.instructor.parallel.autograde`.
+        Dask scheduler address for :func:`coursekit.parallel.autograde`.
     students : sequence of str, optional
         Grade these existing submissions (``submitted/<id>/``) instead of the
         sample class; nothing is assembled or removed.
@@ -658,11 +658,11 @@ def grade(course_root: Path | str = rel.REPO_ROOT, *, workers: int = 2, schedule
 
     Raises
     ------
-    helpers.instructor.trusted.SandboxRefused
+    coursekit.trusted.SandboxRefused
         No sandbox here and `allow_unsandboxed` is False (nothing was run).
     """
-    from helpers.instructor import sandbox
-    from helpers.instructor.trusted import SandboxRefused
+    from coursekit import sandbox
+    from coursekit.trusted import SandboxRefused
 
     reason = sandbox.unavailable_reason()
     if reason and not allow_unsandboxed:

@@ -85,7 +85,7 @@ Interrupts and leftovers
 Every nbgrader process started here, and every kernel it starts, carries two
 environment variables: ``SYNAPSES_AUTOGRADE_RUN`` (one value per
 :func:`autograde` call) and ``SYNAPSES_AUTOGRADE_TASK`` (one per nbgrader
-run); :func:`helpers.release.run_nbgrader` additionally kills its own
+run); :func:`coursekit.release.run_nbgrader` additionally kills its own
 leftovers when nbgrader exits. On Ctrl-C (``KeyboardInterrupt``) in the
 caller: no further student is submitted, queued tasks are cancelled, running
 tasks are told to stop (a cancel file for the process pool, a Dask ``Event``
@@ -121,7 +121,7 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
-from helpers import release as rel
+from coursekit import release as rel
 
 __all__ = [
     "AutogradeOutcome",
@@ -148,7 +148,7 @@ LOG_TAIL_CHARS = 3000
 #: Seconds between checks for a cancel request while nbgrader runs.
 POLL_SECONDS = 0.5
 #: Import path of this module (workers import the preprocessors by name).
-_THIS = __name__ if __name__ != "__main__" else "helpers.instructor.parallel"
+_THIS = __name__ if __name__ != "__main__" else "coursekit.parallel"
 
 
 # =============================================================================== outcome
@@ -243,7 +243,7 @@ def _run_nbgrader_tagged(
     run_id: str,
     cancel: Any = None,
 ) -> _Run:
-    """``helpers.release.run_nbgrader`` with tags, cancellation and Ctrl-C cleanup.
+    """``coursekit.release.run_nbgrader`` with tags, cancellation and Ctrl-C cleanup.
 
     nbgrader runs in a helper thread; this thread polls ``cancel.is_set()``
     every :data:`POLL_SECONDS` and kills the run's processes (nbgrader and its
@@ -497,9 +497,9 @@ def _probe_config(course_root: Path, nbgrader_args: Iterable[str] = ()) -> dict[
     """:func:`course_info` of the course, computed in a subprocess.
 
     The subprocess gets the environment nbgrader gets from
-    :func:`helpers.release.run_nbgrader`; this process is left alone.
+    :func:`coursekit.release.run_nbgrader`; this process is left alone.
     """
-    code = ("import json, sys; from helpers.instructor.parallel import course_info, load_course_config; "
+    code = ("import json, sys; from coursekit.parallel import course_info, load_course_config; "
             "print('PROBE=' + json.dumps(course_info(load_course_config('.', sys.argv[1:]))))")
     proc = subprocess.run(
         [sys.executable, "-c", code, *nbgrader_args], cwd=str(course_root), env=rel.nbgrader_env(),
@@ -819,7 +819,7 @@ class _Writer:
         env = rel.nbgrader_env({RUN_TAG: self.run_id, TASK_TAG: self.task_id})
         with open(self.stderr_path, "w") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from helpers.instructor.parallel import _writer_main; _writer_main()"],
+                [sys.executable, "-c", "from coursekit.parallel import _writer_main; _writer_main()"],
                 cwd=str(self.course_root), env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=err, text=True, start_new_session=True,
             )
@@ -1232,13 +1232,13 @@ def _record(course_root, student, assignment, future, writer, db_path, tmp, time
 
 # =============================================================================== command line
 def main(argv: Iterable[str] | None = None) -> int:
-    """``python -m helpers.instructor.parallel [--workers N] [--scheduler ADDR] [STUDENT ...]``.
+    """``python -m coursekit.parallel [--workers N] [--scheduler ADDR] [STUDENT ...]``.
 
     Autogrades the given students (default: every folder in ``submitted/``)
     of the course in ``--course`` (default: the repository root) and prints
     one line per student. Exit status 1 if any student's outcome is not ok.
     """
-    parser = argparse.ArgumentParser(prog="python -m helpers.instructor.parallel",
+    parser = argparse.ArgumentParser(prog="python -m coursekit.parallel",
                                      description=main.__doc__.split("\n\n")[1].strip())
     parser.add_argument("students", nargs="*", help="student ids (default: all in submitted/)")
     parser.add_argument("--course", type=Path, default=rel.REPO_ROOT, help="nbgrader course root")

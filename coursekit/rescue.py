@@ -18,7 +18,7 @@ And it silently leaves a test *ungraded* (``auto_score`` None, flagged for
 manual grading) when a student deleted the test cell or stripped its nbgrader
 metadata.
 
-The pipeline (:mod:`helpers.instructor.pipeline`) first runs the ordinary
+The pipeline (:mod:`coursekit.pipeline`) first runs the ordinary
 ``nbgrader autograde`` for every student. For each notebook that nbgrader then
 did not grade completely it runs, serially and in the course, the real command
 once more for that one notebook::
@@ -66,7 +66,7 @@ from traitlets import Unicode
 
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
-from helpers.instructor.trusted import TrustedExecute
+from coursekit.trusted import TrustedExecute
 
 __all__ = [
     "KERNEL_DIED",

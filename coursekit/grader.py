@@ -1,8 +1,8 @@
 """The trusted grader: runs the instructor's test cells, never student code.
 
 One grader process serves one notebook of one student. It is started by
-:class:`helpers.instructor.trusted.TrustedExecute` (inside the sandbox of
-:mod:`helpers.instructor.sandbox`: it runs Brian2 on the student's equation
+:class:`coursekit.trusted.TrustedExecute` (inside the sandbox of
+:mod:`coursekit.sandbox`: it runs Brian2 on the student's equation
 strings) and talks to it over one socket with length-prefixed JSON messages
 (:class:`Channel`). It runs, in one namespace of its own and in notebook order,
 
@@ -13,13 +13,13 @@ taking both sources from the gradebook, never from the submission. A name that
 a cell uses but does not define (``exp_conductance``, ``alpha_model``) is looked
 up in the student's kernel through the parent (``lookup``): a function becomes a
 :class:`StudentFunction` whose calls send plain data (``call``) and get plain
-data back (:mod:`helpers.instructor.plaindata`); a string or an array becomes
+data back (:mod:`coursekit.plaindata`); a string or an array becomes
 that value; a name the student never defined stays undefined, so the test says
 "... is not defined". Each cell answers with the outputs that nbgrader scores:
 a ``stream`` with what it printed and, if it failed, one ``error`` whose
 traceback is a single line (no hidden test code ever reaches feedback).
 
-Run as ``python -m helpers.instructor.grader FD`` with FD an inherited socket.
+Run as ``python -m coursekit.grader FD`` with FD an inherited socket.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ class StudentFunction:
         return f"<student function {self._name}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from helpers.instructor import plaindata
+        from coursekit import plaindata
         grading = _grading()
         try:
             request = {"op": "call", "name": self._name, "args": plaindata.encode(list(args)),
@@ -218,7 +218,7 @@ def run_cell(source: str, kind: str, namespace: dict) -> tuple[list[dict], str]:
     import warnings
 
     from IPython.core.inputtransformer2 import TransformerManager
-    from helpers.instructor import plaindata
+    from coursekit import plaindata
 
     log = io.StringIO()
     out = io.StringIO()

@@ -15,18 +15,18 @@ grade this way::
      |     with plain data                              student names are proxies
      +-- SaveAutoGrades etc. score the grader's outputs
 
-* The kernel and the grader each run under :mod:`helpers.instructor.sandbox`
+* The kernel and the grader each run under :mod:`coursekit.sandbox`
   (Landlock, seccomp, rlimits; capabilities dropped when run as root): they
   can read the Python environment and write their own scratch folder, nothing
   else; a watchdog kills a kernel whose scratch folder grows past
   :attr:`TrustedExecute.disk_quota`. The kernel gets a copy of the run-time
-  ``helpers`` (no ``helpers.references``, no ``helpers.instructor``) and talks
+  ``helpers`` (no ``helpers.references``, no ``coursekit``) and talks
   ZeroMQ over IPC sockets in its scratch folder; no TCP, no network.
 * A graded test cell never runs in the kernel. Its outputs (what nbgrader
   scores) are exactly what the grader returned: its printed text and, if it
   failed, one error with a one-line traceback.
 * What crosses between kernel and grader is JSON of numbers, strings, lists
-  and dicts (:mod:`helpers.instructor.plaindata`), as Jupyter comm messages
+  and dicts (:mod:`coursekit.plaindata`), as Jupyter comm messages
   to a comm target installed in the kernel once; each kernel call has a time
   limit (:attr:`TrustedExecute.call_timeout`) after which the kernel is
   interrupted (and restarted, with its cells replayed, if that does not help).
@@ -59,19 +59,22 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbformat.notebooknode import NotebookNode, from_dict
 from traitlets import Bool, Integer, Unicode
 
+import helpers
 from nbgrader import utils as nbgrader_utils
 from nbgrader.preprocessors import Execute
 
-from helpers.instructor import plaindata, sandbox
-from helpers.instructor.grader import Channel, ChannelClosed
+from coursekit import plaindata, sandbox
+from coursekit.grader import Channel, ChannelClosed
 
 __all__ = ["TrustedExecute", "SandboxedKernelManager", "GraderProcess", "SandboxRefused",
            "runtime_package", "trusted_sources", "HELPERS_DIR"]
 
-#: The course package on this machine (readable by the grader, never by the kernel).
-HELPERS_DIR = Path(__file__).resolve().parents[1]
+#: The course's run-time package on this machine (all of it readable by the grader).
+HELPERS_DIR = Path(helpers.__file__).resolve().parent
+#: The instructor's package (this one): readable by the grader, never by the kernel.
+COURSEKIT_DIR = Path(__file__).resolve().parent
 #: Sub-packages of helpers that the student's kernel never gets.
-PRIVATE_PACKAGES = ("references", "instructor")
+PRIVATE_PACKAGES = ("references",)
 
 
 class SandboxRefused(RuntimeError):
@@ -231,12 +234,12 @@ class SandboxedKernelManager(AsyncKernelManager):
 # The grader
 # ---------------------------------------------------------------------------
 class GraderProcess:
-    """The parent's handle of one sandboxed grader (:mod:`helpers.instructor.grader`)."""
+    """The parent's handle of one sandboxed grader (:mod:`coursekit.grader`)."""
 
     def __init__(self, root: Path, policy: sandbox.Policy | None):
         self.dirs = _scratch(root)
         parent, child = socket.socketpair()
-        cmd = [sys.executable, "-m", "helpers.instructor.grader", str(child.fileno())]
+        cmd = [sys.executable, "-m", "coursekit.grader", str(child.fileno())]
         if policy is not None:
             cmd = sandbox.command(cmd, policy)
         self.log_path = root / "grader.log"
@@ -336,7 +339,7 @@ class TrustedExecute(Execute):
     """nbgrader's ``Execute`` with graded test cells run by a trusted grader (module docstring)."""
 
     sandbox = Bool(True, help="Run the student's kernel and the grader in the sandbox "
-                              "(helpers.instructor.sandbox).").tag(config=True)
+                              "(coursekit.sandbox).").tag(config=True)
     allow_unsandboxed = Bool(False, help="Grade even where the sandbox cannot be applied (no Landlock): student "
                                          "code then runs with the grader's rights; grades are still decided by the "
                                          "trusted grader.").tag(config=True)
@@ -363,11 +366,11 @@ class TrustedExecute(Execute):
             self.log.warning("Grading WITHOUT a sandbox (%s): student code runs with your rights", reason)
             return None, None
         base = sandbox.runtime_read_paths()
-        private = [HELPERS_DIR / name for name in PRIVATE_PACKAGES]
+        private = [HELPERS_DIR / name for name in PRIVATE_PACKAGES] + [COURSEKIT_DIR]
         kernel = sandbox.Policy(read=read_paths_without(base, private), write=(str(self._root / "kernel"),),
                                 memory=self.kernel_memory, file_size=self.file_size, open_files=256, processes=0,
                                 network=False)
-        grader = sandbox.Policy(read=tuple(base) + (str(HELPERS_DIR),), write=(str(self._root / "grader"),),
+        grader = sandbox.Policy(read=tuple(base) + (str(HELPERS_DIR), str(COURSEKIT_DIR)), write=(str(self._root / "grader"),),
                                 memory=self.grader_memory, file_size=self.file_size, open_files=256,
                                 processes=0, network=False)
         return kernel, grader

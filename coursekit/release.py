@@ -1,6 +1,6 @@
 """Regenerate ``release/synapses/`` with nbgrader, and the course's nbgrader plumbing.
 
-``make release`` runs ``python -m helpers.release``: it copies ``source/synapses/``
+``make release`` runs ``python -m coursekit.release``: it copies ``source/synapses/``
 and ``nbgrader_config.py`` into a throw-away nbgrader course directory, runs the
 real ``nbgrader generate_assignment synapses --force`` there (with a throw-away
 gradebook, so the repository's ``gradebook.db`` is never touched) and replaces
@@ -8,7 +8,7 @@ gradebook, so the repository's ``gradebook.db`` is never touched) and replaces
 byte-identical notebooks (``tests/test_release.py`` checks that the committed
 release is exactly what generation produces today).
 
-``python -m helpers.release --check`` regenerates into a temporary directory and
+``python -m coursekit.release --check`` regenerates into a temporary directory and
 exits with status 1, naming the notebook and cell, if ``release/synapses/`` is
 stale.
 
@@ -515,8 +515,8 @@ class ShortenTestTracebacks(NbGraderPreprocessor):
 
 # --------------------------------------------------------------------- command line
 def main(argv: Iterable[str] | None = None) -> int:
-    """``python -m helpers.release [--check]``: regenerate or verify ``release/synapses``."""
-    parser = argparse.ArgumentParser(prog="python -m helpers.release", description=__doc__.split("\n\n")[0])
+    """``python -m coursekit.release [--check]``: regenerate or verify ``release/synapses``."""
+    parser = argparse.ArgumentParser(prog="python -m coursekit.release", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true",
                         help="do not write; exit 1 if release/synapses differs from a fresh generation")
     parser.add_argument("--source", type=Path, default=SOURCE_DIR, help="assignment source folder")

@@ -56,7 +56,7 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 import nbformat
 
-from helpers import release as rel
+from coursekit import release as rel
 
 __all__ = [
     "PREFIX",
@@ -643,7 +643,7 @@ SAMPLE_CLASS: tuple[SampleStudent, ...] = (
 
 
 #: Actions whose effect on the notebook's structure the report finds by itself
-#: (:func:`helpers.instructor.report.inspect_submission`); their notes are not repeated.
+#: (:func:`coursekit.report.inspect_submission`); their notes are not repeated.
 STRUCTURAL_ACTIONS = frozenset({"delete_answer", "delete_test", "edit_readonly", "strip_metadata",
                                 "damage_metadata", "omit_notebook"})
 #: Actions that make a cell hang or kill the kernel on purpose.
