@@ -98,7 +98,6 @@ flag), so they stop cleanly.
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures as cf
 import json
 import multiprocessing
@@ -117,10 +116,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-import nbformat
-from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Unicode
 
+from coursekit import processes
+from coursekit.preprocessors.replay import (ReplayError, ReplayExecute, ReplayMismatch, StashExecuted,
+                                            replay_differences)
 from coursekit import release as rel
 
 __all__ = [
@@ -134,9 +133,7 @@ __all__ = [
     "autograde",
     "autograde_preprocessors",
     "gradebook_rows",
-    "processes_with_env",
     "replay_differences",
-    "main",
 ]
 
 #: Environment variable carried by every process of one :func:`autograde` call.
@@ -148,7 +145,8 @@ LOG_TAIL_CHARS = 3000
 #: Seconds between checks for a cancel request while nbgrader runs.
 POLL_SECONDS = 0.5
 #: Import path of this module (workers import the preprocessors by name).
-_THIS = __name__ if __name__ != "__main__" else "coursekit.parallel"
+def _dotted(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 # =============================================================================== outcome
@@ -201,29 +199,7 @@ class AutogradeOutcome:
     detail: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
-class ReplayError(RuntimeError):
-    """The replay could not reproduce the worker's execution of a notebook."""
-
-
-class ReplayMismatch(ReplayError):
-    """The notebook the worker executed is not the one nbgrader is grading."""
-
-
 # =============================================================================== processes
-processes_with_env = rel.processes_with_env
-
-
-def _kill_tagged(name: str, value: str) -> list[int]:
-    pids = processes_with_env(name, value)
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    return pids
-
-
-@dataclass
 class _Run:
     """Result of one tagged nbgrader run."""
 
@@ -269,14 +245,14 @@ def _run_nbgrader_tagged(
             thread.join(POLL_SECONDS)
             if cancel is not None and thread.is_alive() and cancel.is_set():
                 cancelled = True
-                _kill_tagged(TASK_TAG, task_id)
+                processes.kill_tagged(TASK_TAG, task_id)
     except BaseException:
-        _kill_tagged(TASK_TAG, task_id)
+        processes.kill_tagged(TASK_TAG, task_id)
         thread.join(30)
-        _kill_tagged(TASK_TAG, task_id)
+        processes.kill_tagged(TASK_TAG, task_id)
         raise
     seconds = time.monotonic() - start
-    _kill_tagged(TASK_TAG, task_id)  # run_nbgrader already did; belt and braces
+    processes.kill_tagged(TASK_TAG, task_id)  # run_nbgrader already did; belt and braces
     error = box.get("error")
     if isinstance(error, subprocess.TimeoutExpired):
         log = error.stderr or ""
@@ -292,145 +268,6 @@ def _run_nbgrader_tagged(
         log += "\n[parallel] cancelled: nbgrader and its kernels were killed\n"
     return _Run(result.returncode, log, seconds, cancelled=cancelled,
                 leftover_pids=list(result.leftover_pids))
-
-
-# =============================================================================== preprocessors
-#: Cell fields that executing a notebook changes (everything else must agree).
-_EXECUTION_CELL_KEYS = ("outputs", "execution_count")
-#: Cell metadata that nbclient writes (execution timestamps).
-_EXECUTION_CELL_METADATA = ("execution",)
-#: Notebook metadata that nbclient writes.
-_EXECUTION_NB_METADATA = ("language_info", "widgets")
-
-
-def _label(cell: Mapping[str, Any], index: int) -> str:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return f"cell {index} ({meta.get('grade_id') or cell.get('id') or '?'})"
-
-
-def _without(mapping: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
-    return {k: v for k, v in mapping.items() if k not in keys}
-
-
-def _static_cell(cell: Mapping[str, Any]) -> dict[str, Any]:
-    out = _without(cell, _EXECUTION_CELL_KEYS)
-    out["metadata"] = _without(cell.get("metadata", {}), _EXECUTION_CELL_METADATA)
-    return out
-
-
-def replay_differences(graded: Mapping[str, Any], executed: Mapping[str, Any]) -> list[str]:
-    """Why ``executed`` is not an execution of ``graded`` (empty list if it is).
-
-    Two notebooks match when they have the same format version, the same
-    notebook metadata apart from what execution writes (``language_info``,
-    ``widgets``), and the same cells in the same order with equal type, id,
-    source, attachments and metadata apart from ``metadata.execution``
-    (timestamps). Outputs and execution counts are what execution changes and
-    are not compared.
-
-    Parameters
-    ----------
-    graded : mapping
-        The sanitized notebook nbgrader is about to grade.
-    executed : mapping
-        The worker's notebook right after its ``Execute`` preprocessor.
-
-    Returns
-    -------
-    list of str
-        One line per difference, naming the cell by index and grade id.
-    """
-    problems = []
-    for key in ("nbformat", "nbformat_minor"):
-        if graded.get(key) != executed.get(key):
-            problems.append(f"notebook {key} {executed.get(key)!r}, expected {graded.get(key)!r}")
-    if _without(graded.get("metadata", {}), _EXECUTION_NB_METADATA) != _without(
-        executed.get("metadata", {}), _EXECUTION_NB_METADATA
-    ):
-        problems.append("notebook metadata differs")
-    gcells, ecells = graded.get("cells", []), executed.get("cells", [])
-    if len(gcells) != len(ecells):
-        problems.append(f"{len(ecells)} cells, expected {len(gcells)}")
-    for i, (g, e) in enumerate(zip(gcells, ecells)):
-        sg, se = _static_cell(g), _static_cell(e)
-        if sg != se:
-            fields = sorted(k for k in set(sg) | set(se) if sg.get(k) != se.get(k))
-            problems.append(f"{_label(g, i)} differs in {', '.join(fields)}")
-    return problems
-
-
-class StashExecuted(NbGraderPreprocessor):
-    """Save each notebook exactly as ``Execute`` left it (worker side, passive).
-
-    Inserted right after the ``Execute`` preprocessor in a worker's autograde
-    run; writes ``<stash_dir>/<student>/<notebook>.ipynb`` and passes the
-    notebook on unchanged.
-    """
-
-    stash_dir = Unicode("", help="Folder for the executed notebooks.").tag(config=True)
-
-    def preprocess(self, nb, resources):  # noqa: D401 (nbconvert API)
-        if not self.stash_dir:
-            raise ReplayError("StashExecuted.stash_dir is not set")
-        info = resources["nbgrader"]
-        folder = Path(self.stash_dir) / info["student"]
-        folder.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, str(folder / f"{info['notebook']}.ipynb"))
-        return nb, resources
-
-
-class ReplayExecute(NbGraderPreprocessor):
-    """Stand-in for ``Execute``: take outputs from a worker's executed notebook.
-
-    Reads ``<replay_dir>/<student>/<notebook>.ipynb`` (written by
-    :class:`StashExecuted` in a worker), checks with
-    :func:`replay_differences` that it is an execution of exactly the notebook
-    being graded, and copies each cell's outputs, execution count and
-    ``metadata.execution``, and the notebook's ``language_info`` and widget
-    state, into it. No kernel is started.
-
-    Raises
-    ------
-    ReplayError
-        If there is no executed copy (the worker's kernel died or hung on this
-        notebook), so nbgrader fails the student as the serial run would.
-    ReplayMismatch
-        If the executed copy is of a different notebook.
-    """
-
-    replay_dir = Unicode("", help="Folder with <student>/<notebook>.ipynb executed by the workers.").tag(config=True)
-
-    def preprocess(self, nb, resources):  # noqa: D401 (nbconvert API)
-        info = resources["nbgrader"]
-        path = Path(self.replay_dir) / info["student"] / f"{info['notebook']}.ipynb"
-        if not self.replay_dir or not path.is_file():
-            raise ReplayError(
-                f"no executed copy of {info['notebook']}.ipynb for student {info['student']}: "
-                "its execution failed in the worker (see the worker's log)"
-            )
-        executed = nbformat.read(str(path), as_version=4)
-        problems = replay_differences(nb, executed)
-        if problems:
-            raise ReplayMismatch(
-                f"ReplayMismatch: the worker executed a different {info['notebook']}.ipynb: "
-                + "; ".join(problems[:5])
-            )
-        for cell, done in zip(nb.cells, executed.cells):
-            if cell.cell_type != "code":
-                continue
-            cell.outputs = done.get("outputs", [])
-            cell.execution_count = done.get("execution_count")
-            for key in _EXECUTION_CELL_METADATA:
-                if key in done.metadata:
-                    cell.metadata[key] = done.metadata[key]
-                else:
-                    cell.metadata.pop(key, None)
-        for key in _EXECUTION_NB_METADATA:
-            if key in executed.metadata:
-                nb.metadata[key] = executed.metadata[key]
-            else:
-                nb.metadata.pop(key, None)
-        return nb, resources
 
 
 # =============================================================================== configuration
@@ -546,9 +383,9 @@ def autograde_preprocessors(configured: list[dict[str, Any]], role: str) -> list
         if not p["execute"]:
             out.append(p["name"])
         elif role == "worker":
-            out += [p["name"], f"{_THIS}.StashExecuted"]
+            out += [p["name"], _dotted(StashExecuted)]
         elif role == "replay":
-            out.append(f"{_THIS}.ReplayExecute")
+            out.append(_dotted(ReplayExecute))
         else:
             raise ValueError(f"role must be 'worker' or 'replay', not {role!r}")
     return out
@@ -897,7 +734,7 @@ class _Writer:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             pass
-        _kill_tagged(TASK_TAG, self.task_id)
+        processes.kill_tagged(TASK_TAG, self.task_id)
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
@@ -999,7 +836,7 @@ def autograde(
         are killed (default 600 + 300 per notebook of the assignment).
     run_tag : str, optional
         Value of :data:`RUN_TAG` for every process started (default: random);
-        lets a caller find leftovers with :func:`processes_with_env`.
+        lets a caller find leftovers with :func:`coursekit.processes.tagged`.
     nbgrader_args : iterable of str, optional
         Extra options for every ``nbgrader autograde`` run, e.g.
         ``["--Execute.timeout=10"]`` (also passed to the replays, where
@@ -1051,7 +888,7 @@ def _autograde_serial(course_root, students, say, assignment, timeout, run_id, e
             outcomes[student] = outcome
             say(_progress_line(k, len(students), outcome))
     except KeyboardInterrupt as exc:
-        _kill_tagged(RUN_TAG, run_id)
+        processes.kill_tagged(RUN_TAG, run_id)
         exc.outcomes = outcomes
         raise
     return outcomes
@@ -1155,9 +992,9 @@ def _autograde_parallel(course_root, students, workers, scheduler, say, assignme
                 future.cancel()
             deadline = time.monotonic() + 60
             while any(not f.done() for f in inflight) and time.monotonic() < deadline:
-                _kill_tagged(RUN_TAG, run_id)
+                processes.kill_tagged(RUN_TAG, run_id)
                 cf.wait(list(inflight), timeout=POLL_SECONDS)
-            _kill_tagged(RUN_TAG, run_id)
+            processes.kill_tagged(RUN_TAG, run_id)
             if isinstance(exc, KeyboardInterrupt):
                 exc.outcomes = outcomes
             raise
@@ -1167,7 +1004,7 @@ def _autograde_parallel(course_root, students, workers, scheduler, say, assignme
                     pool.close()
             finally:
                 writer.close()
-                _kill_tagged(RUN_TAG, run_id)
+                processes.kill_tagged(RUN_TAG, run_id)
     return {s: outcomes[s] for s in students}
 
 
@@ -1228,38 +1065,3 @@ def _record(course_root, student, assignment, future, writer, db_path, tmp, time
     returncode = res["returncode"] if res["returncode"] != 0 else replay.returncode
     return AutogradeOutcome(ok=ok, seconds=seconds, log_tail=_tail(log), log=log,
                             returncode=returncode, detail=detail, **base)
-
-
-# =============================================================================== command line
-def main(argv: Iterable[str] | None = None) -> int:
-    """``python -m coursekit.parallel [--workers N] [--scheduler ADDR] [STUDENT ...]``.
-
-    Autogrades the given students (default: every folder in ``submitted/``)
-    of the course in ``--course`` (default: the repository root) and prints
-    one line per student. Exit status 1 if any student's outcome is not ok.
-    """
-    parser = argparse.ArgumentParser(prog="python -m coursekit.parallel",
-                                     description=main.__doc__.split("\n\n")[1].strip())
-    parser.add_argument("students", nargs="*", help="student ids (default: all in submitted/)")
-    parser.add_argument("--course", type=Path, default=rel.REPO_ROOT, help="nbgrader course root")
-    parser.add_argument("--assignment", default=rel.ASSIGNMENT_ID)
-    parser.add_argument("--workers", type=int, default=1, help="students graded at once (default 1: serial)")
-    parser.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
-    parser.add_argument("--timeout", type=float, default=None, help="seconds per student")
-    args = parser.parse_args(None if argv is None else list(argv))
-    students = args.students or sorted(
-        p.name for p in (args.course / "submitted").glob("*") if (p / args.assignment).is_dir())
-    if not students:
-        print(f"no submissions in {args.course / 'submitted'}", file=sys.stderr)
-        return 1
-    outcomes = autograde(args.course, students, workers=args.workers, scheduler=args.scheduler,
-                         progress=lambda line: print(line, flush=True), assignment=args.assignment,
-                         timeout=args.timeout)
-    bad = [o for o in outcomes.values() if not o.ok]
-    for o in bad:
-        print(f"--- {o.student} ---\n{o.log_tail}", file=sys.stderr)
-    return 1 if bad else 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -21,7 +21,7 @@ the real nbgrader commands:
    failed the whole student, or left a test cell without a score) is graded
    once more on its own with :mod:`coursekit.rescue` (the real
    ``nbgrader autograde --student S --notebook N --force`` with a repaired
-   staging copy, ``RescueExecute`` and ``OverwriteCells.add_missing_cells``);
+   staging copy, ``TrustedExecute`` in rescue mode and ``OverwriteCells.add_missing_cells``);
    a test cell that still has no score is set to 0 and flagged for manual
    grading, with the reason in the report;
 5. **feedback**: ``nbgrader generate_feedback synapses --force`` for the
@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import inspect
 import json
 import os
 import shutil
@@ -82,6 +81,7 @@ from unittest import mock
 
 import nbformat
 
+from coursekit import processes
 from coursekit import release as rel
 from coursekit import report as rep
 from coursekit import rescue as rsc
@@ -94,11 +94,10 @@ __all__ = [
     "Progress",
     "Rescue",
     "GradeRun",
-    "rescue_preprocessors",
+    "trusted_preprocessors",
     "rescue",
     "grade",
     "RUN_TAG",
-    "processes_with_tag",
 ]
 
 #: Environment tag carried by every process a :func:`grade` run starts
@@ -274,41 +273,27 @@ class Progress:
         return _Beat()
 
 
-def processes_with_tag(tag: str) -> list[int]:
-    """Ids of live processes (nbgrader, kernels) whose environment has ``RUN_TAG=<tag>``. Linux only."""
-    needle = f"{RUN_TAG}={tag}".encode()
-    pids = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        if int(entry.name) == os.getpid():
-            continue
-        try:
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
-                pids.append(int(entry.name))
-        except OSError:
-            continue
-    return sorted(pids)
-
-
 # =============================================================================== rescue
-def _dotted(p: Any) -> str:
-    return p if isinstance(p, str) else f"{p.__module__}.{p.__qualname__}"
+def trusted_preprocessors(configured: Sequence[Any]) -> list[str]:
+    """The course's autograde preprocessors, as dotted names, with every ``Execute`` made ``TrustedExecute``.
 
-
-def rescue_preprocessors(configured: Sequence[Any]) -> list[str]:
-    """The course's autograde preprocessors with nbgrader's ``Execute`` replaced by ``RescueExecute``.
-
-    Any class that is nbgrader's ``Execute`` or a subclass of it (or the dotted
-    name ``nbgrader.preprocessors.Execute``) is replaced; everything else is
-    kept in order, as dotted names for the command line.
+    The rescue run puts ``TrustedExecute`` in its rescue mode; this makes sure it is the Execute step
+    even if the course configuration names nbgrader's own (or a subclass of it).
     """
     from nbgrader.preprocessors import Execute
 
+    from coursekit.trusted import TrustedExecute
+
+    def dotted(p: Any) -> str:
+        return p if isinstance(p, str) else f"{p.__module__}.{p.__qualname__}"
+
+    trusted = dotted(TrustedExecute)
     out = []
     for p in configured:
         is_execute = (isinstance(p, type) and issubclass(p, Execute)) or \
-            (isinstance(p, str) and p.rsplit(".", 1)[-1] == "Execute")
-        out.append(_dotted(rsc.RescueExecute) if is_execute else _dotted(p))
-    if _dotted(rsc.RescueExecute) not in out:
+            (isinstance(p, str) and p.rsplit(".", 1)[-1] in ("Execute", "TrustedExecute"))
+        out.append(trusted if is_execute else dotted(p))
+    if trusted not in out:
         raise ValueError(f"no Execute preprocessor among {out}")
     return out
 
@@ -358,9 +343,9 @@ def rescue(settings: CourseSettings, student: str, why: Mapping[str, str], *, fi
 
         nbgrader autograde <assignment> --student S [--notebook N] --force
             --CourseDirectory.submitted_directory=<staging>
-            --Autograde.autograde_preprocessors=[... RescueExecute ...]
+            --Autograde.autograde_preprocessors=[... TrustedExecute ...] --TrustedExecute.rescue=True
             --OverwriteCells.add_missing_cells=True
-            [--RescueExecute.skip_digests=<cells that hung the kernel in first_log>]
+            [--TrustedExecute.skip_digests=<cells that hung the kernel in first_log>]
 
     once for the whole student (``whole=True``: nbgrader failed the whole
     submission, so every notebook is graded again) or once per notebook.
@@ -416,11 +401,11 @@ def rescue(settings: CourseSettings, student: str, why: Mapping[str, str], *, fi
             nbformat.write(repaired, stage / student / assignment / name)
         base = ["autograde", assignment, "--student", student, "--force", *settings.execute_args,
                 f"--CourseDirectory.submitted_directory={stage}",
-                "--Autograde.autograde_preprocessors=" + json.dumps(rescue_preprocessors(
+                "--Autograde.autograde_preprocessors=" + json.dumps(trusted_preprocessors(
                     settings.autograde_preprocessors)),
-                "--OverwriteCells.add_missing_cells=True"]
+                "--TrustedExecute.rescue=True", "--OverwriteCells.add_missing_cells=True"]
         if digests:
-            base.append("--RescueExecute.skip_digests=" + ",".join(digests))
+            base.append("--TrustedExecute.skip_digests=" + ",".join(digests))
         runs = [[]] if whole else [["--notebook", nb_id] for nb_id in nb_ids]
         ok, logs = True, []
         for extra in runs:
@@ -454,52 +439,11 @@ def _zero_ungraded(settings: CourseSettings, student: str, nb_id: str, grade_ids
 # =============================================================================== autograde
 def _autograde(settings: CourseSettings, students: list[str], workers: int, scheduler: str | None,
                say: Callable[[str], None], tag: str, assignment: str) -> dict[str, Any]:
-    """:func:`coursekit.parallel.autograde`, or a plain serial loop if it is unavailable."""
-    try:
-        from coursekit.parallel import autograde
-    except ImportError as exc:  # the parallel engine is missing: serial, plain nbgrader
-        say(f"(coursekit.parallel unavailable: {exc}; grading serially)")
-        return _autograde_serial(settings, students, say, tag, assignment)
-    kwargs = dict(workers=workers, scheduler=scheduler, progress=say)
-    params = inspect.signature(autograde).parameters
-    if "run_tag" in params:
-        kwargs["run_tag"] = tag
-    if "nbgrader_args" in params:
-        kwargs["nbgrader_args"] = settings.execute_args
-    elif settings.execute_args:
-        say("(this parallel engine takes no nbgrader options: the course's own cell time limit applies)")
-    if "assignment" in params:
-        kwargs["assignment"] = assignment
-    try:
-        return autograde(settings.root, students, **kwargs)
-    except Exception as exc:  # noqa: BLE001 (the engine broke: grade serially rather than stop)
-        say(f"(the parallel autograde failed: {type(exc).__name__}: {exc}; grading serially)")
-        return _autograde_serial(settings, students, say, tag, assignment)
+    """:func:`coursekit.parallel.autograde` of ``students`` with the run's tag and the course's options."""
+    from coursekit.parallel import autograde
 
-
-@dataclass
-class _Outcome:
-    student: str
-    ok: bool
-    seconds: float
-    log_tail: str
-    log: str = ""
-
-
-def _autograde_serial(settings, students, say, tag, assignment):
-    out = {}
-    for k, s in enumerate(students, 1):
-        try:
-            proc = _nbgrader(["autograde", assignment, "--student", s, "--force", *settings.execute_args],
-                             settings.root, tag,
-                             timeout=600 + 300 * 10, check=False)
-            o = _Outcome(s, proc.returncode == 0, proc.elapsed, proc.stderr[-3000:], proc.stderr)
-        except subprocess.TimeoutExpired as exc:
-            log = str(exc.stderr or "")
-            o = _Outcome(s, False, 0.0, log[-3000:], log)
-        out[s] = o
-        say(f"[{k}/{len(students)}] {s}: {'done' if o.ok else 'FAILED'} in {o.seconds:.0f} s")
-    return out
+    return autograde(settings.root, students, workers=workers, scheduler=scheduler, progress=say,
+                     assignment=assignment, run_tag=tag, nbgrader_args=settings.execute_args)
 
 
 # =============================================================================== the run
@@ -679,12 +623,7 @@ def grade(course_root: Path | str = rel.REPO_ROOT, *, workers: int = 2, schedule
         return _grade(progress, tag, Path(course_root).resolve(), workers, scheduler, students, sample_class,
                       regenerate, assignment, cell_timeout, allow_unsandboxed, scratch)
     except KeyboardInterrupt:
-        killed = processes_with_tag(tag)
-        for pid in killed:
-            try:
-                os.kill(pid, 9)
-            except OSError:
-                pass
+        killed = processes.kill_tagged(RUN_TAG, tag)
         progress(f"interrupted: {len(killed)} nbgrader/kernel processes of this run killed; "
                  "re-run `make grade` to start over (the sample class is rebuilt)")
         raise
@@ -837,12 +776,7 @@ def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: st
     # 7. checks ----------------------------------------------------------------------------
     run.submitted_after = hash_tree(root / "submitted")
     run.repository_after = repository_digest(root)
-    run.leftover_pids = processes_with_tag(tag)
-    for pid in run.leftover_pids:
-        try:
-            os.kill(pid, 9)
-        except OSError:
-            pass
+    run.leftover_pids = processes.kill_tagged(RUN_TAG, tag)
     run.problems = _problems(run)
     if run.sample:
         run.mismatches = _check_expectations(run)

@@ -1,6 +1,7 @@
 """Regenerate ``release/synapses/`` with nbgrader, and the course's nbgrader plumbing.
 
-``make release`` runs ``python -m coursekit.release``: it copies ``source/synapses/``
+``make release`` runs ``python -m coursekit release`` (:func:`release`): it writes
+``helpers/data/reference_curves.npz`` and copies ``source/synapses/``
 and ``nbgrader_config.py`` into a throw-away nbgrader course directory, runs the
 real ``nbgrader generate_assignment synapses --force`` there (with a throw-away
 gradebook, so the repository's ``gradebook.db`` is never touched) and replaces
@@ -8,13 +9,9 @@ gradebook, so the repository's ``gradebook.db`` is never touched) and replaces
 byte-identical notebooks (``tests/test_release.py`` checks that the committed
 release is exactly what generation produces today).
 
-``python -m coursekit.release --check`` regenerates into a temporary directory and
+``python -m coursekit release --check`` (:func:`check_release`) regenerates into a temporary directory and
 exits with status 1, naming the notebook and cell, if ``release/synapses/`` is
 stale.
-
-This module also holds :class:`OverwriteCellsKeepHiddenTests`, the autograde
-preprocessor that ``nbgrader_config.py`` uses instead of nbgrader's
-``OverwriteCells`` (see its docstring: nbgrader issue #1961).
 
 Nothing here is imported by the student notebooks; it needs nbgrader, which the
 course environment provides.
@@ -22,7 +19,6 @@ course environment provides.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -32,13 +28,10 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-from nbformat.notebooknode import NotebookNode
-from traitlets import List
-from nbgrader import utils as nbgrader_utils
-from nbgrader.api import MissingEntry
-from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, OverwriteCells
+
+from coursekit import processes
 
 __all__ = [
     "ASSIGNMENT_ID",
@@ -49,18 +42,14 @@ __all__ = [
     "NbgraderError",
     "nbgrader_env",
     "run_nbgrader",
-    "processes_with_env",
-    "processes_with_marker",
     "make_course",
     "generate_release",
     "notebook_names",
     "normalise_notebook",
     "diff_notebooks",
     "compare_release",
-    "strip_hidden_tests",
-    "OverwriteCellsKeepHiddenTests",
-    "ShortenTestTracebacks",
-    "main",
+    "check_release",
+    "release",
 ]
 
 #: The course's one nbgrader assignment.
@@ -120,44 +109,6 @@ def nbgrader_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 RUN_MARKER = "SYNAPSES_NBGRADER_RUN"
 
 
-def processes_with_env(name: str, value: str) -> list[int]:
-    """Ids of live processes (this one excluded) whose environment has ``name=value``.
-
-    Kernels inherit nbgrader's environment but run in sessions of their own
-    (jupyter_client starts them with ``start_new_session``), so an environment
-    tag is how the kernels of one run are found. Linux only (reads ``/proc``);
-    returns an empty list elsewhere.
-    """
-    needle = f"{name}={value}".encode()
-    pids = []
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return pids
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if needle in environ.split(b"\0"):
-            pids.append(int(entry.name))
-    return sorted(pids)
-
-
-def processes_with_marker(marker: str) -> list[int]:
-    """Ids of live processes whose environment has ``RUN_MARKER=<marker>``."""
-    return processes_with_env(RUN_MARKER, marker)
-
-
-def _kill(pids: Iterable[int]) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, 9)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
 def run_nbgrader(
     args: Sequence[str],
     course_root: str | os.PathLike,
@@ -214,12 +165,11 @@ def run_nbgrader(
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _kill([proc.pid, *processes_with_marker(marker)])
+        processes.kill_tagged(RUN_MARKER, marker, also=[proc.pid])
         out, err = proc.communicate()
-        _kill(processes_with_marker(marker))
+        processes.kill_tagged(RUN_MARKER, marker)
         raise subprocess.TimeoutExpired(cmd, timeout, output=out, stderr=err) from None
-    leftover = processes_with_marker(marker)
-    _kill(leftover)
+    leftover = processes.kill_tagged(RUN_MARKER, marker)
     result = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
     result.elapsed = time.monotonic() - start
     result.leftover_pids = leftover
@@ -421,122 +371,32 @@ def compare_release(expected_dir: str | os.PathLike, actual_dir: str | os.PathLi
 
 
 # --------------------------------------------------------------------- autograde plumbing
-def strip_hidden_tests(source: str, parent: Any = None) -> str:
-    """Cell source with its hidden-test regions removed, exactly as released.
+# --------------------------------------------------------------------- what `coursekit release` runs
+def check_release(source_dir: str | os.PathLike = SOURCE_DIR, out_dir: str | os.PathLike = RELEASE_DIR) -> list[str]:
+    """What differs between ``out_dir`` and a fresh generation from ``source_dir`` (empty: up to date).
 
-    Uses nbgrader's own :class:`~nbgrader.preprocessors.ClearHiddenTests` (with
-    the delimiters configured on ``parent``, default ``BEGIN HIDDEN TESTS`` /
-    ``END HIDDEN TESTS``), so the result equals what ``generate_assignment``
-    writes to the release.
+    Also reports a stale ``helpers/data/reference_curves.npz``.
+    """
+    from helpers.references import curves
 
-    Parameters
-    ----------
-    source : str
-        Source of a test cell.
-    parent : traitlets.config.Configurable, optional
-        Object whose config supplies the delimiters.
+    problems = []
+    if not curves.DATA_PATH.exists() or curves.DATA_PATH.read_bytes() != curves.to_bytes(curves.compute()):
+        problems.append(f"{curves.DATA_PATH} differs from helpers.references.curves")
+    with tempfile.TemporaryDirectory(prefix="synapses-check-") as tmp:
+        fresh = Path(tmp) / ASSIGNMENT_ID
+        generate_release(source_dir, fresh)
+        problems += compare_release(fresh, out_dir)
+    return problems
+
+
+def release(source_dir: str | os.PathLike = SOURCE_DIR, out_dir: str | os.PathLike = RELEASE_DIR) -> list[Path]:
+    """Write ``helpers/data/reference_curves.npz``, then regenerate ``out_dir`` from ``source_dir``.
 
     Returns
     -------
-    str
-        The source without the hidden-test lines and their markers.
+    list of pathlib.Path
+        The curves file and the files of the release.
     """
-    clearer = ClearHiddenTests(parent=parent) if parent is not None else ClearHiddenTests()
-    cell = NotebookNode(cell_type="code", source=source, metadata=NotebookNode())
-    clearer._remove_hidden_test_region(cell)
-    return cell.source
+    from helpers.references import curves
 
-
-class OverwriteCellsKeepHiddenTests(OverwriteCells):
-    """nbgrader's ``OverwriteCells`` without the false "checksum changed" warning.
-
-    ``nbgrader generate_assignment`` stores each locked cell's source and
-    checksum in the gradebook before ``ClearHiddenTests`` runs, so for every
-    test cell with hidden tests the released (student) cell differs from the
-    stored one. ``OverwriteCells`` therefore logs ``Attribute 'checksum' for
-    cell ... has changed!`` for every untouched submission and then restores the
-    stored source (nbgrader issue #1961, open in 0.9.6).
-
-    This subclass first restores the stored source when the submitted source is
-    exactly the released one (stored source minus its hidden-test regions) -- the
-    same restoration ``OverwriteCells`` performs -- and then runs the stock
-    checks. A cell that a student really edited still differs, so it is still
-    reported and overwritten.
-    """
-
-    def preprocess_cell(self, cell, resources, cell_index):  # noqa: D401 (nbconvert API)
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id is not None and nbgrader_utils.is_locked(cell):
-            try:
-                stored = self.gradebook.find_source_cell(grade_id, self.notebook_id, self.assignment_id)
-            except MissingEntry:
-                stored = None
-            if (
-                stored is not None
-                and stored.locked
-                and stored.cell_type == cell.cell_type
-                and cell.source != stored.source
-                and cell.source == strip_hidden_tests(stored.source, parent=self)
-            ):
-                self.log.debug("Restoring hidden tests of cell %s", grade_id)
-                cell.source = stored.source
-        return super().preprocess_cell(cell, resources, cell_index)
-
-
-class ShortenTestTracebacks(NbGraderPreprocessor):
-    """Feedback: reduce each error in a test cell to ``ename: evalue``.
-
-    IPython tracebacks quote the source lines around the failing line, so an
-    error in a test cell (for instance the ``NotImplementedError`` of an
-    unanswered function, called from a hidden test) would print hidden-test
-    code into the feedback even after ``ClearHiddenTests`` removed it from the
-    cell. In autograded test cells (grade cells that are not solution cells)
-    this keeps only the last line, which is the one-sentence message the
-    course's checks produce. Errors in the student's own cells keep their full
-    traceback; the instructor's autograded notebooks are not changed.
-    """
-
-    # HTMLExporter configures NbConvertBase.display_data_priority; declaring the
-    # trait configurable (as nbgrader's GetGrades does) avoids a "not recognized" warning.
-    display_data_priority = List(NbGraderPreprocessor.display_data_priority.default_value).tag(config=True)
-
-    def preprocess_cell(self, cell, resources, cell_index):  # noqa: D401 (nbconvert API)
-        if (
-            cell.cell_type == "code"
-            and nbgrader_utils.is_grade(cell)
-            and not nbgrader_utils.is_solution(cell)
-        ):
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error":
-                    ename, evalue = output.get("ename", "Error"), output.get("evalue", "")
-                    output["traceback"] = [f"{ename}: {evalue}" if evalue else ename]
-        return cell, resources
-
-
-# --------------------------------------------------------------------- command line
-def main(argv: Iterable[str] | None = None) -> int:
-    """``python -m coursekit.release [--check]``: regenerate or verify ``release/synapses``."""
-    parser = argparse.ArgumentParser(prog="python -m coursekit.release", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true",
-                        help="do not write; exit 1 if release/synapses differs from a fresh generation")
-    parser.add_argument("--source", type=Path, default=SOURCE_DIR, help="assignment source folder")
-    parser.add_argument("--out", type=Path, default=RELEASE_DIR, help="release folder to (re)create")
-    args = parser.parse_args(None if argv is None else list(argv))
-    if args.check:
-        with tempfile.TemporaryDirectory(prefix="synapses-check-") as tmp:
-            fresh = Path(tmp) / ASSIGNMENT_ID
-            generate_release(args.source, fresh)
-            problems = compare_release(fresh, args.out)
-        if problems:
-            print(f"{args.out} is stale; run `make release`:", *problems, sep="\n  ", file=sys.stderr)
-            return 1
-        print(f"{args.out} matches generate_assignment")
-        return 0
-    written = generate_release(args.source, args.out)
-    for path in written:
-        print(path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path)
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    return [curves.write(curves.DATA_PATH), *generate_release(source_dir, out_dir)]

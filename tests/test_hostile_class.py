@@ -25,6 +25,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from coursekit import processes
 from coursekit import release as rel
 from coursekit import pipeline as pl
 from coursekit import sample_class as sc
@@ -138,7 +139,7 @@ def test_the_attacks_were_refused_inside_the_sandbox(runs):
 def test_no_process_is_left(runs):
     for r in (runs.base.run, runs.hostile.run):
         assert r.leftover_pids == []
-        assert pl.processes_with_tag(r.tag) == []
+        assert processes.tagged(pl.RUN_TAG, r.tag) == []
 
 
 def test_no_scratch_folder_is_left(runs):

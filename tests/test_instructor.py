@@ -36,6 +36,7 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
+from coursekit import processes
 from coursekit import release as rel
 from coursekit import pipeline as pl
 from coursekit import report as rep
@@ -192,17 +193,18 @@ def test_hung_cell_digests_uses_nbclients_preview():
     assert rsc.hung_cell_digests(message, [other, hung, long_cell]) == [rsc.source_digest(long_cell.source)]
 
 
-def test_rescue_preprocessors_replace_only_execute():
+def test_trusted_preprocessors_replace_only_execute():
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute
 
     default = list(Autograde.class_traits()["autograde_preprocessors"].default())
-    names = pl.rescue_preprocessors(default)
-    assert names[default.index(Execute)] == "coursekit.rescue.RescueExecute"
+    names = pl.trusted_preprocessors(default)
+    assert names[default.index(Execute)] == "coursekit.trusted.TrustedExecute"
     assert [n for i, n in enumerate(names) if default[i] is not Execute] == \
         [f"{p.__module__}.{p.__qualname__}" for p in default if p is not Execute]
+    assert pl.trusted_preprocessors(names) == names  # the course's list stays as it is
     with pytest.raises(ValueError):
-        pl.rescue_preprocessors(default[1:])
+        pl.trusted_preprocessors(default[1:])
 
 
 def test_settings_come_from_the_course_config():
@@ -485,7 +487,7 @@ def test_submissions_are_untouched_and_real_students_left_alone(graded):
 @pytest.mark.slow
 def test_no_process_of_the_run_is_left(graded):
     assert graded.run.leftover_pids == []
-    assert pl.processes_with_tag(graded.run.tag) == []
+    assert processes.tagged(pl.RUN_TAG, graded.run.tag) == []
 
 
 @pytest.mark.pipeline

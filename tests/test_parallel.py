@@ -36,8 +36,10 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
+from coursekit import processes
 from coursekit import release as rel
 from coursekit import parallel as par
+from coursekit.preprocessors import replay
 
 ASSIGNMENT = rel.ASSIGNMENT_ID
 STUDENTS = ["complete", "blank", "typo", "halfway"]
@@ -88,7 +90,7 @@ def _stash(tmp_path, nb, student="ann", notebook="01_nb"):
 def test_replay_copies_outputs_counts_and_execution_metadata(tmp_path):
     nb = _notebook()
     _stash(tmp_path, _executed(nb))
-    graded, _ = par.ReplayExecute(replay_dir=str(tmp_path)).preprocess(nb, _resources())
+    graded, _ = replay.ReplayExecute(replay_dir=str(tmp_path)).preprocess(nb, _resources())
     assert graded.cells[1].outputs[0].text == "1\n"
     assert graded.cells[1].execution_count == 1
     assert graded.cells[1].metadata["execution"] == {"iopub.status.busy": "2025-01-01T00:00:00Z"}
@@ -102,8 +104,8 @@ def test_replay_refuses_a_different_notebook(tmp_path):
     executed = _executed(nb)
     executed.cells[2].source = "pass  # tests removed"
     _stash(tmp_path, executed)
-    with pytest.raises(par.ReplayMismatch, match=r"cell 2 \(check\) differs in source\b[^;]*$"):
-        par.ReplayExecute(replay_dir=str(tmp_path)).preprocess(nb, _resources())
+    with pytest.raises(replay.ReplayMismatch, match=r"cell 2 \(check\) differs in source\b[^;]*$"):
+        replay.ReplayExecute(replay_dir=str(tmp_path)).preprocess(nb, _resources())
     assert nb.cells[1].outputs == [], "a refused replay must not change the notebook"
 
 
@@ -112,24 +114,24 @@ def test_replay_refuses_changed_metadata_or_cell_count(tmp_path):
     executed = _executed(nb)
     executed.cells[2].metadata["nbgrader"]["points"] = 5
     executed.cells.append(nbformat.v4.new_code_cell("y = 2"))
-    problems = par.replay_differences(nb, executed)
+    problems = replay.replay_differences(nb, executed)
     assert any("4 cells, expected 3" in p for p in problems), problems
     assert any("cell 2 (check) differs in metadata" in p for p in problems), problems
-    assert par.replay_differences(nb, _executed(nb)) == []
+    assert replay.replay_differences(nb, _executed(nb)) == []
 
 
 def test_replay_without_executed_copy_fails_the_notebook(tmp_path):
-    with pytest.raises(par.ReplayError, match="no executed copy of 01_nb.ipynb for student ann") as info:
-        par.ReplayExecute(replay_dir=str(tmp_path)).preprocess(_notebook(), _resources())
-    assert not isinstance(info.value, par.ReplayMismatch)
+    with pytest.raises(replay.ReplayError, match="no executed copy of 01_nb.ipynb for student ann") as info:
+        replay.ReplayExecute(replay_dir=str(tmp_path)).preprocess(_notebook(), _resources())
+    assert not isinstance(info.value, replay.ReplayMismatch)
 
 
 def test_stash_writes_the_notebook_unchanged(tmp_path):
     nb = _executed(_notebook())
-    out, _ = par.StashExecuted(stash_dir=str(tmp_path)).preprocess(nb, _resources())
+    out, _ = replay.StashExecuted(stash_dir=str(tmp_path)).preprocess(nb, _resources())
     assert out is nb
     saved = nbformat.read(str(tmp_path / "ann" / "01_nb.ipynb"), as_version=4)
-    assert par.replay_differences(nb, saved) == []
+    assert replay.replay_differences(nb, saved) == []
     assert saved.cells[1].outputs == nb.cells[1].outputs
 
 
@@ -144,9 +146,9 @@ CONFIGURED = [
 def test_worker_and_replay_preprocessor_lists():
     worker = par.autograde_preprocessors(CONFIGURED, "worker")
     replay = par.autograde_preprocessors(CONFIGURED, "replay")
-    assert worker == [CONFIGURED[0]["name"], "coursekit.parallel.StashExecuted",
+    assert worker == [CONFIGURED[0]["name"], "coursekit.preprocessors.replay.StashExecuted",
                       CONFIGURED[1]["name"], CONFIGURED[2]["name"]]
-    assert replay == ["coursekit.parallel.ReplayExecute", CONFIGURED[1]["name"], CONFIGURED[2]["name"]]
+    assert replay == ["coursekit.preprocessors.replay.ReplayExecute", CONFIGURED[1]["name"], CONFIGURED[2]["name"]]
     with pytest.raises(ValueError, match="expected one Execute"):
         par.autograde_preprocessors(CONFIGURED[1:], "replay")
     with pytest.raises(ValueError, match="expected one Execute"):
@@ -182,12 +184,12 @@ def test_tagged_processes_are_found_and_killed():
                             env={**os.environ, par.TASK_TAG: tag}, start_new_session=True)
     try:
         deadline = time.monotonic() + 10
-        while proc.pid not in par.processes_with_env(par.TASK_TAG, tag) and time.monotonic() < deadline:
+        while proc.pid not in processes.tagged(par.TASK_TAG, tag) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert par.processes_with_env(par.TASK_TAG, tag) == [proc.pid]
-        assert par._kill_tagged(par.TASK_TAG, tag) == [proc.pid]
+        assert processes.tagged(par.TASK_TAG, tag) == [proc.pid]
+        assert processes.kill_tagged(par.TASK_TAG, tag) == [proc.pid]
         assert proc.wait(timeout=10) == -signal.SIGKILL
-        assert par.processes_with_env(par.TASK_TAG, tag) == []
+        assert processes.tagged(par.TASK_TAG, tag) == []
     finally:
         proc.kill()
         proc.wait()
@@ -273,7 +275,7 @@ def runs(tmp_path_factory):
         out.roots[kind], out.lines[kind] = root, lines
         out.tags.append(tag)
         # the Dask workers are this test's children until the cluster closes: check per run
-        out.__dict__.setdefault("leftover", {})[kind] = par.processes_with_env(par.RUN_TAG, tag)
+        out.__dict__.setdefault("leftover", {})[kind] = processes.tagged(par.RUN_TAG, tag)
 
     run("serial", workers=1)
     run("pool", workers=2)
@@ -426,7 +428,7 @@ def test_progress_lines(runs, kind):
 def test_no_processes_left_behind(runs):
     assert runs.leftover == {"serial": [], "pool": [], "dask": []}
     for tag in runs.tags:
-        assert par.processes_with_env(par.RUN_TAG, tag) == []
+        assert processes.tagged(par.RUN_TAG, tag) == []
     assert runs.extra_children == [], "pool or cluster processes outlived the runs"
 
 
@@ -448,7 +450,7 @@ CTRL_C_SCRIPT = textwrap.dedent("""
 
 def _kernels(tag: str) -> list[int]:
     pids = []
-    for pid in par.processes_with_env(par.RUN_TAG, tag):
+    for pid in processes.tagged(par.RUN_TAG, tag):
         try:
             if b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 pids.append(pid)
@@ -496,13 +498,13 @@ def test_ctrl_c_stops_everything(loop_course, tmp_path, workers):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-        par._kill_tagged("PARALLEL_TEST_MARK", mark)
-        par._kill_tagged(par.RUN_TAG, tag)
+        processes.kill_tagged("PARALLEL_TEST_MARK", mark)
+        processes.kill_tagged(par.RUN_TAG, tag)
     assert "INTERRUPTED with 0 outcomes" in out, (out, err[-2000:])
     assert "KeyboardInterrupt" in err and "FINISHED" not in out
     time.sleep(0.5)
-    assert par.processes_with_env(par.RUN_TAG, tag) == [], "nbgrader or kernels survived Ctrl-C"
-    assert par.processes_with_env("PARALLEL_TEST_MARK", mark) == [], "pool workers survived Ctrl-C"
+    assert processes.tagged(par.RUN_TAG, tag) == [], "nbgrader or kernels survived Ctrl-C"
+    assert processes.tagged("PARALLEL_TEST_MARK", mark) == [], "pool workers survived Ctrl-C"
 
 
 # ================================================================== refused replay
@@ -545,4 +547,4 @@ def test_refused_replay_regrades_the_student_serially(runs, tmp_path):
     mine = par.gradebook_rows(root / "gradebook.db", ASSIGNMENT, ["blank"])
     serial = par.gradebook_rows(runs.roots["serial"] / "gradebook.db", ASSIGNMENT, ["blank"])
     assert mine == serial
-    assert par.processes_with_env(par.RUN_TAG, run_id) == []
+    assert processes.tagged(par.RUN_TAG, run_id) == []
