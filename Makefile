@@ -38,8 +38,7 @@ grade: $(STAMP)
 	$(BIN)/python -m coursekit grade --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(GRADE_ARGS)
 
 release: $(STAMP)
-	$(BIN)/python -m helpers.references.curves
-	$(BIN)/python -m coursekit.release
+	$(BIN)/python -m coursekit release
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=. $(LAB_ARGS)

@@ -1,4 +1,4 @@
-"""``python -m coursekit``: the instructor's commands.
+"""``python -m coursekit``: the instructor's one command line (``make grade``, ``make release``, ...).
 
 ``grade``
     The whole pipeline (``make grade``): regenerate the release, assemble the
@@ -6,7 +6,13 @@
     ``submitted/``), autograde with ``--workers`` / ``--scheduler``, rescue
     what nbgrader could not grade, generate feedback, export ``grades.csv``,
     print the table. Exit status 0 when every check passed and every sample
-    student scored as declared, 1 otherwise.
+    student scored as declared, 1 otherwise, 2 for bad arguments or a refused
+    sandbox.
+``release``
+    ``make release``: write ``helpers/data/reference_curves.npz`` and
+    regenerate ``release/synapses/`` from ``source/synapses/`` with
+    ``nbgrader generate_assignment``. With ``--check`` nothing is written; the
+    exit status is 1 if either is stale.
 ``sample``
     Only (re)build the sample class into ``submitted/`` (after regenerating
     the release), without grading.
@@ -14,6 +20,8 @@
     Remove the sample class: ``sample-...`` folders in ``submitted/``,
     ``autograded/``, ``feedback/``, their exchange submissions and their
     gradebook rows. Real students are never touched.
+``student-env``
+    ``make student-env``: build what students get (:mod:`coursekit.student_env`).
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from coursekit import release as rel
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m coursekit",
-                                     description="Instructor pipeline of the synapses course (nbgrader).")
+                                     description="Instructor commands of the synapses course (nbgrader).")
     sub = parser.add_subparsers(dest="command", required=True)
     g = sub.add_parser("grade", help="release, sample class, autograde, feedback, export, report")
     g.add_argument("--workers", type=int, default=2, help="students autograded at once (default 2; 1 = serial)")
@@ -41,34 +49,56 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--allow-unsandboxed", action="store_true",
                    help="grade even where the sandbox cannot be applied (no Landlock): student code then runs "
                         "with your rights")
+    r = sub.add_parser("release", help="regenerate helpers/data/reference_curves.npz and release/synapses/")
+    r.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 if the curves or release/synapses/ differ from a fresh generation")
     for name, text in (("sample", "(re)build the sample class into submitted/ without grading"),
                        ("clean", "remove the sample class (folders, exchange submissions, gradebook rows)")):
         sub.add_parser(name, help=text)
+    s = sub.add_parser("student-env", help="build the student environment (wheel, release notebooks, "
+                                           "pinned requirements) into --out")
+    s.add_argument("--out", type=Path, default=Path("dist") / "student-env", help="folder to (re)create")
     for p in sub.choices.values():
         p.add_argument("--course", type=Path, default=rel.REPO_ROOT, help="nbgrader course root (default: repo)")
     return parser
 
 
-def main(argv: Iterable[str] | None = None) -> int:
-    """Entry point; returns the exit status."""
-    args = _parser().parse_args(None if argv is None else list(argv))
+def _release(args) -> int:
+    source, out = args.course / "source" / rel.ASSIGNMENT_ID, args.course / "release" / rel.ASSIGNMENT_ID
+    if args.check:
+        problems = rel.check_release(source, out)
+        if problems:
+            print(f"{out} is stale; run `make release`:", *problems, sep="\n  ", file=sys.stderr)
+            return 1
+        print(f"{out} and the reference curves match a fresh generation")
+        return 0
+    for path in rel.release(source, out):
+        print(path.relative_to(args.course) if path.is_relative_to(args.course) else path)
+    return 0
+
+
+def _grade(args) -> int:
+    from coursekit import pipeline
+    from coursekit.trusted import SandboxRefused
+
+    if args.workers < 1:
+        print("--workers must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        run = pipeline.grade(args.course, workers=args.workers, scheduler=args.scheduler,
+                             students=args.students, regenerate=not args.no_release,
+                             cell_timeout=args.cell_timeout, allow_unsandboxed=args.allow_unsandboxed)
+    except SandboxRefused as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0 if run.ok else 1
+
+
+def _sample_or_clean(args) -> int:
     from coursekit import pipeline, sample_class
 
-    if args.command == "grade":
-        if args.workers < 1:
-            print("--workers must be at least 1", file=sys.stderr)
-            return 2
-        from coursekit.trusted import SandboxRefused
-        try:
-            run = pipeline.grade(args.course, workers=args.workers, scheduler=args.scheduler,
-                                 students=args.students, regenerate=not args.no_release,
-                                 cell_timeout=args.cell_timeout, allow_unsandboxed=args.allow_unsandboxed)
-        except SandboxRefused as exc:
-            print(exc, file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            return 130
-        return 0 if run.ok else 1
     settings = pipeline.load_settings(args.course)
     removed = sample_class.remove_sample_students(args.course, settings.db_url, settings.course_id,
                                                   settings.exchange_root)
@@ -79,6 +109,23 @@ def main(argv: Iterable[str] | None = None) -> int:
                                       say=print)
         print(f"{len(built)} sample students in {args.course / 'submitted'}")
     return 0
+
+
+def _student_env(args) -> int:
+    from coursekit import student_env
+
+    out = args.out if args.out.is_absolute() else args.course / args.out
+    built = student_env.build(out, course_root=args.course, say=print)
+    print(f"student environment in {built.root}: hand out this folder (see its README.md)")
+    return 0
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = _parser().parse_args(None if argv is None else list(argv))
+    command = {"grade": _grade, "release": _release, "sample": _sample_or_clean, "clean": _sample_or_clean,
+               "student-env": _student_env}[args.command]
+    return command(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

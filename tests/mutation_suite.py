@@ -332,7 +332,7 @@ def define_mutation_tests(namespace: dict, notebook, *, signatures: dict[str, st
 
     def test_release_stub_fails_with_its_instruction(kernel, name):
         """The released answer keeps signature and instruction, hides the solution, and raises."""
-        assert release.exists(), f"{release} is missing: python -m coursekit.release"
+        assert release.exists(), f"{release} is missing: make release"
         stub = _cell_source(nbformat.read(release, as_version=4), name, str(release))
         said = stub_says(kernel, name, stub)
         err = stub_error(kernel, name, stub)

@@ -37,7 +37,6 @@ def test_committed_file_is_exactly_a_fresh_generation(fresh):
                 name for name in sorted(set(old.files) & set(fresh))
                 if old[name].dtype != fresh[name].dtype or not np.array_equal(old[name], fresh[name])]
         pytest.fail(f"helpers/data/reference_curves.npz is stale ({stale}); run `make release`")
-    assert curves.main(["--check"]) == 0
 
 
 def test_the_file_is_deterministic_and_plain(fresh, tmp_path):
@@ -49,15 +48,21 @@ def test_the_file_is_deterministic_and_plain(fresh, tmp_path):
         assert [info.filename for info in infos] == [name + ".npy" for name in sorted(fresh)]
         assert {info.compress_type for info in infos} == {zipfile.ZIP_STORED}
         assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
-    assert curves.main(["--check", "--out", str(tmp_path / "missing.npz")]) == 1
 
 
-def test_the_makefile_regenerates_the_curves_before_the_release():
+def test_make_release_writes_the_curves_before_the_release(tmp_path, monkeypatch):
+    """`make release` runs `python -m coursekit release`, which writes the curves, then the notebooks."""
+    from coursekit import release as rel
+
     makefile = (ROOT / "Makefile").read_text()
     recipe = re.search(r"^release:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
-    commands = [line.strip() for line in recipe.splitlines()]
-    assert commands.index("$(BIN)/python -m helpers.references.curves") < commands.index(
-        "$(BIN)/python -m coursekit.release")
+    assert [line.strip() for line in recipe.splitlines()] == ["$(BIN)/python -m coursekit release"]
+    order = []
+    monkeypatch.setattr(curves, "DATA_PATH", tmp_path / "curves.npz")
+    monkeypatch.setattr(curves, "write", lambda path: order.append("curves") or path)
+    monkeypatch.setattr(rel, "generate_release", lambda src, out: order.append("release") or [])
+    rel.release(tmp_path / "src", tmp_path / "out")
+    assert order == ["curves", "release"]
 
 
 def test_reader_returns_the_stored_arrays_read_only(fresh):

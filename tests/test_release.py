@@ -233,3 +233,23 @@ def test_generate_release_refuses_overlapping_folders(tmp_path):
     (tmp_path / "src").mkdir()
     with pytest.raises(ValueError):
         rel.generate_release(tmp_path / "src", tmp_path / "src" / "out")
+
+
+def test_release_check_names_a_stale_notebook(tmp_path, capsys):
+    """`python -m coursekit release --check` exits 1 and names the notebook when release/ is stale."""
+    import shutil
+
+    from coursekit.__main__ import main
+
+    course = tmp_path / "course"
+    shutil.copytree(rel.SOURCE_DIR, course / "source" / rel.ASSIGNMENT_ID)
+    shutil.copytree(rel.RELEASE_DIR, course / "release" / rel.ASSIGNMENT_ID)
+    shutil.copy2(rel.CONFIG_FILE, course / "nbgrader_config.py")
+    stale = course / "release" / rel.ASSIGNMENT_ID / NOTEBOOKS[0]
+    nb = nbformat.read(stale, as_version=4)
+    nb.cells[0].source += "\n\nAn edit made by hand in release/."
+    nbformat.write(nb, stale)
+    assert main(["release", "--check", "--course", str(course)]) == 1
+    err = capsys.readouterr().err
+    assert "is stale; run `make release`" in err and NOTEBOOKS[0] in err
+    assert nbformat.read(stale, as_version=4).cells[0].source.endswith("by hand in release/.")  # nothing written

@@ -28,15 +28,13 @@ the same arrays always give the same bytes. Names (see :func:`compute`):
 
 Units: ms, mV, nS, pA (plain numbers).
 
-Command line: ``python -m helpers.references.curves [--check]`` writes the file
-(or, with ``--check``, exits 1 if the committed file is stale).
+``python -m coursekit release`` (``make release``) writes the file;
+``python -m coursekit release --check`` exits 1 if the committed file is stale.
 """
 
 from __future__ import annotations
 
-import argparse
 import io
-import sys
 import zipfile
 from pathlib import Path
 
@@ -49,7 +47,7 @@ from helpers.zoo import LECTURE_SPIKES, ZOO
 from . import nmda, waveforms
 from .zoo import simulate_zoo
 
-__all__ = ["DATA_PATH", "compute", "to_bytes", "write", "main"]
+__all__ = ["DATA_PATH", "compute", "to_bytes", "write"]
 
 #: The committed data file (read at run time by helpers.reference_data).
 DATA_PATH = Path(__file__).resolve().parents[1] / "data" / "reference_curves.npz"
@@ -138,25 +136,3 @@ def write(path: Path = DATA_PATH) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     return path
-
-
-def main(argv=None) -> int:
-    """``python -m helpers.references.curves [--check]``."""
-    parser = argparse.ArgumentParser(prog="python -m helpers.references.curves",
-                                     description="write helpers/data/reference_curves.npz")
-    parser.add_argument("--check", action="store_true",
-                        help="do not write; exit 1 if the committed file differs from a fresh computation")
-    parser.add_argument("--out", type=Path, default=DATA_PATH, help="file to write")
-    args = parser.parse_args(None if argv is None else list(argv))
-    if args.check:
-        if not args.out.exists() or args.out.read_bytes() != to_bytes(compute()):
-            print(f"{args.out} is stale; run `make release`", file=sys.stderr)
-            return 1
-        print(f"{args.out} matches helpers.references.curves")
-        return 0
-    print(write(args.out))
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
