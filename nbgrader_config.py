@@ -155,9 +155,9 @@ from nbgrader.preprocessors import (  # noqa: E402
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 
 try:
-    from coursekit.release import OverwriteCellsKeepHiddenTests as _OverwriteCells
+    from coursekit.preprocessors.overwrite_cells import OverwriteCellsKeepHiddenTests as _OverwriteCells
 except Exception as _err:  # course package missing or broken: stock behaviour
-    print(f"nbgrader_config.py: coursekit.release unavailable ({_err}); using "
+    print(f"nbgrader_config.py: coursekit unavailable ({_err}); using "
           "nbgrader's OverwriteCells (false checksum warnings, issue #1961)",
           file=sys.stderr)
     _OverwriteCells = OverwriteCells
@@ -204,7 +204,7 @@ else:
 # one-sentence message of the course's checks. Everything else is nbgrader's
 # default.
 try:
-    from coursekit.release import ShortenTestTracebacks as _ShortenTracebacks
+    from coursekit.preprocessors.shorten_tracebacks import ShortenTestTracebacks as _ShortenTracebacks
 except Exception:  # reported above
     _ShortenTracebacks = None
 c.GenerateFeedback.preprocessors = [

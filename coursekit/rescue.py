@@ -25,7 +25,7 @@ once more for that one notebook::
 
     nbgrader autograde synapses --student S --notebook NB --force \\
         --CourseDirectory.submitted_directory=<staging copy> \\
-        --Autograde.autograde_preprocessors=[...RescueExecute instead of Execute...] \\
+        --TrustedExecute.rescue=True [--TrustedExecute.skip_digests=...] \\
         --OverwriteCells.add_missing_cells=True
 
 with three changes, each of which only ever *adds* grading:
@@ -38,8 +38,9 @@ with three changes, each of which only ever *adds* grading:
 2. nbgrader's own ``OverwriteCells.add_missing_cells`` puts deleted grade
    cells (tests, written answers) back, so they are graded (a deleted answer
    cell is not restored: its tests fail with "... is not defined").
-3. :class:`RescueExecute`, a subclass of the course's ``TrustedExecute``
-   (test cells still run only in the trusted grader), replaces it: when a cell kills
+3. The course's ``TrustedExecute`` runs in its rescue mode
+   (``--TrustedExecute.rescue=True``; test cells still run only in the trusted
+   grader): when a cell kills
    the kernel or hangs it beyond the interrupt, that cell gets an error
    output saying so, the kernel is restarted, the cells that ran before it
    are run again (outputs discarded) to restore the state, and grading goes
@@ -56,112 +57,23 @@ penalties) is unchanged, so nbgrader itself writes the gradebook and
 from __future__ import annotations
 
 import copy
-import hashlib
 from typing import Any, Iterable
 
-import nbformat
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbformat.notebooknode import NotebookNode
-from traitlets import Unicode
+from nbclient.exceptions import CellTimeoutError
 
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
-from coursekit.trusted import TrustedExecute
+from coursekit.trusted import KERNEL_DIED, KERNEL_GAVE_UP, KERNEL_STUCK, source_digest
 
 __all__ = [
     "KERNEL_DIED",
     "KERNEL_STUCK",
     "KERNEL_GAVE_UP",
-    "RescueExecute",
     "source_digest",
     "hung_cell_digests",
     "repair_notebook",
     "metadata_problems",
 ]
-
-#: ``ename`` of the error output written into a cell during which the kernel died.
-KERNEL_DIED = "KernelDied"
-#: ``ename`` of the error output written into a cell that ignored the interrupt.
-KERNEL_STUCK = "KernelUnresponsive"
-#: ``ename`` of the error output of cells not run because the kernel kept failing.
-KERNEL_GAVE_UP = "NotRun"
-
-
-def source_digest(source: str) -> str:
-    """SHA-1 (hex) of a cell source, stripped of surrounding whitespace."""
-    return hashlib.sha1(source.strip().encode("utf-8")).hexdigest()
-
-
-def _error(ename: str, evalue: str) -> NotebookNode:
-    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
-
-
-class RescueExecute(TrustedExecute):
-    """The course's ``TrustedExecute`` that survives a dead or unresponsive kernel.
-
-    Where nbgrader's ``Execute`` lets ``DeadKernelError`` or the IOPub
-    ``CellTimeoutError`` escape (and nbgrader then fails the whole submission),
-    this preprocessor
-
-    * appends an error output to the cell (``KernelDied: ...`` or
-      ``KernelUnresponsive: ...``; nbgrader scores a grade cell with an error
-      0 points),
-    * restarts the kernel (killed at once) and runs the kernel's cells that
-      completed before again, in order, with their new outputs discarded
-      (``TrustedExecute._restart_and_replay``; test cells never run there),
-    * carries on with the next cell.
-
-    After ``max_restarts`` restarts the remaining code cells are not run;
-    each gets a ``NotRun`` error output. Cells whose stripped source has a
-    SHA-1 in :attr:`skip_digests` are not run at all (they hung the kernel in
-    an earlier run); they get the ``KernelUnresponsive`` output directly.
-    Test cells are graded by the trusted grader as in ``TrustedExecute``.
-    """
-
-    skip_digests = Unicode("", help="Comma-separated SHA-1 of stripped cell sources not to run "
-                                    "(see source_digest).").tag(config=True)
-
-    # -- messages ---------------------------------------------------------------
-    def _stuck_message(self) -> str:
-        return (f"this cell was still running after the {self.timeout} s time limit and ignored the interrupt "
-                "(is KeyboardInterrupt caught, or SIGINT ignored, in a loop?); the grader killed the kernel, "
-                "restarted it and re-ran the cells above")
-
-    @staticmethod
-    def _died_message() -> str:
-        return ("the kernel died while this cell ran (os._exit, a crash, running out of memory or writing more "
-                "than the disk quota); the grader restarted it and re-ran the cells above")
-
-    # -- per cell ---------------------------------------------------------------
-    def _run_in_kernel(self, cell, resources, index):  # noqa: D401 (TrustedExecute hook)
-        if cell.cell_type != "code" or not cell.source.strip():
-            return super()._run_in_kernel(cell, resources, index)
-        if self._given_up:
-            cell.outputs = [_error(KERNEL_GAVE_UP, f"not run: the kernel failed {self._restarts - 1} times "
-                                                   "in this notebook, so the grader stopped running cells")]
-            cell.execution_count = None
-            return cell, self.resources
-        if source_digest(cell.source) in {d.strip() for d in self.skip_digests.split(",") if d.strip()}:
-            self.log.warning("Not running cell %s again: it hung the kernel in the first autograde run", index)
-            cell.outputs = [_error(KERNEL_STUCK, self._stuck_message())]
-            cell.execution_count = None
-            return cell, self.resources
-        try:
-            return super()._run_in_kernel(cell, resources, index)
-        except DeadKernelError:
-            self.log.warning("The kernel died in cell %s; restarting it", index)
-            self._record(cell, index, KERNEL_DIED, self._died_message())
-            return cell, self.resources
-        except CellTimeoutError:
-            self.log.warning("The kernel ignored the interrupt in cell %s; restarting it", index)
-            self._record(cell, index, KERNEL_STUCK, self._stuck_message())
-            return cell, self.resources
-
-    def _record(self, cell, index, ename, evalue) -> None:
-        cell = self.nb.cells[index] if index < len(self.nb.cells) else cell
-        cell.outputs = list(cell.get("outputs", [])) + [_error(ename, evalue)]
-        self._restart_and_replay()
-
 
 # ------------------------------------------------------------------------------ logs
 def hung_cell_digests(log: str, cells: Iterable[Any]) -> list[str]:
@@ -330,8 +242,3 @@ def missing_grade_cells(submitted: Any, released: Any) -> list[str]:
     return [gid for gid in (_grade_id(c) for c in released.cells
                             if c.get("metadata", {}).get("nbgrader", {}).get("grade"))
             if gid and gid not in present]
-
-
-def iter_error_outputs(cell: Any) -> Iterable[Any]:
-    """Error outputs of a code cell."""
-    return (o for o in cell.get("outputs", []) if o.get("output_type") == "error")

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import copy
 import glob
+import hashlib
 import os
 import queue
 import shutil
@@ -55,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from jupyter_core.utils import ensure_async, run_sync
 from nbformat.notebooknode import NotebookNode, from_dict
 from traitlets import Bool, Integer, Unicode
@@ -315,6 +317,23 @@ def _tree_size(root: Path, limit: int) -> int:
     return total
 
 
+#: ``ename`` of the error output written into a cell during which the kernel died (rescue mode).
+KERNEL_DIED = "KernelDied"
+#: ``ename`` of the error output written into a cell that ignored the interrupt (rescue mode).
+KERNEL_STUCK = "KernelUnresponsive"
+#: ``ename`` of the error output of cells not run because the kernel kept failing (rescue mode).
+KERNEL_GAVE_UP = "NotRun"
+
+
+def source_digest(source: str) -> str:
+    """SHA-1 (hex) of a cell source, stripped of surrounding whitespace.
+
+    >>> source_digest("  x = 1\n") == source_digest("x = 1")
+    True
+    """
+    return hashlib.sha1(source.strip().encode("utf-8")).hexdigest()
+
+
 def _error(ename: str, evalue: str) -> NotebookNode:
     return from_dict({"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]})
 
@@ -355,6 +374,13 @@ class TrustedExecute(Execute):
                                    "nbgrader autograde (tests, benchmarks).").tag(config=True)
     scratch_dir = Unicode("", help="Where the scratch folders of kernels and graders go (default: the system "
                                    "temporary folder).").tag(config=True)
+    rescue = Bool(False, help="Survive a dead or unresponsive kernel: the cell gets a KernelDied or "
+                              "KernelUnresponsive error output, the kernel is restarted, the cells before are "
+                              "run again, and grading goes on (nbgrader fails the whole submission "
+                              "otherwise). coursekit.pipeline's rescue run sets it.").tag(config=True)
+    skip_digests = Unicode("", help="With rescue: comma-separated SHA-1 of stripped cell sources not to run, "
+                                    "because they hung the kernel in an earlier run (coursekit.rescue."
+                                    "source_digest); they get the KernelUnresponsive output at once.").tag(config=True)
 
     # -- set-up -----------------------------------------------------------------
     def _policies(self) -> tuple[sandbox.Policy | None, sandbox.Policy | None]:
@@ -448,10 +474,53 @@ class TrustedExecute(Execute):
         return self._run_in_kernel(cell, resources, index)
 
     def _run_in_kernel(self, cell, resources, index):
+        if self.rescue and cell.cell_type == "code" and cell.source.strip():
+            return self._rescue_in_kernel(cell, resources, index)
         result = super().preprocess_cell(cell, resources, index)
         if cell.cell_type == "code" and cell.source.strip():
             self._kernel_cells.append(index)
         return result
+
+    # -- rescue mode --------------------------------------------------------------
+    def _stuck_message(self) -> str:
+        return (f"this cell was still running after the {self.timeout} s time limit and ignored the interrupt "
+                "(is KeyboardInterrupt caught, or SIGINT ignored, in a loop?); the grader killed the kernel, "
+                "restarted it and re-ran the cells above")
+
+    @staticmethod
+    def _died_message() -> str:
+        return ("the kernel died while this cell ran (os._exit, a crash, running out of memory or writing more "
+                "than the disk quota); the grader restarted it and re-ran the cells above")
+
+    def _rescue_in_kernel(self, cell, resources, index):
+        """Run a kernel cell; a dead or stuck kernel costs this cell only (:attr:`rescue`)."""
+        if self._given_up:
+            cell.outputs = [_error(KERNEL_GAVE_UP, f"not run: the kernel failed {self._restarts - 1} times "
+                                                   "in this notebook, so the grader stopped running cells")]
+            cell.execution_count = None
+            return cell, self.resources
+        if source_digest(cell.source) in {d.strip() for d in self.skip_digests.split(",") if d.strip()}:
+            self.log.warning("Not running cell %s again: it hung the kernel in the first autograde run", index)
+            cell.outputs = [_error(KERNEL_STUCK, self._stuck_message())]
+            cell.execution_count = None
+            return cell, self.resources
+        try:
+            result = super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self.log.warning("The kernel died in cell %s; restarting it", index)
+            self._record_failure(cell, index, KERNEL_DIED, self._died_message())
+            return cell, self.resources
+        except CellTimeoutError:
+            self.log.warning("The kernel ignored the interrupt in cell %s; restarting it", index)
+            self._record_failure(cell, index, KERNEL_STUCK, self._stuck_message())
+            return cell, self.resources
+        self._kernel_cells.append(index)
+        return result
+
+    def _record_failure(self, cell, index, ename, evalue) -> None:
+        cell = self.nb.cells[index] if index < len(self.nb.cells) else cell
+        cell.outputs = list(cell.get("outputs", [])) + [_error(ename, evalue)]
+        self._restart_and_replay()
 
     # -- the grader side ----------------------------------------------------------
     def _grader_budget(self) -> float:
@@ -541,7 +610,6 @@ class TrustedExecute(Execute):
         else:
             request = {"op": "call", "name": str(message.get("name", "")), "args": message.get("args", []),
                        "kwargs": message.get("kwargs", {"__dict__": {}})}
-        name = request.get("name", "the lookup")
         if self._given_up:
             return {"status": "failed", "message": "not run: the kernel failed too often in this notebook"}
         if request["op"] == "lookup" and not names:

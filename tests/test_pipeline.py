@@ -41,6 +41,8 @@ import pytest
 from traitlets.config.loader import PyFileConfigLoader
 
 from coursekit import release as rel
+from coursekit.preprocessors.overwrite_cells import OverwriteCellsKeepHiddenTests, strip_hidden_tests
+from coursekit.preprocessors.shorten_tracebacks import ShortenTestTracebacks
 
 NOTEBOOKS = rel.notebook_names(rel.SOURCE_DIR)
 NB_IDS = [n.removesuffix(".ipynb") for n in NOTEBOOKS]
@@ -203,7 +205,7 @@ def test_config_feedback_strips_hidden_tests_and_keeps_defaults():
     cfg = load_config(rel.REPO_ROOT)
     configured = list(cfg.GenerateFeedback.preprocessors)
     assert ClearHiddenTests in configured
-    assert rel.ShortenTestTracebacks in configured
+    assert ShortenTestTracebacks in configured
     for default in GenerateFeedback.class_traits()["preprocessors"].default():
         assert default in configured, f"nbgrader's default feedback preprocessor {default} was dropped"
 
@@ -213,15 +215,15 @@ def test_config_autograde_sanitizers_are_nbgraders_with_quiet_overwrite():
     from nbgrader.preprocessors import OverwriteCells
 
     cfg = load_config(rel.REPO_ROOT)
-    expected = [rel.OverwriteCellsKeepHiddenTests if p is OverwriteCells else p
+    expected = [OverwriteCellsKeepHiddenTests if p is OverwriteCells else p
                 for p in Autograde.class_traits()["sanitize_preprocessors"].default()]
     assert list(cfg.Autograde.sanitize_preprocessors) == expected
 
 
 def test_strip_hidden_tests_matches_release_format():
     src = "a = 1\n### BEGIN HIDDEN TESTS\nassert a == 1\n### END HIDDEN TESTS\nb = 2"
-    assert rel.strip_hidden_tests(src) == "a = 1\nb = 2"
-    assert rel.strip_hidden_tests("x = 3") == "x = 3"
+    assert strip_hidden_tests(src) == "a = 1\nb = 2"
+    assert strip_hidden_tests("x = 3") == "x = 3"
 
 
 def test_shorten_test_tracebacks_only_in_test_cells():
@@ -232,7 +234,7 @@ def test_shorten_test_tracebacks_only_in_test_cells():
     student_cell = nbformat.v4.new_code_cell("y", outputs=[nbformat.from_dict(dict(err))], metadata={
         "nbgrader": {"grade": False, "solution": True, "locked": False, "grade_id": "s", "schema_version": 3}})
     nb = nbformat.v4.new_notebook(cells=[test_cell, student_cell])
-    nb, _ = rel.ShortenTestTracebacks().preprocess(nb, {})
+    nb, _ = ShortenTestTracebacks().preprocess(nb, {})
     assert nb.cells[0].outputs[0].traceback == ["NotImplementedError: do it"]
     assert nb.cells[1].outputs[0].traceback == tb
 
@@ -468,7 +470,7 @@ def test_feedback_shows_no_hidden_tests(course, student, notebook_id):
     leaked = sorted(hidden_test_lines(source) & shown)
     assert not leaked, f"feedback for {student} shows hidden-test lines: {leaked[:3]}"
     # positive control: the visible part of the first test cell is in the page
-    visible = rel.strip_hidden_tests(source.cells[first_cell(source, is_autograded_test)].source)
+    visible = strip_hidden_tests(source.cells[first_cell(source, is_autograded_test)].source)
     lines = [l.strip() for l in visible.splitlines() if len(l.strip()) >= 12]
     if lines:
         assert lines[0] in shown, "feedback page lacks the visible test code (page format changed?)"
