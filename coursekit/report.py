@@ -24,7 +24,6 @@ Per notebook, :func:`notebook_events` adds what happened around the tests
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -393,8 +392,3 @@ def format_reasons(results: Mapping[str, Mapping[str, NotebookResult]], notebook
             out.append(s)
             out.extend(block)
     return "\n".join(out) if out else "(no autograded test scored 0)"
-
-
-def terminal_width(default: int = 120) -> int:
-    """Columns of the terminal (``default`` when not a terminal)."""
-    return shutil.get_terminal_size((default, 24)).columns

@@ -24,18 +24,11 @@ potential, is divided by shunting instead.
 
 import numpy as np
 
+from ._arrays import broadcast, finish
+
 __all__ = ["lif_rate", "lif_rate_linear", "lif_isi", "rheobase", "ch_rate"]
 
 MS_PER_S = 1000.0  # ms per s: rate in Hz = MS_PER_S / (interval in ms)
-
-
-def _arrays(*args):
-    return np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in args))
-
-
-def _finish(out):
-    out = np.asarray(out)
-    return out[()] if out.ndim == 0 else out
 
 
 def _check(u_th, u_reset, t_ref=0.0):
@@ -58,7 +51,7 @@ def lif_isi(I_e, C_m, g_l, u_rest, u_th, u_reset, t_ref=0.0, g_i=0.0):
     T : numpy.ndarray or numpy.float64
         Interspike interval (ms); ``inf`` where ``u_inf <= u_th``.
     """
-    I_e, C_m, g_l, u_rest, u_th, u_reset, t_ref, g_i = _arrays(
+    I_e, C_m, g_l, u_rest, u_th, u_reset, t_ref, g_i = broadcast(
         I_e, C_m, g_l, u_rest, u_th, u_reset, t_ref, g_i
     )
     _check(u_th, u_reset, t_ref)
@@ -69,7 +62,7 @@ def lif_isi(I_e, C_m, g_l, u_rest, u_th, u_reset, t_ref=0.0, g_i=0.0):
     excess = np.where(above, u_inf - u_th, 1.0)
     # ln((u_inf - u_reset)/(u_inf - u_th)) = log1p((u_th - u_reset)/(u_inf - u_th)): accurate for large input
     isi = t_ref + tau * np.log1p((u_th - u_reset) / excess)
-    return _finish(np.where(above, isi, np.inf))
+    return finish(np.where(above, isi, np.inf))
 
 
 def lif_rate(I_e, C_m, g_l, u_rest, u_th, u_reset, t_ref=0.0, g_i=0.0):
@@ -108,7 +101,7 @@ def lif_rate(I_e, C_m, g_l, u_rest, u_th, u_reset, t_ref=0.0, g_i=0.0):
         If ``u_reset >= u_th`` or ``t_ref < 0``.
     """
     isi = np.asarray(lif_isi(I_e, C_m, g_l, u_rest, u_th, u_reset, t_ref, g_i))
-    return _finish(MS_PER_S / isi)  # 1000/inf = 0 below rheobase
+    return finish(MS_PER_S / isi)  # 1000/inf = 0 below rheobase
 
 
 def lif_rate_linear(I_e, C_m, g_l, u_rest, u_th, u_reset, g_i=0.0):
@@ -141,13 +134,13 @@ def lif_rate_linear(I_e, C_m, g_l, u_rest, u_th, u_reset, g_i=0.0):
     r : numpy.ndarray or numpy.float64
         Rate (Hz), rectified at 0.
     """
-    I_e, C_m, g_l, u_rest, u_th, u_reset, g_i = _arrays(I_e, C_m, g_l, u_rest, u_th, u_reset, g_i)
+    I_e, C_m, g_l, u_rest, u_th, u_reset, g_i = broadcast(I_e, C_m, g_l, u_rest, u_th, u_reset, g_i)
     _check(u_th, u_reset)
     g_tot = g_l + g_i
     u_inf = u_rest + I_e / g_tot
     tau = C_m / g_tot
     r = MS_PER_S * (u_inf - u_th) / (tau * (u_th - u_reset))
-    return _finish(np.maximum(r, 0.0))
+    return finish(np.maximum(r, 0.0))
 
 
 def rheobase(g_l, u_rest, u_th, g_i=0.0):
@@ -167,8 +160,8 @@ def rheobase(g_l, u_rest, u_th, g_i=0.0):
     I_rh : numpy.ndarray or numpy.float64
         Current (pA); shunting raises it by ``g_i (u_th - u_rest)``.
     """
-    g_l, u_rest, u_th, g_i = _arrays(g_l, u_rest, u_th, g_i)
-    return _finish((u_th - u_rest) * (g_l + g_i))
+    g_l, u_rest, u_th, g_i = broadcast(g_l, u_rest, u_th, g_i)
+    return finish((u_th - u_rest) * (g_l + g_i))
 
 
 def ch_rate(g_e, g_i, E_e, g_m, m=1.0):
@@ -195,6 +188,6 @@ def ch_rate(g_e, g_i, E_e, g_m, m=1.0):
     r : numpy.ndarray or numpy.float64
         Rate (Hz when ``m`` is in Hz/mV^2).
     """
-    g_e, g_i, E_e, g_m, m = _arrays(g_e, g_i, E_e, g_m, m)
+    g_e, g_i, E_e, g_m, m = broadcast(g_e, g_i, E_e, g_m, m)
     u = g_e * E_e / (g_e + g_i + g_m)
-    return _finish(m * np.maximum(u, 0.0) ** 2)
+    return finish(m * np.maximum(u, 0.0) ** 2)

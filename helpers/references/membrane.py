@@ -19,6 +19,8 @@ tau_m = 0.02 ms): g_l = 10 nS, C_m = 200 pF, tau_m = 20 ms.
 
 import numpy as np
 
+from ._arrays import broadcast, finish
+
 __all__ = [
     "G_L",
     "C_M",
@@ -39,15 +41,6 @@ __all__ = [
 from helpers.constants import C_M, G_L, TAU_M, U_RESET, U_REST, U_TH  # noqa: E402
 
 
-def _arrays(*args):
-    return np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in args))
-
-
-def _finish(out):
-    out = np.asarray(out)
-    return out[()] if out.ndim == 0 else out
-
-
 def synaptic_current(u, g, E_syn):
     """Synaptic current ``g (E_syn - u)`` (pA); positive = inward, depolarising.
 
@@ -65,8 +58,8 @@ def synaptic_current(u, g, E_syn):
     I : numpy.ndarray or numpy.float64
         Current (pA; nS x mV = pA, not nA).
     """
-    u, g, E_syn = _arrays(u, g, E_syn)
-    return _finish(g * (E_syn - u))
+    u, g, E_syn = broadcast(u, g, E_syn)
+    return finish(g * (E_syn - u))
 
 
 def input_conductance(g_syn, g_m):
@@ -84,8 +77,8 @@ def input_conductance(g_syn, g_m):
     g_in : numpy.ndarray or numpy.float64
         Input conductance (nS); its inverse is the input resistance (1/nS = GOhm).
     """
-    g_syn, g_m = _arrays(g_syn, g_m)
-    return _finish(g_syn + g_m)
+    g_syn, g_m = broadcast(g_syn, g_m)
+    return finish(g_syn + g_m)
 
 
 def effective_time_constant(C_m, g_syn, g_m):
@@ -105,8 +98,8 @@ def effective_time_constant(C_m, g_syn, g_m):
     tau : numpy.ndarray or numpy.float64
         Time constant (ms; pF / nS = ms).
     """
-    C_m, g_syn, g_m = _arrays(C_m, g_syn, g_m)
-    return _finish(C_m / (g_syn + g_m))
+    C_m, g_syn, g_m = broadcast(C_m, g_syn, g_m)
+    return finish(C_m / (g_syn + g_m))
 
 
 def steady_state_potential(g_syn, E_syn, g_m, u_rest=0.0, I_e=0.0):
@@ -133,8 +126,8 @@ def steady_state_potential(g_syn, E_syn, g_m, u_rest=0.0, I_e=0.0):
     u_inf : numpy.ndarray or numpy.float64
         Steady-state potential (mV).
     """
-    g_syn, E_syn, g_m, u_rest, I_e = _arrays(g_syn, E_syn, g_m, u_rest, I_e)
-    return _finish((g_m * u_rest + g_syn * E_syn + I_e) / (g_m + g_syn))
+    g_syn, E_syn, g_m, u_rest, I_e = broadcast(g_syn, E_syn, g_m, u_rest, I_e)
+    return finish((g_m * u_rest + g_syn * E_syn + I_e) / (g_m + g_syn))
 
 
 def membrane_steady_state(g_e, g_i, E_e, E_i, g_m, u_rest):
@@ -161,8 +154,8 @@ def membrane_steady_state(g_e, g_i, E_e, E_i, g_m, u_rest):
     u_inf : numpy.ndarray or numpy.float64
         Steady-state potential (mV).
     """
-    g_e, g_i, E_e, E_i, g_m, u_rest = _arrays(g_e, g_i, E_e, E_i, g_m, u_rest)
-    return _finish((g_m * u_rest + g_e * E_e + g_i * E_i) / (g_m + g_e + g_i))
+    g_e, g_i, E_e, E_i, g_m, u_rest = broadcast(g_e, g_i, E_e, E_i, g_m, u_rest)
+    return finish((g_m * u_rest + g_e * E_e + g_i * E_i) / (g_m + g_e + g_i))
 
 
 def membrane_time_constant(C_m, g_e, g_i, g_m):
@@ -182,8 +175,8 @@ def membrane_time_constant(C_m, g_e, g_i, g_m):
     tau : numpy.ndarray or numpy.float64
         Time constant (ms).
     """
-    C_m, g_e, g_i, g_m = _arrays(C_m, g_e, g_i, g_m)
-    return _finish(C_m / (g_m + g_e + g_i))
+    C_m, g_e, g_i, g_m = broadcast(C_m, g_e, g_i, g_m)
+    return finish(C_m / (g_m + g_e + g_i))
 
 
 def relaxation(t, u0, u_inf, tau):
@@ -208,5 +201,5 @@ def relaxation(t, u0, u_inf, tau):
     u : numpy.ndarray or numpy.float64
         Potential (mV).
     """
-    t, u0, u_inf, tau = _arrays(t, u0, u_inf, tau)
-    return _finish(u_inf + (u0 - u_inf) * np.exp(-t / tau))
+    t, u0, u_inf, tau = broadcast(t, u0, u_inf, tau)
+    return finish(u_inf + (u0 - u_inf) * np.exp(-t / tau))

@@ -11,6 +11,8 @@ i.e. a voltage scale of 1/0.062 = 16.13 mV (the lecture's 16.3 mV is a typo).
 
 import numpy as np
 
+from ._arrays import finish
+
 __all__ = ["MG", "MG_HALF", "MG_SLOPE", "MG_VOLTAGE_SCALE", "E_NMDA", "mg_block", "nmda_current"]
 
 # [Mg], the Jahr-Stevens constants and E_nmda are run-time constants (helpers.constants).
@@ -19,10 +21,6 @@ from helpers.constants import E_NMDA, MG, MG_HALF, MG_SLOPE, MG_VOLTAGE_SCALE  #
 # exp(709) is the largest power below the float64 overflow; clipping the exponent
 # there changes B only for u < -11 V, where it is below 1e-300 anyway.
 _MAX_EXPONENT = 700.0
-
-
-def _finish(out):
-    return out[()] if out.ndim == 0 else out
 
 
 def mg_block(u, mg=MG):
@@ -52,7 +50,7 @@ def mg_block(u, mg=MG):
     if np.any(mg < 0):
         raise ValueError("the magnesium concentration mg (mM) must be >= 0")
     exponent = np.minimum(-MG_SLOPE * u, _MAX_EXPONENT)
-    return _finish(1.0 / (1.0 + mg / MG_HALF * np.exp(exponent)))
+    return finish(1.0 / (1.0 + mg / MG_HALF * np.exp(exponent)))
 
 
 def nmda_current(u, g, E_nmda=E_NMDA, mg=MG):
@@ -76,4 +74,4 @@ def nmda_current(u, g, E_nmda=E_NMDA, mg=MG):
     """
     u, g, E_nmda = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (u, g, E_nmda)))
     B = np.asarray(mg_block(u, mg))
-    return _finish(g * B * (E_nmda - u))
+    return finish(g * B * (E_nmda - u))

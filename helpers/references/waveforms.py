@@ -30,6 +30,8 @@ alpha function with ``tau = tau_rise``.
 
 import numpy as np
 
+from ._arrays import broadcast, finish
+
 __all__ = [
     "ALPHA_ODE_FACTOR",
     "exp_conductance",
@@ -43,26 +45,9 @@ __all__ = [
     "peak_time",
 ]
 
-# Default values used in the notebooks' examples (the synapse zoo is in helpers.zoo).
-G_PEAK = 1.0  # nS, peak conductance
-TAU = 5.0  # ms, time constant of the exponential and alpha waveforms
-TAU_RISE = 8.0  # ms, dual exponential rise time constant (NMDA)
-TAU_DECAY = 60.0  # ms, dual exponential decay time constant (NMDA)
-
 #: The alpha-synapse ODE pair dg/dt = (x - g)/tau, dx/dt = -x/tau with x += w peaks
 #: at w/e (at t = tau); a synapse that peaks at w therefore needs x += e w.
 ALPHA_ODE_FACTOR = float(np.e)
-
-
-def _prepare(t, *params):
-    """Broadcast ``t`` and the parameters to float arrays of one shape."""
-    arrays = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (t,) + params))
-    return arrays
-
-
-def _finish(out):
-    """Return a numpy scalar for 0-d results, the array otherwise."""
-    return out[()] if out.ndim == 0 else out
 
 
 def exp_conductance(t, g_peak, tau):
@@ -82,11 +67,11 @@ def exp_conductance(t, g_peak, tau):
     g : numpy.ndarray or numpy.float64
         Conductance (nS), the broadcast shape of the inputs.
     """
-    t, g_peak, tau = _prepare(t, g_peak, tau)
+    t, g_peak, tau = broadcast(t, g_peak, tau)
     tc = np.where(t < 0, 0.0, t)  # clipped: no overflow in exp for t < 0
     with np.errstate(over="ignore", invalid="ignore"):
         g = g_peak * np.exp(-tc / tau)
-    return _finish(np.where(t < 0, 0.0, g))
+    return finish(np.where(t < 0, 0.0, g))
 
 
 def alpha_conductance(t, g_peak, tau):
@@ -112,12 +97,12 @@ def alpha_conductance(t, g_peak, tau):
     here makes ``g_peak`` the true maximum. Integral: ``g_peak e tau``
     (:func:`alpha_integral`).
     """
-    t, g_peak, tau = _prepare(t, g_peak, tau)
+    t, g_peak, tau = broadcast(t, g_peak, tau)
     x = np.where(t < 0, 0.0, t) / tau
     with np.errstate(over="ignore", invalid="ignore"):
         shape = np.where(np.isposinf(x), 0.0, x * np.exp(1.0 - x))
         g = g_peak * shape
-    return _finish(np.where(t < 0, 0.0, g))
+    return finish(np.where(t < 0, 0.0, g))
 
 
 def _ordered_taus(tau_rise, tau_decay):
@@ -145,13 +130,13 @@ def dual_exp_peak_time(tau_rise, tau_decay):
     Evaluated as ``tau_r tau_d log1p(d/tau_r)/d`` with ``d = tau_d - tau_r``,
     accurate also for nearly equal time constants.
     """
-    tau_rise, tau_decay = _prepare(tau_rise, tau_decay)
+    tau_rise, tau_decay = broadcast(tau_rise, tau_decay)
     tr, td = _ordered_taus(tau_rise, tau_decay)
     d = td - tr
     d_safe = np.where(d == 0, 1.0, d)
     with np.errstate(divide="ignore", invalid="ignore"):
         tp = np.where(d == 0, td, tr * td * np.log1p(d_safe / tr) / d_safe)
-    return _finish(tp)
+    return finish(tp)
 
 
 def dual_exp_ode_factor(tau_rise, tau_decay):
@@ -172,8 +157,8 @@ def dual_exp_ode_factor(tau_rise, tau_decay):
     k : numpy.ndarray or numpy.float64
         Dimensionless factor.
     """
-    tau_rise, tau_decay = _prepare(tau_rise, tau_decay)
-    return _finish(np.exp(np.asarray(dual_exp_peak_time(tau_rise, tau_decay)) / tau_decay))
+    tau_rise, tau_decay = broadcast(tau_rise, tau_decay)
+    return finish(np.exp(np.asarray(dual_exp_peak_time(tau_rise, tau_decay)) / tau_decay))
 
 
 def dual_exp_conductance(t, g_peak, tau_rise, tau_decay):
@@ -198,7 +183,7 @@ def dual_exp_conductance(t, g_peak, tau_rise, tau_decay):
     g : numpy.ndarray or numpy.float64
         Conductance (nS), the broadcast shape of the inputs.
     """
-    t, g_peak, tau_rise, tau_decay = _prepare(t, g_peak, tau_rise, tau_decay)
+    t, g_peak, tau_rise, tau_decay = broadcast(t, g_peak, tau_rise, tau_decay)
     tr, td = _ordered_taus(tau_rise, tau_decay)
     tc = np.where(t < 0, 0.0, t)
     a = 1.0 / tr - 1.0 / td  # >= 0 (1/ms)
@@ -210,7 +195,7 @@ def dual_exp_conductance(t, g_peak, tau_rise, tau_decay):
         # g_peak k exp(-t/td) rise / tr, with k = exp(t*/td): combine the exponents
         g = g_peak * np.exp((tp - tc) / td) * rise / tr
         g = np.where(np.isposinf(tc), 0.0, g)
-    return _finish(np.where(t < 0, 0.0, g))
+    return finish(np.where(t < 0, 0.0, g))
 
 
 def peak_time(waveform, tau_rise=None, tau_decay=None):
@@ -220,9 +205,9 @@ def peak_time(waveform, tau_rise=None, tau_decay=None):
     :func:`dual_exp_peak_time`.
     """
     if waveform == "exp":
-        return _finish(np.zeros_like(np.asarray(tau_decay, dtype=float)))
+        return finish(np.zeros_like(np.asarray(tau_decay, dtype=float)))
     if waveform == "alpha":
-        return _finish(np.asarray(tau_decay, dtype=float))
+        return finish(np.asarray(tau_decay, dtype=float))
     if waveform == "dual_exp":
         return dual_exp_peak_time(tau_rise, tau_decay)
     raise ValueError(f"unknown waveform {waveform!r}; expected 'exp', 'alpha' or 'dual_exp'")
@@ -238,8 +223,8 @@ def exp_integral(g_peak, tau):
     tau : float or array_like
         Decay time constant (ms).
     """
-    g_peak, tau = _prepare(g_peak, tau)
-    return _finish(g_peak * tau)
+    g_peak, tau = broadcast(g_peak, tau)
+    return finish(g_peak * tau)
 
 
 def alpha_integral(g_peak, tau):
@@ -252,8 +237,8 @@ def alpha_integral(g_peak, tau):
     tau : float or array_like
         Time constant (ms).
     """
-    g_peak, tau = _prepare(g_peak, tau)
-    return _finish(g_peak * np.e * tau)
+    g_peak, tau = broadcast(g_peak, tau)
+    return finish(g_peak * np.e * tau)
 
 
 def dual_exp_integral(g_peak, tau_rise, tau_decay):
@@ -270,6 +255,6 @@ def dual_exp_integral(g_peak, tau_rise, tau_decay):
     tau_rise, tau_decay : float or array_like
         Time constants (ms).
     """
-    g_peak, tau_rise, tau_decay = _prepare(g_peak, tau_rise, tau_decay)
+    g_peak, tau_rise, tau_decay = broadcast(g_peak, tau_rise, tau_decay)
     tr, td = _ordered_taus(tau_rise, tau_decay)
-    return _finish(g_peak * np.asarray(dual_exp_ode_factor(tr, td)) * td)
+    return finish(g_peak * np.asarray(dual_exp_ode_factor(tr, td)) * td)
