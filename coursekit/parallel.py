@@ -117,7 +117,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 
-from coursekit import processes
+from coursekit import config, processes
 from coursekit.preprocessors.replay import (ReplayError, ReplayExecute, ReplayMismatch, StashExecuted,
                                             replay_differences)
 from coursekit import release as rel
@@ -271,86 +271,6 @@ def _run_nbgrader_tagged(
 
 
 # =============================================================================== configuration
-def load_course_config(course_root: str | os.PathLike = ".", nbgrader_args: Iterable[str] = ()):
-    """The traitlets ``Config`` that ``nbgrader`` builds for the course.
-
-    ``<course_root>/nbgrader_config.py`` plus command-line style options
-    (``--Class.trait=value``), which take precedence as on nbgrader's command
-    line. The config file may edit ``os.environ``; call this in a process made
-    for it (the writer, or :func:`_probe_config`'s subprocess).
-    """
-    from traitlets.config.loader import KVArgParseConfigLoader, PyFileConfigLoader
-
-    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
-    args = list(nbgrader_args)
-    if args:
-        cfg.merge(KVArgParseConfigLoader(argv=args).load_config())
-    return cfg
-
-
-def course_info(cfg) -> dict[str, Any]:
-    """Autograde preprocessors and gradebook URL of a loaded course ``Config``.
-
-    Returns
-    -------
-    dict
-        ``preprocessors``: ``{"name": "module.Class", "execute": bool}`` per
-        entry of ``Autograde.autograde_preprocessors`` (nbgrader's default
-        list if the config leaves it alone); ``db_url``: the gradebook URL
-        (empty if not configured).
-
-    Raises
-    ------
-    ValueError
-        If a preprocessor is not a class importable by its name (workers and
-        the writer import them by name).
-    """
-    from nbconvert.preprocessors import ExecutePreprocessor
-    from nbgrader.converters import Autograde
-    from traitlets.utils.importstring import import_item
-
-    if "autograde_preprocessors" in cfg.Autograde:
-        items = list(cfg.Autograde.autograde_preprocessors)
-    else:
-        items = Autograde.class_traits()["autograde_preprocessors"].default()
-    out = []
-    for item in items:
-        cls = import_item(item) if isinstance(item, str) else item
-        if not isinstance(cls, type):
-            raise ValueError(f"autograde preprocessor {item!r} is not a class")
-        name = f"{cls.__module__}.{cls.__qualname__}"
-        try:
-            importable = import_item(name) is cls
-        except Exception:  # noqa: BLE001
-            importable = False
-        if not importable:
-            raise ValueError(f"autograde preprocessor {name} cannot be imported by name; "
-                             "define it in an importable module for parallel autograding")
-        out.append({"name": name, "execute": issubclass(cls, ExecutePreprocessor)})
-    return {"preprocessors": out, "db_url": cfg.CourseDirectory.get("db_url", "")}
-
-
-def _probe_config(course_root: Path, nbgrader_args: Iterable[str] = ()) -> dict[str, Any]:
-    """:func:`course_info` of the course, computed in a subprocess.
-
-    The subprocess gets the environment nbgrader gets from
-    :func:`coursekit.release.run_nbgrader`; this process is left alone.
-    """
-    code = ("import json, sys; from coursekit.parallel import course_info, load_course_config; "
-            "print('PROBE=' + json.dumps(course_info(load_course_config('.', sys.argv[1:]))))")
-    proc = subprocess.run(
-        [sys.executable, "-c", code, *nbgrader_args], cwd=str(course_root), env=rel.nbgrader_env(),
-        capture_output=True, text=True, timeout=300,
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("PROBE=")]
-    if proc.returncode != 0 or not lines:
-        raise rel.NbgraderError(
-            f"could not read the autograde preprocessors of {course_root}/nbgrader_config.py:\n"
-            f"{proc.stderr[-3000:]}"
-        )
-    return json.loads(lines[-1].removeprefix("PROBE="))
-
-
 def autograde_preprocessors(configured: list[dict[str, Any]], role: str) -> list[str]:
     """The autograde preprocessor list for a worker or for the replay.
 
@@ -602,8 +522,9 @@ def _writer_main() -> None:
 
     try:
         setup = json.loads(sys.stdin.readline())
-        cfg = load_course_config(".", setup["nbgrader_args"])
-        info = course_info(cfg)
+        cfg = config.load_config(".", setup["nbgrader_args"])
+        settings = config.settings_of(cfg, ".")
+        info = {"preprocessors": settings.autograde_preprocessors, "db_url": settings.db_url}
         info["worker_preprocessors"] = autograde_preprocessors(info["preprocessors"], "worker")
         info["replay_preprocessors"] = autograde_preprocessors(info["preprocessors"], "replay")
         from nbgrader.apps import NbGraderAPI

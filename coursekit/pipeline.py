@@ -77,11 +77,11 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
-from unittest import mock
 
 import nbformat
 
 from coursekit import processes
+from coursekit.config import CourseSettings, read_settings
 from coursekit import release as rel
 from coursekit import report as rep
 from coursekit import rescue as rsc
@@ -114,66 +114,9 @@ SAMPLE_CELL_TIMEOUT = 60.0
 
 
 # =============================================================================== settings
-@dataclass(frozen=True)
-class CourseSettings:
-    """What the pipeline needs from the course's ``nbgrader_config.py``.
-
-    Attributes
-    ----------
-    root : pathlib.Path
-    db_url : str
-        Gradebook URL (sqlite by default).
-    course_id : str
-    exchange_root : pathlib.Path
-    cell_timeout : float or None
-        ``Execute.timeout`` (s).
-    autograde_preprocessors : list
-        ``Autograde.autograde_preprocessors`` (classes or dotted names), or
-        nbgrader's default list.
-    """
-
-    root: Path
-    db_url: str
-    course_id: str
-    exchange_root: Path
-    cell_timeout: float | None
-    autograde_preprocessors: list
-    allow_unsandboxed: bool = False
-    scratch_dir: str = ""
-
-    @property
-    def execute_args(self) -> list[str]:
-        """``--Execute.timeout=N`` (if a limit is set) and the sandbox opt-out for the nbgrader runs."""
-        args = [f"--Execute.timeout={int(round(self.cell_timeout))}"] if self.cell_timeout else []
-        if self.scratch_dir:
-            args.append(f"--TrustedExecute.scratch_dir={self.scratch_dir}")
-        return args + (["--TrustedExecute.allow_unsandboxed=True"] if self.allow_unsandboxed else [])
-
-
 def load_settings(course_root: Path) -> CourseSettings:
-    """Read ``<course_root>/nbgrader_config.py`` as nbgrader does (``SYNAPSES_*`` dropped).
-
-    The nbgrader commands of the pipeline run with
-    :func:`coursekit.release.nbgrader_env`, which drops inherited ``SYNAPSES_*``
-    variables; the config is read here the same way, so both agree. Changes
-    the config makes to ``os.environ`` are undone.
-    """
-    from nbgrader.converters import Autograde
-    from traitlets.config.loader import PyFileConfigLoader
-
-    course_root = Path(course_root).resolve()
-    base = {k: v for k, v in os.environ.items() if not k.startswith("SYNAPSES_")}
-    with mock.patch.dict(os.environ, base, clear=True):
-        cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
-    cd = cfg.get("CourseDirectory", {})
-    db_url = cd.get("db_url") or f"sqlite:///{course_root / 'gradebook.db'}"
-    exchange = cfg.get("Exchange", {}).get("root") or str(course_root / "exchange")
-    timeout = cfg.get("Execute", {}).get("timeout", 30)
-    pps = cfg.get("Autograde", {}).get("autograde_preprocessors")
-    if not pps:
-        pps = list(Autograde.class_traits()["autograde_preprocessors"].default())
-    return CourseSettings(course_root, db_url, cd.get("course_id", ""), Path(exchange),
-                          float(timeout) if timeout else None, list(pps))
+    """The course's settings as nbgrader reads them (:func:`coursekit.config.read_settings`)."""
+    return read_settings(course_root)
 
 
 #: Folders and files of the course root that grading writes (not part of the repository).
@@ -274,25 +217,17 @@ class Progress:
 
 
 # =============================================================================== rescue
-def trusted_preprocessors(configured: Sequence[Any]) -> list[str]:
-    """The course's autograde preprocessors, as dotted names, with every ``Execute`` made ``TrustedExecute``.
+def trusted_preprocessors(configured: list[dict[str, Any]]) -> list[str]:
+    """Dotted names of the course's autograde preprocessors, the Execute step made ``TrustedExecute``.
 
-    The rescue run puts ``TrustedExecute`` in its rescue mode; this makes sure it is the Execute step
-    even if the course configuration names nbgrader's own (or a subclass of it).
+    ``configured`` is :attr:`coursekit.config.CourseSettings.autograde_preprocessors`. The rescue run puts
+    ``TrustedExecute`` in its rescue mode; this makes sure it is the step that runs the notebook even if
+    the course configuration names nbgrader's own ``Execute``.
     """
-    from nbgrader.preprocessors import Execute
-
     from coursekit.trusted import TrustedExecute
 
-    def dotted(p: Any) -> str:
-        return p if isinstance(p, str) else f"{p.__module__}.{p.__qualname__}"
-
-    trusted = dotted(TrustedExecute)
-    out = []
-    for p in configured:
-        is_execute = (isinstance(p, type) and issubclass(p, Execute)) or \
-            (isinstance(p, str) and p.rsplit(".", 1)[-1] in ("Execute", "TrustedExecute"))
-        out.append(trusted if is_execute else dotted(p))
+    trusted = f"{TrustedExecute.__module__}.{TrustedExecute.__qualname__}"
+    out = [trusted if p["execute"] else p["name"] for p in configured]
     if trusted not in out:
         raise ValueError(f"no Execute preprocessor among {out}")
     return out

@@ -197,14 +197,16 @@ def test_trusted_preprocessors_replace_only_execute():
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute
 
+    from coursekit.config import describe_preprocessors
+
     default = list(Autograde.class_traits()["autograde_preprocessors"].default())
-    names = pl.trusted_preprocessors(default)
+    names = pl.trusted_preprocessors(describe_preprocessors(default))
     assert names[default.index(Execute)] == "coursekit.trusted.TrustedExecute"
     assert [n for i, n in enumerate(names) if default[i] is not Execute] == \
         [f"{p.__module__}.{p.__qualname__}" for p in default if p is not Execute]
-    assert pl.trusted_preprocessors(names) == names  # the course's list stays as it is
+    assert pl.trusted_preprocessors(describe_preprocessors(names)) == names  # the course's list stays
     with pytest.raises(ValueError):
-        pl.trusted_preprocessors(default[1:])
+        pl.trusted_preprocessors(describe_preprocessors(default[1:]))
 
 
 def test_settings_come_from_the_course_config():

@@ -156,7 +156,10 @@ def test_worker_and_replay_preprocessor_lists():
 
 
 def test_course_config_probe_finds_the_trusted_execute_and_sqlite_gradebook():
-    info = par._probe_config(rel.REPO_ROOT)
+    from coursekit.config import read_settings
+
+    settings = read_settings(rel.REPO_ROOT)
+    info = {"preprocessors": settings.autograde_preprocessors, "db_url": settings.db_url}
     names = [p["name"] for p in info["preprocessors"]]
     assert [p["name"] for p in info["preprocessors"] if p["execute"]] == ["coursekit.trusted.TrustedExecute"]
     assert "nbgrader.preprocessors.saveautogrades.SaveAutoGrades" in names
