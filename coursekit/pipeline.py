@@ -566,10 +566,49 @@ def grade(course_root: Path | str = rel.REPO_ROOT, *, workers: int = 2, schedule
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+@dataclass
+class _Job:
+    """What the phases of one :func:`grade` run share."""
+
+    progress: Progress
+    tag: str
+    settings: CourseSettings
+    assignment: str
+    run: GradeRun
+    use_sample: bool
+
+    @property
+    def root(self) -> Path:
+        return self.run.root
+
+    def results(self) -> dict:
+        """Scores and reasons of every student and notebook, read again from the gradebook."""
+        s = self.settings
+        return rep.collect_results(self.root, s.db_url, s.course_id, self.run.students, self.run.notebooks,
+                                   self.assignment, s.cell_timeout)
+
+
 def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: str | None,
            students: Sequence[str] | None, sample_class: Sequence[sc.SampleStudent], regenerate: bool,
            assignment: str, cell_timeout: float | None, allow_unsandboxed: bool = False,
            scratch: str = "") -> GradeRun:
+    """The phases of :func:`grade`, in order (the module docstring describes each)."""
+    job = _setup(progress, tag, root, students is None, assignment, cell_timeout, allow_unsandboxed, scratch)
+    _release_phase(job, regenerate)
+    _class_phase(job, students, sample_class)
+    _autograde_phase(job, workers, scheduler)
+    _rescue_phase(job)
+    _feedback_phase(job)
+    _export_phase(job)
+    _check_phase(job)
+    job.run.seconds = time.monotonic() - progress.start
+    _print_report(job.run, progress, workers, scheduler, assignment)
+    return job.run
+
+
+def _setup(progress: Progress, tag: str, root: Path, use_sample: bool, assignment: str,
+           cell_timeout: float | None, allow_unsandboxed: bool, scratch: str) -> _Job:
+    """Read the course settings and fix this run's cell time limit and sandbox options."""
     # nbgrader's Gradebook runs `alembic` from PATH when it creates a database
     bindir = os.path.dirname(sys.executable)
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
@@ -578,7 +617,6 @@ def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: st
     settings = load_settings(root)
     names = rel.notebook_names(root / "source" / assignment)
     run.notebooks = [n.removesuffix(".ipynb") for n in names]
-    use_sample = students is None
     progress(f"course {root}: {len(names)} notebooks in source/{assignment}; gradebook {settings.db_url}")
     course_limit = settings.cell_timeout
     if cell_timeout is None and use_sample and course_limit:
@@ -589,39 +627,49 @@ def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: st
     if settings.cell_timeout != course_limit:
         progress(f"cell time limit {settings.cell_timeout:g} s for this run (the course's nbgrader_config.py: "
                  f"{course_limit:g} s; --cell-timeout to change)")
+    return _Job(progress, tag, settings, assignment, run, use_sample)
 
-    # 1. release ---------------------------------------------------------------------------
-    if use_sample and Path(settings.db_url.removeprefix("sqlite:///")).exists():
-        removed = sc.remove_sample_students(root, settings.db_url, settings.course_id, settings.exchange_root,
-                                            assignment)
+
+def _release_phase(job: _Job, regenerate: bool) -> None:
+    """1. Remove the previous sample class; regenerate ``release/<assignment>``."""
+    s, a = job.settings, job.assignment
+    if job.use_sample and Path(s.db_url.removeprefix("sqlite:///")).exists():
+        removed = sc.remove_sample_students(job.root, s.db_url, s.course_id, s.exchange_root, a)
         if removed:
-            progress(f"removed the previous sample class ({len(removed)} students)")
+            job.progress(f"removed the previous sample class ({len(removed)} students)")
     if regenerate:
-        before = hash_tree(root / "release" / assignment)
-        _nbgrader(["generate_assignment", assignment, "--force"], root, tag)
-        run.release_changed = bool(before) and hash_tree(root / "release" / assignment) != before
-        state = "created" if not before else "CHANGED: review and commit it" if run.release_changed else "unchanged"
-        progress(f"release: nbgrader generate_assignment {assignment} --force (release/{assignment} {state})")
+        before = hash_tree(job.root / "release" / a)
+        _nbgrader(["generate_assignment", a, "--force"], job.root, job.tag)
+        job.run.release_changed = bool(before) and hash_tree(job.root / "release" / a) != before
+        state = "created" if not before else "CHANGED: review and commit it" if job.run.release_changed \
+            else "unchanged"
+        job.progress(f"release: nbgrader generate_assignment {a} --force (release/{a} {state})")
 
-    # 2. sample class ----------------------------------------------------------------------
-    if use_sample:
-        progress(f"sample class: {len(sample_class)} students")
-        run.sample = sc.assemble(root, settings.db_url, settings.course_id, settings.exchange_root,
-                                 students=sample_class, assignment=assignment, say=lambda m: progress("  " + m))
-        run.students = [s.student.id for s in run.sample]
+
+def _class_phase(job: _Job, students: Sequence[str] | None, sample_class: Sequence[sc.SampleStudent]) -> None:
+    """2. Assemble the sample class, or check that the given submissions exist; fingerprint the files."""
+    run, s, a = job.run, job.settings, job.assignment
+    if job.use_sample:
+        job.progress(f"sample class: {len(sample_class)} students")
+        run.sample = sc.assemble(job.root, s.db_url, s.course_id, s.exchange_root, students=sample_class,
+                                 assignment=a, say=lambda m: job.progress("  " + m))
+        run.students = [sub.student.id for sub in run.sample]
     else:
         run.students = list(students)
-        missing = [s for s in run.students if not (root / "submitted" / s / assignment).is_dir()]
+        missing = [st for st in run.students if not (job.root / "submitted" / st / a).is_dir()]
         if missing:
             raise FileNotFoundError("no submission folder for " + ", ".join(
-                f"submitted/{s}/{assignment}" for s in missing))
-    run.submitted_before = hash_tree(root / "submitted")
-    run.repository_before = repository_digest(root)
+                f"submitted/{st}/{a}" for st in missing))
+    run.submitted_before = hash_tree(job.root / "submitted")
+    run.repository_before = repository_digest(job.root)
 
-    # 3. autograde -------------------------------------------------------------------------
+
+def _autograde_phase(job: _Job, workers: int, scheduler: str | None) -> None:
+    """3. ``nbgrader autograde`` every student (in parallel), with progress lines."""
+    run, progress = job.run, job.progress
     n = len(run.students)
     mode = f"{workers} workers" if workers > 1 or scheduler else "serial"
-    progress(f"autograde: {n} students x {len(names)} notebooks ({mode}"
+    progress(f"autograde: {n} students x {len(run.notebooks)} notebooks ({mode}"
              + (f", Dask scheduler {scheduler}" if scheduler else "") + ")")
     finished: list[str] = []
 
@@ -632,34 +680,38 @@ def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: st
 
     progress.status = f"autograde: 0/{n} students done"
     with progress.heartbeat():
-        run.outcomes = _autograde(settings, run.students, workers, scheduler, on_student, tag, assignment)
+        run.outcomes = _autograde(job.settings, run.students, workers, scheduler, on_student, job.tag,
+                                  job.assignment)
     progress.status = ""
-    failed = [s for s, o in run.outcomes.items() if not o.ok]
+    failed = [st for st, o in run.outcomes.items() if not o.ok]
     if failed:
         progress("nbgrader failed " + ", ".join(failed) + " as a whole (nbgrader #1682); rescuing them")
 
-    # 4. rescue ----------------------------------------------------------------------------
-    results = rep.collect_results(root, settings.db_url, settings.course_id, run.students, run.notebooks,
-                                  assignment, settings.cell_timeout)
+
+def _rescue_phase(job: _Job) -> None:
+    """4. Grade again what nbgrader could not; zero (and flag) what still is ungraded."""
+    run, progress = job.run, job.progress
+    results = job.results()
     todo: dict[str, dict[str, str]] = {}
-    for s in run.students:
+    for st in run.students:
         for nb in run.notebooks:
-            why = _needs_rescue(results, s, nb, root, assignment)
+            why = _needs_rescue(results, st, nb, job.root, job.assignment)
             if why:
-                todo.setdefault(s, {})[nb] = why
-    for k, (s, why) in enumerate(todo.items(), 1):
-        submitted_nbs = [nb for nb in run.notebooks if results[s][nb].submitted]
-        whole = sorted(why) == sorted(submitted_nbs) and all(not results[s][nb].graded for nb in submitted_nbs)
-        progress.status = f"rescue {k}/{len(todo)}: {s} ({', '.join(why)})"
-        outcome = run.outcomes.get(s)
+                todo.setdefault(st, {})[nb] = why
+    for k, (st, why) in enumerate(todo.items(), 1):
+        submitted_nbs = [nb for nb in run.notebooks if results[st][nb].submitted]
+        whole = sorted(why) == sorted(submitted_nbs) and all(not results[st][nb].graded for nb in submitted_nbs)
+        progress.status = f"rescue {k}/{len(todo)}: {st} ({', '.join(why)})"
+        outcome = run.outcomes.get(st)
         log = getattr(outcome, "log", "") or getattr(outcome, "log_tail", "") or ""
         with progress.heartbeat():
-            r = rescue(settings, s, why, first_log=log, tag=tag, whole=whole, assignment=assignment)
+            r = rescue(job.settings, st, why, first_log=log, tag=job.tag, whole=whole, assignment=job.assignment)
             if whole and not r.ok:  # one notebook still breaks nbgrader: the others must still score
-                progress(f"  rescue of {s} as a whole failed; grading its notebooks one by one")
-                r = rescue(settings, s, why, first_log=log, tag=tag, whole=False, assignment=assignment)
+                progress(f"  rescue of {st} as a whole failed; grading its notebooks one by one")
+                r = rescue(job.settings, st, why, first_log=log, tag=job.tag, whole=False,
+                           assignment=job.assignment)
         run.rescues.append(r)
-        progress(f"  rescue [{k}/{len(todo)}] {s}: {len(why)} notebook(s) "
+        progress(f"  rescue [{k}/{len(todo)}] {st}: {len(why)} notebook(s) "
                  f"{'graded' if r.ok else 'NOT graded'} in {r.seconds:.0f} s"
                  + (" (nbgrader had failed the whole submission)" if whole else ""))
         for nb in r.notebooks:
@@ -668,59 +720,62 @@ def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: st
             progress(f"      {nb}: " + "; ".join(([] if whole else [r.why[nb]]) + r.repairs.get(nb, [])))
     progress.status = ""
     if todo:
-        results = rep.collect_results(root, settings.db_url, settings.course_id, run.students, run.notebooks,
-                                      assignment, settings.cell_timeout)
-    for s in run.students:
+        results = job.results()
+    for st in run.students:
         for nb in run.notebooks:
-            r = results[s][nb]
+            r = results[st][nb]
             if r.ungraded:
                 # not submitted: a plain 0 (what nbgrader itself records for a missing notebook);
                 # submitted but still ungraded: 0 and flagged for a human
-                _zero_ungraded(settings, s, nb, r.ungraded, assignment, flag=r.submitted)
+                _zero_ungraded(job.settings, st, nb, r.ungraded, job.assignment, flag=r.submitted)
                 if r.submitted:
-                    run.zeroed += [f"{s}/{nb}/{g}" for g in r.ungraded]
+                    run.zeroed += [f"{st}/{nb}/{g}" for g in r.ungraded]
     if any(r.ungraded for row in results.values() for r in row.values()):
-        results = rep.collect_results(root, settings.db_url, settings.course_id, run.students, run.notebooks,
-                                      assignment, settings.cell_timeout)
+        results = job.results()
     if run.zeroed:
         progress("could not grade " + ", ".join(run.zeroed) + ": set to 0 and flagged for manual grading")
         for item in run.zeroed:
-            s, nb, gid = item.split("/")
-            for c in results[s][nb].tests:
+            st, nb, gid = item.split("/")
+            for c in results[st][nb].tests:
                 if c.grade_id == gid:
                     c.reason = "nbgrader could not grade this cell; set to 0 and flagged for manual grading"
     run.results = results
 
-    # 5. feedback --------------------------------------------------------------------------
-    progress.status = "generate_feedback"
-    with progress.heartbeat():
-        if use_sample:
-            _nbgrader(["generate_feedback", assignment, "--force", f"--student={sc.PREFIX}*"], root, tag)
+
+def _feedback_phase(job: _Job) -> None:
+    """5. ``nbgrader generate_feedback`` for the graded students."""
+    run, a = job.run, job.assignment
+    job.progress.status = "generate_feedback"
+    with job.progress.heartbeat():
+        if job.use_sample:
+            _nbgrader(["generate_feedback", a, "--force", f"--student={sc.PREFIX}*"], job.root, job.tag)
         else:
-            for s in run.students:
-                _nbgrader(["generate_feedback", assignment, "--force", f"--student={s}"], root, tag)
-    run.feedback = sorted(p for s in run.students for p in (root / "feedback" / s / assignment).glob("*.html"))
-    progress(f"feedback: nbgrader generate_feedback {assignment} -> {len(run.feedback)} HTML pages")
+            for st in run.students:
+                _nbgrader(["generate_feedback", a, "--force", f"--student={st}"], job.root, job.tag)
+    run.feedback = sorted(p for st in run.students for p in (job.root / "feedback" / st / a).glob("*.html"))
+    job.progress(f"feedback: nbgrader generate_feedback {a} -> {len(run.feedback)} HTML pages")
 
-    # 6. export ----------------------------------------------------------------------------
-    _nbgrader(["export"], root, tag)
-    run.grades_csv = root / "grades.csv" if (root / "grades.csv").is_file() else None
-    progress("grades: nbgrader export -> " + (str(run.grades_csv) if run.grades_csv else "NO grades.csv"))
-    progress.status = ""
 
-    # 7. checks ----------------------------------------------------------------------------
-    run.submitted_after = hash_tree(root / "submitted")
-    run.repository_after = repository_digest(root)
-    run.leftover_pids = processes.kill_tagged(RUN_TAG, tag)
+def _export_phase(job: _Job) -> None:
+    """6. ``nbgrader export`` to ``grades.csv``."""
+    _nbgrader(["export"], job.root, job.tag)
+    job.run.grades_csv = job.root / "grades.csv" if (job.root / "grades.csv").is_file() else None
+    job.progress("grades: nbgrader export -> " + (str(job.run.grades_csv) if job.run.grades_csv else "NO grades.csv"))
+    job.progress.status = ""
+
+
+def _check_phase(job: _Job) -> None:
+    """7. Nothing written where it must not be, no process left, every sample student scored as declared."""
+    run = job.run
+    run.submitted_after = hash_tree(job.root / "submitted")
+    run.repository_after = repository_digest(job.root)
+    run.leftover_pids = processes.kill_tagged(RUN_TAG, job.tag)
     run.problems = _problems(run)
     if run.sample:
         run.mismatches = _check_expectations(run)
-    _collect_notes(run, assignment)
+    _collect_notes(run, job.assignment)
     if run.sample:
         run.warnings = _course_warnings(run)
-    run.seconds = time.monotonic() - progress.start
-    _print_report(run, progress, workers, scheduler)
-    return run
 
 
 def _collect_notes(run: GradeRun, assignment: str) -> None:
@@ -807,7 +862,8 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _print_report(run: GradeRun, progress: Progress, workers: int, scheduler: str | None) -> None:
+def _print_report(run: GradeRun, progress: Progress, workers: int, scheduler: str | None,
+                  assignment: str = rel.ASSIGNMENT_ID) -> None:
     p = progress.plain
     labels = {sub.student.id: "exchange" for sub in run.sample if sub.student.via_exchange}
     p("")
@@ -819,10 +875,10 @@ def _print_report(run: GradeRun, progress: Progress, workers: int, scheduler: st
     p(rep.format_reasons(run.results, run.notebooks, run.notes))
     p("")
     p("Where things are")
-    p(f"  feedback HTML : {_rel(run.root / 'feedback', run.root)}/<student>/synapses/<notebook>.html "
+    p(f"  feedback HTML : {_rel(run.root / 'feedback', run.root)}/<student>/{assignment}/<notebook>.html "
       f"({len(run.feedback)} pages)")
     p(f"  grades        : {_rel(run.grades_csv, run.root) if run.grades_csv else '(none)'} (nbgrader export)")
-    p(f"  autograded    : {_rel(run.root / 'autograded', run.root)}/<student>/synapses/")
+    p(f"  autograded    : {_rel(run.root / 'autograded', run.root)}/<student>/{assignment}/")
     p(f"  gradebook     : {load_settings(run.root).db_url}")
     p("")
     p("Summary")
@@ -842,7 +898,7 @@ def _print_report(run: GradeRun, progress: Progress, workers: int, scheduler: st
     if run.zeroed:
         p(f"  - {len(run.zeroed)} test cells could not be graded: set to 0 and flagged for manual review")
     if run.release_changed:
-        p("  - release/synapses changed when it was regenerated: review and commit it")
+        p(f"  - release/{assignment} changed when it was regenerated: review and commit it")
     same = run.submitted_before == run.submitted_after
     p(f"  - submitted/: {len(run.submitted_after)} files, "
       + ("unchanged by grading (SHA-256)" if same else "CHANGED during grading (see problems)"))
@@ -864,4 +920,4 @@ def _print_report(run: GradeRun, progress: Progress, workers: int, scheduler: st
         p("  - WARNING: " + rep.short(warning, 300))
     for problem in run.problems:
         p("  - PROBLEM: " + problem)
-    p("  - next: hand the feedback back with `nbgrader release_feedback synapses` (exchange) or your LMS")
+    p(f"  - next: hand the feedback back with `nbgrader release_feedback {assignment}` (exchange) or your LMS")
