@@ -382,77 +382,129 @@ def simulate_zoo(
         raise ValueError("the refractory period t_ref (ms) must be >= 0")
     trains = _check_spikes(spike_times, synapses)
     t_grid = _grid(duration, dt)
-    T = t_grid[-1]
+    nodes, grid_index = _nodes(trains, t_grid, dt)
+    drive = _Drive.of(synapses, trains, nodes, t_grid, g_l, u_rest, I_e, conductance_fns)
+    blocked = _needs_block(mg_block_fn, synapses, trains)
+    stepper = _Stepper(drive, nodes, C_m, mg, mg_block_fn)
+    u = float(u_rest if u0 is None else u0)
+    if spiking:
+        u_nodes, spikes = stepper.spiking(u, u_th, u_reset, t_ref)
+    else:
+        u_nodes, spikes = stepper.passive(u), []
+    u_grid = np.asarray(u_nodes)[grid_index]
+    if blocked:
+        B = np.broadcast_to(np.asarray(mg_block_fn(u_grid, mg), dtype=float), u_grid.shape).copy()
+    else:
+        B = np.ones(u_grid.shape)
+    currents = {}
+    if current_fn is not None:
+        for name, syn in synapses.items():
+            g_eff = drive.g_on_grid[name] * B if syn.mg_block else drive.g_on_grid[name]
+            currents[name] = np.asarray(current_fn(u_grid, g_eff, syn.E_syn), dtype=float)
+    return ZooResult(
+        t=t_grid,
+        u=u_grid,
+        g=drive.g_on_grid,
+        I=currents,
+        spikes=np.asarray(spikes, dtype=float),
+        B=B,
+        I_e=_injected(I_e, t_grid, t_grid),
+    )
 
-    # Integration nodes: the grid plus presynaptic spikes that fall strictly between grid points.
+
+def _nodes(trains, t_grid, dt):
+    """Integration nodes: the grid plus presynaptic spikes strictly between grid points; grid indices."""
+    T = t_grid[-1]
     all_spikes = np.concatenate([s for s in trains.values()] + [np.zeros(0)])
     inner = all_spikes[(all_spikes > 0) & (all_spikes < T)]
     off_grid = np.abs(inner / dt - np.round(inner / dt)) > 1e-9
     nodes = np.union1d(t_grid, inner[off_grid])
-    grid_index = np.searchsorted(nodes, t_grid)
-    t_mid = 0.5 * (nodes[:-1] + nodes[1:])
-    h = np.diff(nodes)
-    n_mid = t_mid.size
+    return nodes, np.searchsorted(nodes, t_grid)
 
-    # Conductances, vectorised over spikes x times, at step midpoints and on the grid.
-    times = np.concatenate([t_mid, t_grid])
-    G_lin = np.full(n_mid, float(g_l))
-    A_lin = g_l * u_rest + _injected(I_e, t_mid, t_grid)
-    g_mg = np.zeros(n_mid)
-    gE_mg = np.zeros(n_mid)
-    g_on_grid = {}
-    for name, syn in synapses.items():
-        g_all = synapse_conductance(syn, times, trains[name], conductance_fns)
-        _check_conductance(name, syn, times, g_all)
-        g_m, g_on_grid[name] = g_all[:n_mid], g_all[n_mid:]
-        if syn.mg_block:
-            g_mg += g_m
-            gE_mg += g_m * syn.E_syn
-        else:
-            G_lin += g_m
-            A_lin += g_m * syn.E_syn
 
-    blocked = _needs_block(mg_block_fn, synapses, trains)
+@dataclass
+class _Drive:
+    """Conductances of the zoo, frozen at each step's midpoint, split into linear and Mg-blocked parts.
 
-    def block(u, mg):
-        return float(mg_block_fn(u, mg))
+    ``C du/dt = A_lin - G_lin u + B(u) (gE_mg - g_mg u)`` over step ``j`` (nS, pA); ``g_on_grid`` holds
+    each synapse's conductance on the output grid (nS).
+    """
 
-    # Python lists: scalar arithmetic on floats is much faster than on numpy scalars.
-    G_lin_l, A_lin_l, g_mg_l, gE_mg_l = (x.tolist() for x in (G_lin, A_lin, g_mg, gE_mg))
-    nodes_l, h_l = nodes.tolist(), h.tolist()
-    u = float(u_rest if u0 is None else u0)
-    u_nodes = [u]
-    spikes = []
-    ref_end = -math.inf
-    exp = math.exp
-    def coefficients(j, u_start, h):
+    G_lin: list
+    A_lin: list
+    g_mg: list
+    gE_mg: list
+    g_on_grid: dict
+
+    @classmethod
+    def of(cls, synapses, trains, nodes, t_grid, g_l, u_rest, I_e, conductance_fns):
+        t_mid = 0.5 * (nodes[:-1] + nodes[1:])
+        n_mid = t_mid.size
+        # vectorised over spikes x times, at step midpoints and on the grid
+        times = np.concatenate([t_mid, t_grid])
+        G_lin = np.full(n_mid, float(g_l))
+        A_lin = g_l * u_rest + _injected(I_e, t_mid, t_grid)
+        g_mg = np.zeros(n_mid)
+        gE_mg = np.zeros(n_mid)
+        g_on_grid = {}
+        for name, syn in synapses.items():
+            g_all = synapse_conductance(syn, times, trains[name], conductance_fns)
+            _check_conductance(name, syn, times, g_all)
+            g_m, g_on_grid[name] = g_all[:n_mid], g_all[n_mid:]
+            if syn.mg_block:
+                g_mg += g_m
+                gE_mg += g_m * syn.E_syn
+            else:
+                G_lin += g_m
+                A_lin += g_m * syn.E_syn
+        # Python lists: scalar arithmetic on floats is much faster than on numpy scalars.
+        return cls(G_lin.tolist(), A_lin.tolist(), g_mg.tolist(), gE_mg.tolist(), g_on_grid)
+
+
+class _Stepper:
+    """The exponential midpoint method of :func:`simulate_zoo`, step by step."""
+
+    def __init__(self, drive: _Drive, nodes, C_m, mg, mg_block_fn):
+        self.d, self.C_m, self.mg, self.mg_block_fn = drive, C_m, mg, mg_block_fn
+        self.nodes, self.h = nodes.tolist(), np.diff(nodes).tolist()
+
+    def coefficients(self, j, u_start, h):
         """Frozen G (nS) and A (pA) of C du/dt = A - G u over an interval of length h from u_start."""
-        G, A, gN = G_lin_l[j], A_lin_l[j], g_mg_l[j]
+        d = self.d
+        G, A, gN = d.G_lin[j], d.A_lin[j], d.g_mg[j]
         if gN != 0.0:
             # predict u at the half interval with B(u_start), then use B(u_half): second order
-            B0 = block(u_start, mg)
+            B0 = float(self.mg_block_fn(u_start, self.mg))
             G0 = G + gN * B0
-            u_inf0 = (A + gE_mg_l[j] * B0) / G0
-            u_half = u_inf0 + (u_start - u_inf0) * exp(-G0 * 0.5 * h / C_m)
-            B1 = block(u_half, mg)
+            u_inf0 = (A + d.gE_mg[j] * B0) / G0
+            u_half = u_inf0 + (u_start - u_inf0) * math.exp(-G0 * 0.5 * h / self.C_m)
+            B1 = float(self.mg_block_fn(u_half, self.mg))
             G += gN * B1
-            A += gE_mg_l[j] * B1
+            A += d.gE_mg[j] * B1
         return G, A
 
-    for j in range(n_mid):
-        if not spiking:
-            G, A = coefficients(j, u, h_l[j])
+    def passive(self, u):
+        """u (mV) at every node of a membrane without threshold."""
+        u_nodes, exp, C_m = [u], math.exp, self.C_m
+        for j, h in enumerate(self.h):
+            G, A = self.coefficients(j, u, h)
             u_inf = A / G
-            u = u_inf + (u - u_inf) * exp(-G * h_l[j] / C_m)
-        else:
-            ta, tb = nodes_l[j], nodes_l[j + 1]
+            u = u_inf + (u - u_inf) * exp(-G * h / C_m)
+            u_nodes.append(u)
+        return u_nodes
+
+    def spiking(self, u, u_th, u_reset, t_ref):
+        """u (mV) at every node and the spike times (ms) of a LIF neuron; crossings located exactly."""
+        u_nodes, spikes, ref_end, exp, C_m = [u], [], -math.inf, math.exp, self.C_m
+        for j in range(len(self.h)):
+            ta, tb = self.nodes[j], self.nodes[j + 1]
             s0 = ta
             if ref_end > ta:
                 u = u_reset
                 s0 = ref_end
             while s0 < tb:
                 # (re)start from (s0, u): after a reset the Mg block is re-evaluated at u_reset
-                G, A = coefficients(j, u, tb - s0)
+                G, A = self.coefficients(j, u, tb - s0)
                 u_inf = A / G
                 if u >= u_th:
                     tc = s0
@@ -473,27 +525,8 @@ def simulate_zoo(
                 ref_end = tc + t_ref
                 u = u_reset
                 s0 = ref_end
-        u_nodes.append(u)
-
-    u_grid = np.asarray(u_nodes)[grid_index]
-    if blocked:
-        B = np.broadcast_to(np.asarray(mg_block_fn(u_grid, mg), dtype=float), u_grid.shape).copy()
-    else:
-        B = np.ones(u_grid.shape)
-    currents = {}
-    if current_fn is not None:
-        for name, syn in synapses.items():
-            g_eff = g_on_grid[name] * B if syn.mg_block else g_on_grid[name]
-            currents[name] = np.asarray(current_fn(u_grid, g_eff, syn.E_syn), dtype=float)
-    return ZooResult(
-        t=t_grid,
-        u=u_grid,
-        g=g_on_grid,
-        I=currents,
-        spikes=np.asarray(spikes, dtype=float),
-        B=B,
-        I_e=_injected(I_e, t_grid, t_grid),
-    )
+            u_nodes.append(u)
+        return u_nodes, spikes
 
 
 def simulate_zoo_ivp(
