@@ -23,39 +23,11 @@ builtins and only turns outcomes into one-sentence physics messages. Visible
 tests still run in the student's own kernel, where :func:`install_ipython_handler`
 shows a ``GradingError`` as one line.
 
-Writing a hidden test
----------------------
-::
-
-    ### BEGIN HIDDEN TESTS
-    from helpers import grading as _grading
-    from helpers.references import waveforms as _ref
-    with _grading.checking("exp_conductance"):
-        _grading.check_waveform(exp_conductance, _ref.exp_conductance,
-                                {"g_peak": 2.0, "tau": 3.0}, name="g", unit="nS")
-    ### END HIDDEN TESTS
-
-* ``checking(name)`` turns whatever goes wrong inside the block into one
-  sentence: an undefined name ("exp_conductance is not defined; run the cell that
-  defines it"), an exception from student code ("exp_conductance raised
-  NotImplementedError: ..."; the class may be one the grader created with the
-  name of the student's exception), a plain ``assert`` of the test itself. It
-  never swallows ``KeyboardInterrupt`` or ``SystemExit``, and it silences numpy
-  and Python warnings inside the block: nbgrader scores a cell with any stderr
-  output 0, and a correct ``np.where(t >= 0, np.exp(-t/tau), 0)`` warns about
-  overflow.
-* ``hidden=True`` (the default) keeps hidden reference values out of messages:
-  they state the student's value, the inputs, and the physical rule or the
-  direction of the error ("too large"), never a reference output. Visible tests
-  pass ``hidden=False`` and may state expected numbers.
-* Student functions may be any callable (a grader proxy with ``__call__``): the
-  checks only call them, never inspect their code, module or globals.
-* Instructor errors (a reference that raises, an inconsistent test) raise
-  :class:`CourseError`, which ``checking`` lets through with its full traceback;
-  so does any exception that escapes this module's own code (a grader bug is
-  never blamed on the student).
-* The checks take their default function name from the innermost ``checking``
-  block.
+Hidden tests
+------------
+How the course's hidden tests call these checks (``checking``, ``hidden=True``,
+the grader's proxies) is the instructor's documentation:
+``docs/instructor/hidden-tests.md`` in the course repository.
 
 API
 ---
@@ -825,7 +797,7 @@ def check_waveform(fn, reference, args, t=None, name="g", unit="nS", hidden=True
         The student's function, called with positional arguments
         ``fn(t, *args.values())`` (so `args` must follow its signature order).
     reference : callable
-        The reference (``helpers.references.waveforms.exp_conductance``), same
+        The reference function, same
         signature.
     args : dict
         Parameters after t, in signature order, e.g. ``{"g_peak": 2.0, "tau": 3.0}``

@@ -135,3 +135,34 @@ def test_course_kernelspec_is_installed_with_the_environment():
     """nbgrader runs notebooks on kernelspec "python3"; it must exist next to this Python."""
     spec = Path(sys.prefix) / "share" / "jupyter" / "kernels" / "python3" / "kernel.json"
     assert spec.is_file(), f"no {spec}: ipykernel is not installed in this environment"
+
+
+def _pyproject_pins() -> dict[str, dict[str, str]]:
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    groups = {"runtime": project["dependencies"], **project["optional-dependencies"]}
+    out = {}
+    for group, specs in groups.items():
+        out[group] = {}
+        for spec in specs:
+            m = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([^\s;]+)", spec)
+            assert m, f"pyproject.toml [{group}]: {spec!r} is not an exact pin"
+            out[group][canon(m.group(1))] = m.group(2)
+    return out
+
+
+def test_pyproject_audiences_pin_exactly_the_lock_file(requirements):
+    """requirements.txt (the lock file) = students' run-time + lab + instructor + dev, same versions."""
+    groups = _pyproject_pins()
+    assert set(groups) == {"runtime", "lab", "instructor", "dev"}
+    union: dict[str, str] = {}
+    for group, pins in groups.items():
+        for name, version in pins.items():
+            assert union.setdefault(name, version) == version, f"{name} pinned twice differently"
+    assert union == requirements
+
+
+def test_students_get_no_instructor_or_test_dependency():
+    runtime = set(_pyproject_pins()["runtime"]) | set(_pyproject_pins()["lab"])
+    assert not runtime & {"dask", "distributed", "pytest", "hypothesis", "playwright", "psutil", "sqlalchemy"}
