@@ -11,13 +11,14 @@ export PYTHONDONTWRITEBYTECODE := 1
 WORKERS ?= 2
 SCHEDULER ?=
 
-.PHONY: help venv test test-fast grade lab release bench clean
+.PHONY: help venv test test-fast grade lab release student-env bench clean
 
 help:
 	@echo "make grade    run the instructor pipeline on the sample class"
 	@echo "make test     run the test suite"
 	@echo "make lab      open the course in JupyterLab"
 	@echo "make release  regenerate helpers/data/reference_curves.npz and release/ from source/"
+	@echo "make student-env  build dist/student-env/: what students get (no answers)"
 	@echo "make bench    run the benchmarks in benchmarks/"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -39,6 +40,9 @@ grade: $(STAMP)
 
 release: $(STAMP)
 	$(BIN)/python -m coursekit release
+
+student-env: $(STAMP)
+	$(BIN)/python -m coursekit student-env --out dist/student-env
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=. $(LAB_ARGS)

@@ -58,8 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("student-env", help="build the student environment (wheel, release notebooks, "
                                            "pinned requirements) into --out")
     s.add_argument("--out", type=Path, default=Path("dist") / "student-env", help="folder to (re)create")
+    here = Path.cwd() if (Path.cwd() / "nbgrader_config.py").is_file() else rel.REPO_ROOT
     for p in sub.choices.values():
-        p.add_argument("--course", type=Path, default=rel.REPO_ROOT, help="nbgrader course root (default: repo)")
+        p.add_argument("--course", type=Path, default=here,
+                       help="nbgrader course root (default: this folder if it has an nbgrader_config.py, as for "
+                            f"nbgrader; else {rel.REPO_ROOT})")
     return parser
 
 

@@ -69,7 +69,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -609,10 +608,8 @@ def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: st
 def _setup(progress: Progress, tag: str, root: Path, use_sample: bool, assignment: str,
            cell_timeout: float | None, allow_unsandboxed: bool, scratch: str) -> _Job:
     """Read the course settings and fix this run's cell time limit and sandbox options."""
-    # nbgrader's Gradebook runs `alembic` from PATH when it creates a database
-    bindir = os.path.dirname(sys.executable)
-    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
+    # the Gradebook this process opens runs `alembic` from PATH when it creates a database
+    os.environ["PATH"] = rel.interpreter_path(os.environ.get("PATH", ""))
     run = GradeRun(root, tag=tag)
     settings = load_settings(root)
     names = rel.notebook_names(root / "source" / assignment)

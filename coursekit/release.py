@@ -40,6 +40,7 @@ __all__ = [
     "SOURCE_DIR",
     "RELEASE_DIR",
     "NbgraderError",
+    "interpreter_path",
     "nbgrader_env",
     "run_nbgrader",
     "make_course",
@@ -72,6 +73,24 @@ class NbgraderError(RuntimeError):
 
 
 # --------------------------------------------------------------------- running nbgrader
+def interpreter_path(path: str) -> str:
+    """``path`` (a ``PATH`` value) with this interpreter's ``bin`` first, once.
+
+    nbgrader creates a gradebook by running the ``alembic`` script it finds on
+    ``PATH`` (``nbgrader.api.get_alembic_version``), and the course's venv need
+    not be activated. (``nbgrader_config.py`` does the same for a bare
+    ``nbgrader`` command, which may run without this package.)
+
+    >>> import os, sys
+    >>> interpreter_path("/usr/bin").split(os.pathsep) == [os.path.dirname(sys.executable), "/usr/bin"]
+    True
+    >>> interpreter_path(interpreter_path("/usr/bin")) == interpreter_path("/usr/bin")
+    True
+    """
+    bindir = os.path.dirname(sys.executable)
+    return os.pathsep.join([bindir] + [p for p in path.split(os.pathsep) if p and p != bindir])
+
+
 def nbgrader_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for an nbgrader subprocess that sees only the course config.
 
@@ -96,8 +115,7 @@ def nbgrader_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNAPSES_")}
     env["JUPYTER_NO_CONFIG"] = "1"
-    # nbgrader runs the `alembic` script from PATH when it creates a gradebook
-    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+    env["PATH"] = interpreter_path(env.get("PATH", ""))
     env.setdefault("MPLBACKEND", "Agg")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     if extra:

@@ -14,6 +14,8 @@ The folder it writes (default ``dist/student-env/``) holds, and holds only:
     file, plus the wheel;
 ``environment-student.yml``
     the same for conda users (conda-forge, the wheel through pip);
+``docs/student-api.md``
+    the names students write, with their arguments and units;
 ``README.md``
     how to install it and open the notebooks.
 
@@ -169,7 +171,8 @@ Conda: `conda env create -f environment-student.yml`, then `conda activate synap
 
 Work through the notebooks in order. In each, replace every `raise NotImplementedError(...)` with your
 code, write your answers where it says `YOUR ANSWER HERE`, and run the check cell under each exercise:
-it tells you in one sentence what is off. Press *Validate* before you submit.
+it tells you in one sentence what is off. Press *Validate* before you submit. `docs/student-api.md` lists
+the names you write, with their arguments and units.
 """
 
 
@@ -220,5 +223,9 @@ def build(out: Path | str, course_root: Path | str = rel.REPO_ROOT,
     environment = out / "environment-student.yml"
     environment.write_text(_environment_yml(pins, wheel_rel), encoding="utf-8")
     (out / "README.md").write_text(README.format(folder=out.name), encoding="utf-8")
+    api = course_root / "docs" / "student-api.md"
+    if api.is_file():
+        (out / "docs").mkdir()
+        shutil.copy2(api, out / "docs" / api.name)
     say(f"wheel {wheel.name}; {len(pins)} pinned requirements")
     return StudentEnv(out, wheel, requirements, environment, copied)
