@@ -328,7 +328,7 @@ KERNEL_GAVE_UP = "NotRun"
 def source_digest(source: str) -> str:
     """SHA-1 (hex) of a cell source, stripped of surrounding whitespace.
 
-    >>> source_digest("  x = 1\n") == source_digest("x = 1")
+    >>> source_digest("  x = 1  ") == source_digest("x = 1")
     True
     """
     return hashlib.sha1(source.strip().encode("utf-8")).hexdigest()

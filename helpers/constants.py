@@ -15,7 +15,10 @@ The Jahr-Stevens (1990) magnesium block, as the notebooks state it,
 
     B(u) = 1 / (1 + [Mg]/3.57 mM * exp(-0.062 u/mV)),
 
-has a voltage scale of 1/0.062 = 16.13 mV (the lecture's 16.3 mV is a typo).
+has a voltage scale of 1/0.062 = 16.13 mV (the lecture's 16.3 mV is a typo):
+
+>>> print(f"{MG_VOLTAGE_SCALE:.2f} mV; tau_m = C_m / g_l = {TAU_M:g} ms")
+16.13 mV; tau_m = C_m / g_l = 20 ms
 """
 
 __all__ = [

@@ -20,17 +20,17 @@ trusted grader only: this module never imports them).
 
 Peak conductances of the zoo (:data:`ZOO`) are chosen for clearly visible
 postsynaptic potentials with g_l = 10 nS, C_m = 200 pF (tau_m = 20 ms),
-u_rest = -65 mV, [Mg] = 1.2 mM. One spike of each alone gives (see
-:func:`psp_amplitude` with the reference functions, asserted in tests/test_zoo.py):
+u_rest = -65 mV, [Mg] = 1.2 mM. One spike of each alone gives (:func:`psp_amplitude`
+with the reference functions, which only the instructor's side can import):
 
-============  ========  ==========  =========================
-synapse       g_peak    PSP peak    time of the PSP peak
-============  ========  ==========  =========================
-GABA_A        20 nS     -1.98 mV    4.6 ms after the spike
-GABA_B        1 nS      -2.21 mV    104.6 ms
-AMPA          5 nS      +2.46 mV    5.1 ms
-NMDA          10 nS     +2.73 mV    44.5 ms
-============  ========  ==========  =========================
+>>> from helpers.references.zoo import psp_amplitude
+>>> for name, syn in ZOO.items():
+...     peak, t_peak = psp_amplitude(name)
+...     print(f"{name:6}  g_peak {syn.g_peak:2g} nS   PSP {peak:+.2f} mV at {t_peak:5.1f} ms after the spike")
+GABA_A  g_peak 20 nS   PSP -1.98 mV at   4.6 ms after the spike
+GABA_B  g_peak  1 nS   PSP -2.21 mV at 104.6 ms after the spike
+AMPA    g_peak  5 nS   PSP +2.46 mV at   5.1 ms after the spike
+NMDA    g_peak 10 nS   PSP +2.73 mV at  44.5 ms after the spike
 
 GABA_A needs a large conductance because its driving force at rest is only
 -10 mV and it lasts about 1 ms; NMDA because at rest the magnesium block lets

@@ -220,25 +220,6 @@ def test_config_autograde_sanitizers_are_nbgraders_with_quiet_overwrite():
     assert list(cfg.Autograde.sanitize_preprocessors) == expected
 
 
-def test_strip_hidden_tests_matches_release_format():
-    src = "a = 1\n### BEGIN HIDDEN TESTS\nassert a == 1\n### END HIDDEN TESTS\nb = 2"
-    assert strip_hidden_tests(src) == "a = 1\nb = 2"
-    assert strip_hidden_tests("x = 3") == "x = 3"
-
-
-def test_shorten_test_tracebacks_only_in_test_cells():
-    tb = ["frame 1 with hidden code", "NotImplementedError: do it"]
-    err = nbformat.v4.new_output("error", ename="NotImplementedError", evalue="do it", traceback=tb)
-    test_cell = nbformat.v4.new_code_cell("x", outputs=[err], metadata={"nbgrader": {
-        "grade": True, "solution": False, "locked": True, "grade_id": "t", "points": 1, "schema_version": 3}})
-    student_cell = nbformat.v4.new_code_cell("y", outputs=[nbformat.from_dict(dict(err))], metadata={
-        "nbgrader": {"grade": False, "solution": True, "locked": False, "grade_id": "s", "schema_version": 3}})
-    nb = nbformat.v4.new_notebook(cells=[test_cell, student_cell])
-    nb, _ = ShortenTestTracebacks().preprocess(nb, {})
-    assert nb.cells[0].outputs[0].traceback == ["NotImplementedError: do it"]
-    assert nb.cells[1].outputs[0].traceback == tb
-
-
 # ------------------------------------------------------------------ kernel resolution
 @pytest.mark.pipeline
 def test_kernel_is_the_course_python_even_if_a_user_kernelspec_shadows_it(tmp_path):

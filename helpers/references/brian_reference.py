@@ -23,7 +23,17 @@ conductance (siemens) summed into the neuron's ``g_syn`` and the Jahr-Stevens
 magnesium block ``B(u) = 1/(1 + [Mg]/3.57 mM exp(-0.062 u/mV))``. With the
 defaults (g_l = 10 nS, C_m = 200 pF, u_rest = -65 mV, g_max = 2 nS, rise 8 ms,
 decay 60 ms, Mg = 1.2 mM) one spike gives a 0.505 mV EPSP peaking 43.3 ms after
-the spike (B(-65 mV) = 0.050; measured against scipy's Radau solver).
+the spike (B(-65 mV) = 0.050; measured against scipy's Radau solver). In Brian2:
+
+>>> import numpy as np
+>>> from brian2 import ms, mV
+>>> from helpers.brian_harness import run_nmda_neuron
+>>> res = run_nmda_neuron(NMDA_NEURON_EQS, NMDA_SYNAPSE_MODEL, NMDA_SYNAPSE_ON_PRE, nmda_namespace(),
+...                       [10.0] * ms, 300 * ms, dt=0.1 * ms)
+>>> u = np.asarray(res["u"] / mV)
+>>> print(f"EPSP {u.max() + 65:.3f} mV, {float(res['t'][u.argmax()] / ms) - 10:.1f} ms after the spike "
+...       "on the 0.1 ms grid")
+EPSP 0.505 mV, 43.4 ms after the spike on the 0.1 ms grid
 
 Notebook 06 (leaky integrate-and-fire with a shunting conductance): the
 membrane equation with an input current ``I`` (amp) and a conductance ``g_i``

@@ -6,7 +6,13 @@ The voltage dependence follows Jahr and Stevens (1990),
 
     B(u) = 1 / (1 + [Mg]/3.57 mM * exp(-0.062 u/mV)),
 
-i.e. a voltage scale of 1/0.062 = 16.13 mV (the lecture's 16.3 mV is a typo).
+i.e. a voltage scale of 1/0.062 = 16.13 mV (the lecture's 16.3 mV is a typo). At rest only
+5 % of the NMDA conductance gets through; half of it at [Mg] = 1.2 mM near -18 mV:
+
+>>> print(f"B(-65 mV) = {mg_block(-65.0):.3f}, B(0 mV) = {mg_block(0.0):.2f}, B(-60 mV) without Mg = {mg_block(-60.0, 0.0):g}")
+B(-65 mV) = 0.050, B(0 mV) = 0.75, B(-60 mV) without Mg = 1
+>>> print(f"{float(np.log(1.2 / 3.57) / 0.062):.1f} mV")
+-17.6 mV
 """
 
 import numpy as np

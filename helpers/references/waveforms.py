@@ -17,7 +17,22 @@ Textbook variants differ: the lecture's alpha function ``g (t/tau) exp(-t/tau)``
 peaks at ``g/e``, and its dual exponential ``g / (1/tau_rise - 1/tau_decay)
 (exp(-t/tau_decay) - exp(-t/tau_rise))`` has a peak that depends on the time
 constants (1.34 nS for GABA_B with g = 0.05, 11.7 nS for NMDA with g = 2).
-Here every waveform is normalised so that its maximum is ``g_peak``.
+Here every waveform is normalised so that its maximum is ``g_peak``:
+
+>>> t = np.linspace(0.0, 1000.0, 1_000_001)  # ms
+>>> lecture_alpha = 1.0 * (t / 5.0) * np.exp(-t / 5.0)
+>>> def lecture_dual(g, tau_rise, tau_decay):
+...     return g / (1 / tau_rise - 1 / tau_decay) * (np.exp(-t / tau_decay) - np.exp(-t / tau_rise))
+>>> print(f"{lecture_alpha.max():.4f} = 1/e;  GABA_B {lecture_dual(0.05, 40, 200).max():.2f} nS at "
+...       f"{t[lecture_dual(0.05, 40, 200).argmax()]:.1f} ms;  NMDA {lecture_dual(2.0, 8, 60).max():.1f} nS at "
+...       f"{t[lecture_dual(2.0, 8, 60).argmax()]:.1f} ms")
+0.3679 = 1/e;  GABA_B 1.34 nS at 80.5 ms;  NMDA 11.7 nS at 18.6 ms
+>>> [f"{float(f(t, 1.0, *taus).max()):.6f}" for f, taus in ((exp_conductance, (5.0,)),
+...     (alpha_conductance, (5.0,)), (dual_exp_conductance, (40.0, 200.0)), (dual_exp_conductance, (8.0, 60.0)))]
+['1.000000', '1.000000', '1.000000', '1.000000']
+>>> print(f"{float(dual_exp_peak_time(8.0, 60.0)):.2f} ms, not the lecture's {8.0 * np.log(60 / 8):.2f} ms")
+18.60 ms, not the lecture's 16.12 ms
+
 
 The dual exponential is evaluated in the cancellation-free form
 
