@@ -200,6 +200,7 @@ class AutogradeOutcome:
 
 
 # =============================================================================== processes
+@dataclass
 class _Run:
     """Result of one tagged nbgrader run."""
 
