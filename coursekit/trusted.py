@@ -63,7 +63,7 @@ import helpers
 from nbgrader import utils as nbgrader_utils
 from nbgrader.preprocessors import Execute
 
-from coursekit import plaindata, sandbox
+from coursekit import misconceptions, plaindata, sandbox
 from coursekit.grader import Channel, ChannelClosed
 
 __all__ = ["TrustedExecute", "SandboxedKernelManager", "GraderProcess", "SandboxRefused",
@@ -320,13 +320,18 @@ def _error(ename: str, evalue: str) -> NotebookNode:
 
 
 def _clean_outputs(outputs: Any) -> list[NotebookNode]:
-    """The grader's outputs as nbformat outputs: only stdout streams and one-line errors."""
+    """The grader's outputs as nbformat outputs: only stdout streams, misconception markers and one-line errors."""
     clean = []
     for out in outputs if isinstance(outputs, list) else []:
         if not isinstance(out, dict):
             continue
         if out.get("output_type") == "stream" and out.get("name") == "stdout":
             clean.append(from_dict({"output_type": "stream", "name": "stdout", "text": str(out.get("text", ""))}))
+        elif misconceptions.is_marker(out):
+            value = out["data"][misconceptions.MIME_TYPE]
+            value = value if isinstance(value, dict) else {}
+            clean.append(from_dict(misconceptions.marker_output(str(value.get("id", "")),
+                                                                str(value.get("from", ""))[:20])))
         elif out.get("output_type") == "error":
             clean.append(_error(str(out.get("ename", "Error")), str(out.get("evalue", ""))))
     return clean
