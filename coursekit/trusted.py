@@ -319,6 +319,12 @@ def _error(ename: str, evalue: str) -> NotebookNode:
     return from_dict({"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]})
 
 
+def _utc_now() -> str:
+    """The time now as nbclient writes it in ``metadata.execution`` (ISO 8601, UTC, ``Z``)."""
+    import datetime
+    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 def _clean_outputs(outputs: Any) -> list[NotebookNode]:
     """The grader's outputs as nbformat outputs: only stdout streams, misconception markers and one-line errors."""
     clean = []
@@ -445,8 +451,12 @@ class TrustedExecute(Execute):
             result = self._run_in_kernel(cell, resources, index)
             return result
         if nbgrader_utils.is_grade(cell) and not nbgrader_utils.is_solution(cell):
+            started = _utc_now()
             cell.outputs = self._run_in_grader(trusted, "test")
             cell.execution_count = None
+            # when the grader ran it, as nbclient records the kernel's cells (the class report's run times)
+            cell.setdefault("metadata", {})["execution"] = {"iopub.execute_input": started,
+                                                            "shell.execute_reply": _utc_now()}
             return cell, self.resources
         cell.source = trusted
         self._send_setup(trusted)  # the grader runs it while the kernel does
