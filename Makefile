@@ -11,10 +11,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 WORKERS ?= 2
 SCHEDULER ?=
 
-.PHONY: help venv test test-fast grade lab release bench clean
+.PHONY: help venv test test-fast grade report synthetic-grade lab release bench clean
 
 help:
-	@echo "make grade    run the instructor pipeline on the sample class"
+	@echo "make grade    run the instructor pipeline on the sample class (ends with reports/synapses.html)"
+	@echo "make report   (re)write reports/synapses.html, the class report, from the gradebook"
+	@echo "make synthetic-grade CLASS=60   grade a synthetic class of 60 drawn from the mutation tables (~25 min)"
 	@echo "make test     run the test suite"
 	@echo "make lab      open the course in JupyterLab"
 	@echo "make release  regenerate helpers/data/reference_curves.npz and release/ from source/"
@@ -36,6 +38,14 @@ test-fast: $(STAMP)
 
 grade: $(STAMP)
 	$(BIN)/python -m coursekit grade --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(GRADE_ARGS)
+
+report: $(STAMP)
+	$(BIN)/python -c "import sys; from coursekit.class_report import main; sys.exit(main())" $(REPORT_ARGS)
+
+# until `python -m coursekit grade --class-size N` is wired (issue 14), the synthetic class has its own target
+CLASS ?= 60
+synthetic-grade: $(STAMP)
+	$(BIN)/python -m coursekit.synthetic_class $(CLASS) --grade --workers $(WORKERS)
 
 release: $(STAMP)
 	$(BIN)/python -m helpers.references.curves

@@ -273,8 +273,8 @@ def collect(course_root: Path | str, assignment: str = "synapses", *, db_url: st
         data.items = list(items.values())
     order = {"physics": 0, "code": 1, "other": 2}
     data.misconceptions = sorted(holdings.values(), key=lambda h: (order.get(h.kind, 3), -h.count, h.id))
-    if synthetic is None:
-        synthetic = bool(data.students) and all(s.startswith(SYNTHETIC_PREFIX) for s in data.students)
+    if synthetic is None:  # any synthetic student marks the report (a demo, not a real class)
+        synthetic = any(s.startswith(SYNTHETIC_PREFIX) for s in data.students + data.missing)
     data.synthetic = synthetic
     return data
 

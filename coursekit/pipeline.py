@@ -851,7 +851,20 @@ def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: st
         run.warnings = _course_warnings(run)
     run.seconds = time.monotonic() - progress.start
     _print_report(run, progress, workers, scheduler)
+    _class_report(root, assignment, progress)  # issue 14: reports/<assignment>.html, its path last
     return run
+
+
+def _class_report(root: Path, assignment: str, progress: Progress) -> Path | None:
+    """Issue 14: write the class report (coursekit.class_report), print its summary and path; never fails the run."""
+    try:
+        from coursekit.class_report import build_report
+        path = build_report(root, assignment, say=progress.plain)
+    except Exception as exc:  # noqa: BLE001 (the grades are in; a broken report must not hide them)
+        progress(f"class report NOT written: {type(exc).__name__}: {exc}")
+        return None
+    progress(f"class report: {path}")
+    return path
 
 
 def _collect_notes(run: GradeRun, assignment: str) -> None:

@@ -46,7 +46,7 @@ from coursekit import release as rel
 from coursekit import sample_class as sc
 
 __all__ = ["PREFIX", "SyntheticStudent", "wrong_rows", "draw_class", "build_notebooks", "prepare_for_grading",
-           "remove_synthetic", "simulate", "main"]
+           "grade_synthetic", "remove_synthetic", "simulate", "main"]
 
 PREFIX = "synth-"
 
@@ -226,6 +226,21 @@ def prepare_for_grading(course_root: Path | str, n: int, *, seed: int = 2026, db
     return graded
 
 
+def grade_synthetic(course_root: Path | str = rel.REPO_ROOT, n: int = 60, *, seed: int = 2026, **grade_kwargs):
+    """``make grade CLASS=n``: write the synthetic class, grade it with the real pipeline, report.
+
+    ``grade_kwargs`` go to :func:`coursekit.pipeline.grade` (workers, scheduler,
+    cell_timeout, ...); its class report (the end of every grade run) is marked
+    synthetic because the class's ids start with :data:`PREFIX`. Returns the
+    :class:`~coursekit.pipeline.GradeRun`.
+    """
+    from coursekit import pipeline
+
+    say = grade_kwargs.get("out") or print
+    ids = prepare_for_grading(course_root, n, seed=seed, say=say)
+    return pipeline.grade(course_root, students=ids, **grade_kwargs)
+
+
 # ------------------------------------------------------------------------------------------ simulation
 def simulate(course_root: Path | str, n: int, *, db_url: str, course_id: str, seed: int = 2026,
              assignment: str = rel.ASSIGNMENT_ID) -> list[SyntheticStudent]:
@@ -331,12 +346,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--simulate", action="store_true", help="write a gradebook and autograded notebooks "
                         "directly (no grading) into --course-root")
+    parser.add_argument("--grade", action="store_true", help="then grade them with the pipeline (make grade CLASS=N)")
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     from coursekit.pipeline import load_settings
     settings = load_settings(args.course_root)
     if args.simulate:
         simulate(args.course_root, args.students, db_url=settings.db_url, course_id=settings.course_id,
                  seed=args.seed)
+    elif args.grade:
+        run = grade_synthetic(args.course_root, args.students, seed=args.seed, workers=args.workers)
+        return 0 if not run.problems else 1
     else:
         prepare_for_grading(args.course_root, args.students, seed=args.seed, db_url=settings.db_url,
                             course_id=settings.course_id)

@@ -213,3 +213,39 @@ def test_report_opens_in_chromium(course):
             page.screenshot(path=str(shot))
         finally:
             browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_report_of_a_synthetic_class_of_60_in_chromium(tmp_path):
+    """60 simulated students (coursekit.synthetic_class.simulate: no grading run): the report builds in seconds,
+    opens in Chromium, and its first screen is saved as artifacts/report/first-screen.png."""
+    import time
+
+    from coursekit import release as rel
+    from coursekit import synthetic_class as syn
+
+    chromium = os.environ.get("SYNAPSES_CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).is_file():
+        pytest.skip(f"no Chromium at {chromium}")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    root = rel.make_course(tmp_path / "course")
+    url = f"sqlite:///{root / 'gradebook.db'}"
+    syn.simulate(root, 60, db_url=url, course_id=COURSE)
+    t0 = time.perf_counter()
+    path = cr.build_report(root, A, db_url=url, course_id=COURSE, say=None)
+    seconds = time.perf_counter() - t0
+    assert seconds < 60, seconds
+    out = ROOT / "artifacts" / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "build-time-60.txt").write_text(f"report for 60 simulated students built in {seconds:.1f} s\n")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(path.as_uri())
+            assert "SYNTHETIC CLASS" in page.locator("header").inner_text()
+            assert page.locator("#difficulty img").is_visible() and page.locator("#top").is_visible()
+            page.screenshot(path=str(out / "first-screen.png"))
+        finally:
+            browser.close()
