@@ -223,10 +223,13 @@ def run_cell(source: str, kind: str, namespace: dict) -> tuple[list[dict], str]:
     from IPython.core.inputtransformer2 import TransformerManager
     from coursekit import plaindata
 
+    import time
+
     log = io.StringIO()
     out = io.StringIO()
     error = None
     marker = None
+    started = time.monotonic()
     try:
         code = TransformerManager().transform_cell(source)
         tree = ast.parse(code, filename=f"<{kind} cell>")
@@ -269,7 +272,7 @@ def run_cell(source: str, kind: str, namespace: dict) -> tuple[list[dict], str]:
         error = _error_output(ename, " ".join(str(exc).split())[:2000] or ename)
         if kind == "test":  # the misconception, for the instructor only (coursekit.misconceptions)
             try:
-                marker = _misconception_marker(exc, code, namespace)
+                marker = _misconception_marker(exc, code, namespace, time.monotonic() - started)
             except Exception:  # noqa: BLE001 (naming it must never change the grade)
                 log.write("".join(traceback.format_exception(*sys.exc_info())))
     outputs = []
@@ -286,7 +289,11 @@ def run_cell(source: str, kind: str, namespace: dict) -> tuple[list[dict], str]:
 HIDDEN_MARKER = "### BEGIN HIDDEN TESTS"
 
 
-def _misconception_marker(exc: BaseException, code: str, namespace: dict) -> dict:
+#: A failed test cell that took longer than this (s) is not run again to name its misconception.
+SECOND_RUN_LIMIT = 20.0
+
+
+def _misconception_marker(exc: BaseException, code: str, namespace: dict, seconds: float = 0.0) -> dict:
     """The marker output naming the misconception behind a failed test cell.
 
     A quick (visible) check that fails first often says only what is off ("at
@@ -294,7 +301,10 @@ def _misconception_marker(exc: BaseException, code: str, namespace: dict) -> dic
     cause. So when the failure carries no identifier of its own, the hidden
     part of the cell runs once more on its own, its outputs discarded, and its
     identifier is used if it has one. The cell's outputs and score stay those
-    of the first run.
+    of the first run. A cell that failed because the student's code ran out of
+    time or killed the kernel, or that took longer than
+    :data:`SECOND_RUN_LIMIT`, is not run again (the grader's time budget is
+    the cell's).
     """
     import contextlib
     import io
@@ -303,7 +313,8 @@ def _misconception_marker(exc: BaseException, code: str, namespace: dict) -> dic
     from coursekit import misconceptions
 
     ident, origin = misconceptions.identify(exc)
-    if origin != "check" and HIDDEN_MARKER in code and not _in_hidden_part(exc, code):
+    if origin != "check" and ident not in misconceptions.RUNTIME and seconds < SECOND_RUN_LIMIT \
+            and HIDDEN_MARKER in code and not _in_hidden_part(exc, code):
         hidden = code[code.index(HIDDEN_MARKER):]
         sink = io.StringIO()
         try:

@@ -39,6 +39,7 @@ from typing import Any, Iterable, Mapping
 __all__ = [
     "MIME_TYPE",
     "OTHER",
+    "RUNTIME",
     "Misconception",
     "CATALOGUE",
     "TITLES",
@@ -95,6 +96,12 @@ def _m(id_: str, title: str, pattern: str, *items: str, kind: str = "physics") -
 #: Sentences of the notebooks' tests that name a known wrong answer (first match wins). Quick
 #: (visible) checks fail first, so both their sentences and the hidden tests' are here.
 CATALOGUE: tuple[Misconception, ...] = (
+    # -- the student's code ran out of time or killed the kernel (the grader's proxies say so) ---------
+    _m("student-code-timeout", "the student's function did not return in time (an endless loop?)",
+       r"did not return within", kind="code"),
+    _m("kernel-died", "the student's kernel died or was restarted during a call",
+       r"the kernel died during this call|the grader restarted the kernel|not run: the kernel failed too often|"
+       r"could not be asked for", kind="code"),
     # -- code slips (before the physics: their sentences may quote formulas) -------------------------
     _m("exp-overflow", "an exponential overflows far from the spike: 0 x inf or inf/inf gives NaN",
        r"0 x inf is NaN|overflows to inf", kind="code"),
@@ -224,6 +231,8 @@ def _titles() -> dict[str, tuple[str, str]]:
 
 
 TITLES: dict[str, tuple[str, str]] = {}
+#: Identifiers of failures where the student's code ran out of time or killed the kernel.
+RUNTIME = frozenset({"student-code-timeout", "kernel-died"})
 
 
 def title(identifier: str) -> str:

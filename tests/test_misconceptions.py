@@ -204,3 +204,38 @@ def test_feedback_shows_no_identifier(tmp_path):
     assert "g peaks at 0.368 = w/e: the jump must be e*w" in html
     assert "alpha-jump-w-not-ew" not in html and misconceptions.MIME_TYPE not in html
     assert "check_values" not in html  # the hidden part is gone as well
+
+
+# ---------------------------------------------------------------------------- the second run
+_CELL = """from helpers import grading as _g
+with _g.checking('lif_rate'):
+    assert False, {visible!r}
+print('quick checks passed')
+### BEGIN HIDDEN TESTS
+calls.append(1)
+with _g.checking('lif_rate'):
+    _g.check_values([0.05, 0.1], [50.0, 100.0], 'the rate', 'Hz', function='lif_rate')
+### END HIDDEN TESTS
+"""
+
+
+def test_a_quick_check_failure_is_named_by_the_hidden_tests():
+    """The sentence (and score) are the quick check's; the identifier is the hidden tests'."""
+    calls = []
+    outputs, _ = grader.run_cell(_CELL.format(visible="lif_rate(300 pA) is 0.07"), "test",
+                                 {"__name__": "__main__", "calls": calls})
+    assert calls == [1]
+    assert outputs[-1]["evalue"] == "lif_rate failed a check: lif_rate(300 pA) is 0.07"
+    assert outputs[0]["data"][misconceptions.MIME_TYPE] == {"id": "rate-khz", "from": "check/hidden"}
+
+
+@pytest.mark.parametrize("visible", ["lif_rate: did not return within 30 s (an endless loop?)",
+                                     "lif_rate: the kernel died during this call; the grader restarted it"])
+def test_no_second_run_after_the_student_code_ran_out_of_time(visible):
+    calls = []
+    outputs, _ = grader.run_cell(
+        "from helpers import grading as _g\nraise _g.GradingError(" + repr(visible) + ")\n"
+        + _CELL.split("### BEGIN HIDDEN TESTS")[1].join(["### BEGIN HIDDEN TESTS", ""]),
+        "test", {"__name__": "__main__", "calls": calls})
+    assert calls == []
+    assert misconceptions.cell_misconception({"outputs": outputs}) in misconceptions.RUNTIME
