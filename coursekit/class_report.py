@@ -114,6 +114,8 @@ class ClassData:
     manual_queue: dict[str, list[str]] = field(default_factory=dict)
     #: notebook -> student -> seconds
     runtimes: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: notebook -> who grades its written answers (``graders.json`` in the course root; optional)
+    graders: dict[str, str] = field(default_factory=dict)
     synthetic: bool = False
     generated: str = ""
 
@@ -123,6 +125,17 @@ class ClassData:
 
     def total(self, student: str) -> float:
         return sum(v or 0.0 for v in self.scores.get(student, {}).values())
+
+    def grader_of(self, item: str) -> str:
+        """Who grades the written answer ``"notebook / grade_id"`` ("unassigned" without graders.json)."""
+        return self.graders.get(item.split(" / ", 1)[0], "unassigned")
+
+    def queue_by_grader(self) -> dict[str, dict[str, list[str]]]:
+        """grader -> written answer -> students waiting."""
+        out: dict[str, dict[str, list[str]]] = {}
+        for item in sorted(self.manual_queue):
+            out.setdefault(self.grader_of(item), {})[item] = self.manual_queue[item]
+        return dict(sorted(out.items()))
 
     @property
     def max_total(self) -> float:
@@ -179,7 +192,8 @@ def collect(course_root: Path | str, assignment: str = "synapses", *, db_url: st
         settings = load_settings(root)
         db_url = db_url or settings.db_url
         course_id = settings.course_id if course_id is None else course_id
-    data = ClassData(assignment, generated=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"))
+    data = ClassData(assignment, generated=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+                     graders=_graders(root))
     source_nbs = sorted(p.stem for p in (root / "source" / assignment).glob("*.ipynb"))
     db_file = Path(db_url.removeprefix("sqlite:///")) if db_url.startswith("sqlite:///") else None
     if db_file is not None and not db_file.is_file():  # no gradebook at all: nothing to show
@@ -277,6 +291,13 @@ def collect(course_root: Path | str, assignment: str = "synapses", *, db_url: st
         synthetic = any(s.startswith(SYNTHETIC_PREFIX) for s in data.students + data.missing)
     data.synthetic = synthetic
     return data
+
+
+def _graders(root: Path) -> dict[str, str]:
+    """``graders.json`` of the course root: {"01_synapse_zoo": "Ada", ...} (who grades which notebook's
+    written answers; nbgrader itself records no grader). Missing or unreadable: no assignment."""
+    data = _read(root / "graders.json")
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 def _submitted_ids(root: Path, assignment: str) -> set[str]:
@@ -460,7 +481,10 @@ def summary_text(data: ClassData, path: Path | None = None) -> str:
         lines.append(f"  {len(data.ungradable)} test cells could not be graded (see the report)")
     pending = sum(len(v) for v in data.manual_queue.values())
     if pending:
-        lines.append(f"  {pending} written answers wait for manual grading")
+        per = {g: sum(len(v) for v in items.values()) for g, items in data.queue_by_grader().items()}
+        lines.append(f"  {pending} written answers wait for manual grading"
+                     + ("" if list(per) == ["unassigned"] else " (" + ", ".join(f"{g}: {n}" for g, n in per.items())
+                        + ")"))
     slow = [(nb, data.runtime_stats(nb)) for nb in data.notebooks if data.runtime_stats(nb)]
     if slow:
         nb, st = max(slow, key=lambda x: x[1]["slowest"])

@@ -29,6 +29,8 @@ from coursekit import class_report as cr
 from coursekit import misconceptions as mc
 
 ROOT = Path(__file__).resolve().parents[1]
+# nbgrader's own add_submission trips SQLAlchemy's autoflush warning; not ours to fix
+pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
 A = "synapses"
 COURSE = "test-course"
 
@@ -162,6 +164,15 @@ def test_html_report_and_summary(course, capsys):
     out = capsys.readouterr().out
     assert "3 students graded, 1 missing; total points median 3 of 8 (range 1-8)" in out
     assert "rate-khz (2)" in out and "2 written answers wait" in out and "1 test cells could not" in out
+
+
+def test_manual_queue_per_grader(course, capsys):
+    root, url = course
+    (root / "graders.json").write_text('{"01_a": "Ada"}')
+    d = cr.collect(root, A, db_url=url, course_id=COURSE)
+    assert d.queue_by_grader() == {"Ada": {"01_a / w1": ["bob", "carol"]}}
+    assert "2 written answers wait for manual grading (Ada: 2)" in cr.summary_text(d)
+    assert "Ada" in cr.render(d)
 
 
 def test_empty_gradebook_says_nothing_to_show(tmp_path, capsys):
