@@ -11,10 +11,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 WORKERS ?= 2
 SCHEDULER ?=
 
-.PHONY: help venv test test-fast grade lab release student-env bench clean
+.PHONY: help venv test test-fast grade report lab release student-env bench clean
 
 help:
-	@echo "make grade    run the instructor pipeline on the sample class"
+	@echo "make grade    run the instructor pipeline on the sample class (ends with reports/synapses.html)"
+	@echo "make report   (re)write reports/synapses.html, the class report, from the gradebook"
+	@echo "make grade CLASS=60   grade a synthetic class of 60 drawn from the mutation tables (~25 min)"
 	@echo "make test     run the test suite"
 	@echo "make lab      open the course in JupyterLab"
 	@echo "make release  regenerate helpers/data/reference_curves.npz and release/ from source/"
@@ -36,7 +38,10 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 grade: $(STAMP)
-	$(BIN)/python -m coursekit grade --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(GRADE_ARGS)
+	$(BIN)/python -m coursekit grade --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(CLASS),--class-size $(CLASS)) $(GRADE_ARGS)
+
+report: $(STAMP)
+	$(BIN)/python -m coursekit report $(REPORT_ARGS)
 
 release: $(STAMP)
 	$(BIN)/python -m coursekit release

@@ -20,8 +20,15 @@
     Remove the sample class: ``sample-...`` folders in ``submitted/``,
     ``autograded/``, ``feedback/``, their exchange submissions and their
     gradebook rows. Real students are never touched.
+``report``
+    ``make report``: (re)write ``reports/<assignment>.html``, the class view
+    (:mod:`coursekit.class_report`); ``grade`` ends with it too.
 ``student-env``
     ``make student-env``: build what students get (:mod:`coursekit.student_env`).
+
+``grade --class-size N`` (``make grade CLASS=60``) grades a synthetic class
+of N students drawn from the mutation tables' wrong answers
+(:mod:`coursekit.synthetic_class`) instead of the sample class.
 """
 
 from __future__ import annotations
@@ -46,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--no-release", action="store_true", help="do not run nbgrader generate_assignment first")
     g.add_argument("--cell-timeout", type=float, default=None, metavar="S",
                    help="seconds a cell may run (default: the course config's, at most 60 s for the sample class)")
+    g.add_argument("--class-size", type=int, default=None, metavar="N",
+                   help="grade a synthetic class of N students drawn from the mutation tables' wrong answers "
+                        "instead of the sample class (the report marks it synthetic)")
+    g.add_argument("--seed", type=int, default=2026, help="random seed of the synthetic class (default 2026)")
     g.add_argument("--allow-unsandboxed", action="store_true",
                    help="grade even where the sandbox cannot be applied (no Landlock): student code then runs "
                         "with your rights")
@@ -55,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (("sample", "(re)build the sample class into submitted/ without grading"),
                        ("clean", "remove the sample class (folders, exchange submissions, gradebook rows)")):
         sub.add_parser(name, help=text)
+    rp = sub.add_parser("report", help="(re)write reports/<assignment>.html, the class report")
+    rp.add_argument("--out", type=Path, default=None, help="HTML file (default reports/<assignment>.html)")
+    rp.add_argument("--db-url", default=None, help="gradebook URL (default: the course's nbgrader_config.py)")
     s = sub.add_parser("student-env", help="build the student environment (wheel, release notebooks, "
                                            "pinned requirements) into --out")
     s.add_argument("--out", type=Path, default=Path("dist") / "student-env", help="folder to (re)create")
@@ -87,7 +101,17 @@ def _grade(args) -> int:
     if args.workers < 1:
         print("--workers must be at least 1", file=sys.stderr)
         return 2
+    if args.class_size is not None and (args.class_size < 1 or args.students):
+        print("--class-size must be at least 1, and cannot go with --student", file=sys.stderr)
+        return 2
     try:
+        if args.class_size is not None:
+            from coursekit.synthetic_class import grade_synthetic
+
+            run = grade_synthetic(args.course, args.class_size, seed=args.seed, workers=args.workers,
+                                  scheduler=args.scheduler, cell_timeout=args.cell_timeout,
+                                  allow_unsandboxed=args.allow_unsandboxed)
+            return 0 if not run.problems else 1
         run = pipeline.grade(args.course, workers=args.workers, scheduler=args.scheduler,
                              students=args.students, regenerate=not args.no_release,
                              cell_timeout=args.cell_timeout, allow_unsandboxed=args.allow_unsandboxed)
@@ -114,6 +138,17 @@ def _sample_or_clean(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    import time
+
+    from coursekit.class_report import build_report
+
+    t0 = time.perf_counter()
+    build_report(args.course, rel.ASSIGNMENT_ID, args.out, db_url=args.db_url, say=print)
+    print(f"  (built in {time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
 def _student_env(args) -> int:
     from coursekit import student_env
 
@@ -127,7 +162,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = _parser().parse_args(None if argv is None else list(argv))
     command = {"grade": _grade, "release": _release, "sample": _sample_or_clean, "clean": _sample_or_clean,
-               "student-env": _student_env}[args.command]
+               "report": _report, "student-env": _student_env}[args.command]
     return command(args)
 
 

@@ -17,7 +17,10 @@ data back (:mod:`coursekit.plaindata`); a string or an array becomes
 that value; a name the student never defined stays undefined, so the test says
 "... is not defined". Each cell answers with the outputs that nbgrader scores:
 a ``stream`` with what it printed and, if it failed, one ``error`` whose
-traceback is a single line (no hidden test code ever reaches feedback).
+traceback is a single line (no hidden test code ever reaches feedback); a
+failed test cell also gets a marker output before its error that names the
+misconception for the instructor's report (:mod:`coursekit.misconceptions`;
+it changes no score, and feedback does not show it).
 
 Run as ``python -m coursekit.grader FD`` with FD an inherited socket.
 """
@@ -220,9 +223,13 @@ def run_cell(source: str, kind: str, namespace: dict) -> tuple[list[dict], str]:
     from IPython.core.inputtransformer2 import TransformerManager
     from coursekit import plaindata
 
+    import time
+
     log = io.StringIO()
     out = io.StringIO()
     error = None
+    marker = None
+    started = time.monotonic()
     try:
         code = TransformerManager().transform_cell(source)
         tree = ast.parse(code, filename=f"<{kind} cell>")
@@ -263,12 +270,77 @@ def run_cell(source: str, kind: str, namespace: dict) -> tuple[list[dict], str]:
             log.write("".join(traceback.format_exception(exc)))
         ename = "GradingError" if expected else type(exc).__name__
         error = _error_output(ename, " ".join(str(exc).split())[:2000] or ename)
+        if kind == "test":  # the misconception, for the instructor only (coursekit.misconceptions)
+            try:
+                marker = _misconception_marker(exc, code, namespace, time.monotonic() - started)
+            except Exception:  # noqa: BLE001 (naming it must never change the grade)
+                log.write("".join(traceback.format_exception(*sys.exc_info())))
     outputs = []
     if out.getvalue():
         outputs.append({"output_type": "stream", "name": "stdout", "text": out.getvalue()[:20000]})
+    if marker is not None:
+        outputs.append(marker)
     if error is not None:
         outputs.append(error)
     return outputs, log.getvalue()[-20000:]
+
+
+#: The line that starts the hidden part of a test cell (nbgrader's marker).
+HIDDEN_MARKER = "### BEGIN HIDDEN TESTS"
+
+
+#: A failed test cell that took longer than this (s) is not run again to name its misconception.
+SECOND_RUN_LIMIT = 20.0
+
+
+def _misconception_marker(exc: BaseException, code: str, namespace: dict, seconds: float = 0.0) -> dict:
+    """The marker output naming the misconception behind a failed test cell.
+
+    A quick (visible) check that fails first often says only what is off ("at
+    rest only about 5 % of the channels conduct"); the hidden tests name the
+    cause. So when the failure carries no identifier of its own, the hidden
+    part of the cell runs once more on its own, its outputs discarded, and its
+    identifier is used if it has one. The cell's outputs and score stay those
+    of the first run. A cell that failed because the student's code ran out of
+    time or killed the kernel, or that took longer than
+    :data:`SECOND_RUN_LIMIT`, is not run again (the grader's time budget is
+    the cell's).
+    """
+    import contextlib
+    import io
+    import warnings
+
+    from coursekit import misconceptions
+
+    ident, origin = misconceptions.identify(exc)
+    settled = misconceptions.RUNTIME | {"not-answered", "not-defined"}  # the hidden tests would say the same
+    if origin != "check" and ident not in settled and seconds < SECOND_RUN_LIMIT \
+            and HIDDEN_MARKER in code and not _in_hidden_part(exc, code):
+        hidden = code[code.index(HIDDEN_MARKER):]
+        sink = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                exec(compile(hidden, "<hidden tests>", "exec"), namespace)  # noqa: S102 (the instructor's)
+        except Exception as second:  # noqa: BLE001
+            ident2, origin2 = misconceptions.identify(second)
+            if origin2 == "check" or (origin2 == "catalogue" and misconceptions.kind(ident2) != "code"
+                                      and misconceptions.kind(ident) in ("code", "other")) \
+                    or (origin2 == "catalogue" and origin == "none"):
+                ident, origin = ident2, origin2 + "/hidden"
+    return misconceptions.marker_output(ident, origin)
+
+
+def _in_hidden_part(exc: BaseException, code: str) -> bool:
+    """True if the failure was raised in the hidden part of the cell (no second run needed)."""
+    start = code[:code.index(HIDDEN_MARKER)].count("\n") + 1 if HIDDEN_MARKER in code else 10 ** 9
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<test cell>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line is not None and line >= start
 
 
 class _Unusable:

@@ -602,6 +602,7 @@ def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: st
     _check_phase(job)
     job.run.seconds = time.monotonic() - progress.start
     _print_report(job.run, progress, workers, scheduler, assignment)
+    _class_report(root, assignment, progress)  # reports/<assignment>.html, its path printed last
     return job.run
 
 
@@ -773,6 +774,18 @@ def _check_phase(job: _Job) -> None:
     _collect_notes(run, job.assignment)
     if run.sample:
         run.warnings = _course_warnings(run)
+
+
+def _class_report(root: Path, assignment: str, progress: Progress) -> Path | None:
+    """Write the class report (coursekit.class_report), print its summary and path; never fails the run."""
+    try:
+        from coursekit.class_report import build_report
+        path = build_report(root, assignment, say=progress.plain)
+    except Exception as exc:  # noqa: BLE001 (the grades are in; a broken report must not hide them)
+        progress(f"class report NOT written: {type(exc).__name__}: {exc}")
+        return None
+    progress(f"class report: {path}")
+    return path
 
 
 def _collect_notes(run: GradeRun, assignment: str) -> None:

@@ -65,7 +65,7 @@ import helpers
 from nbgrader import utils as nbgrader_utils
 from nbgrader.preprocessors import Execute
 
-from coursekit import plaindata, sandbox
+from coursekit import misconceptions, plaindata, sandbox
 from coursekit.grader import Channel, ChannelClosed
 
 __all__ = ["TrustedExecute", "SandboxedKernelManager", "GraderProcess", "SandboxRefused",
@@ -338,14 +338,25 @@ def _error(ename: str, evalue: str) -> NotebookNode:
     return from_dict({"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]})
 
 
+def _utc_now() -> str:
+    """The time now as nbclient writes it in ``metadata.execution`` (ISO 8601, UTC, ``Z``)."""
+    import datetime
+    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 def _clean_outputs(outputs: Any) -> list[NotebookNode]:
-    """The grader's outputs as nbformat outputs: only stdout streams and one-line errors."""
+    """The grader's outputs as nbformat outputs: only stdout streams, misconception markers and one-line errors."""
     clean = []
     for out in outputs if isinstance(outputs, list) else []:
         if not isinstance(out, dict):
             continue
         if out.get("output_type") == "stream" and out.get("name") == "stdout":
             clean.append(from_dict({"output_type": "stream", "name": "stdout", "text": str(out.get("text", ""))}))
+        elif misconceptions.is_marker(out):
+            value = out["data"][misconceptions.MIME_TYPE]
+            value = value if isinstance(value, dict) else {}
+            clean.append(from_dict(misconceptions.marker_output(str(value.get("id", "")),
+                                                                str(value.get("from", ""))[:20])))
         elif out.get("output_type") == "error":
             clean.append(_error(str(out.get("ename", "Error")), str(out.get("evalue", ""))))
     return clean
@@ -466,8 +477,12 @@ class TrustedExecute(Execute):
             result = self._run_in_kernel(cell, resources, index)
             return result
         if nbgrader_utils.is_grade(cell) and not nbgrader_utils.is_solution(cell):
+            started = _utc_now()
             cell.outputs = self._run_in_grader(trusted, "test")
             cell.execution_count = None
+            # when the grader ran it, as nbclient records the kernel's cells (the class report's run times)
+            cell.setdefault("metadata", {})["execution"] = {"iopub.execute_input": started,
+                                                            "shell.execute_reply": _utc_now()}
             return cell, self.resources
         cell.source = trusted
         self._send_setup(trusted)  # the grader runs it while the kernel does

@@ -98,9 +98,15 @@ class GradingError(AssertionError):
 
     _helpers_grading_error = True
 
-    def __init__(self, *args):
+    def __init__(self, *args, misconception=None):
         install_ipython_handler()
         AssertionError.__init__(self, *args)
+        #: Stable identifier of the known wrong answer this failure detects
+        #: ("alpha-jump-w-not-ew"), or None: the trusted grader then names it
+        #: from the sentence (coursekit.misconceptions) or calls it "other".
+        #: It is never part of the sentence: the grader reports it in a separate
+        #: output that the students' feedback does not show.
+        self.misconception = misconception if isinstance(misconception, str) and misconception else None
 
 
 class CourseError(RuntimeError):
@@ -112,8 +118,8 @@ class CourseError(RuntimeError):
     _helpers_course_error = True
 
 
-def _fail(sentence):
-    raise GradingError(sentence)
+def _fail(sentence, misconception=None):
+    raise GradingError(sentence, misconception=misconception)
 
 
 class _Quiet:
@@ -613,7 +619,7 @@ def check_shape(actual, expected_shape, what, input_shape=None):
         if input_shape is not None:
             given = "a scalar input" if tuple(input_shape) == () else (
                 "an input of " + _shape_text(tuple(input_shape)))
-            _fail(what + " returned " + _shape_text(a.shape) + " for " + given)
+            _fail(what + " returned " + _shape_text(a.shape) + " for " + given, misconception="shape-of-result")
         _fail(what + " has " + _shape_text(a.shape) + "; expected " + _shape_text(expected_shape))
     return a
 
@@ -724,7 +730,8 @@ def check_values(actual, expected, what, unit="", rtol=1e-6, atol=0.0, hidden=Tr
         e = _to_array(expected, "the reference for " + what + " is", unit, allow_quantity=True)
         a = _to_array(actual, label + " is", unit, allow_quantity=expected_is_q)
         if a.shape != e.shape:
-            _fail(label + " has " + _shape_text(a.shape) + "; expected " + _shape_text(e.shape))
+            _fail(label + " has " + _shape_text(a.shape) + "; expected " + _shape_text(e.shape),
+                  misconception="shape-of-result")
         xa = _xarray(x, a.shape)
         ok, excess = _close(a, e, rtol, atol)
         if _all(ok):
@@ -734,11 +741,43 @@ def check_values(actual, expected, what, unit="", rtol=1e-6, atol=0.0, hidden=Tr
         where = _at(xa, i, x_name, x_unit, a.shape)
         if ai != ai:
             _fail(label + " is NaN" + where)
+        known = _known_factor(a, e, unit)
         if hidden:
             tail = "it should be " + rule if rule else "that is " + _direction(ai, ei)
-            _fail(label + " is " + _with_unit(fmt(ai), unit) + where + "; " + tail)
+            _fail(label + " is " + _with_unit(fmt(ai), unit) + where + "; " + tail, misconception=known)
         sa, se = _fmt_pair(ai, ei)
-        _fail(label + " is " + _with_unit(sa, unit) + where + "; expected " + _with_unit(se, unit))
+        _fail(label + " is " + _with_unit(sa, unit) + where + "; expected " + _with_unit(se, unit),
+              misconception=known)
+
+
+#: Misconceptions recognised by a constant ratio student/reference (check_values):
+#: (ratio, unit or None for any unit, identifier).
+_KNOWN_FACTORS = (
+    (1e-3, "Hz", "rate-khz"),            # 1/(interval in ms): a rate in kHz
+    (1e-3, "pA", "current-na"),          # nS x mV read as nA
+    (1e-3, "ms", "time-seconds"),        # pF/nS read as seconds
+    (1e-3, None, "unit-factor-1000"),
+    (1e3, None, "unit-factor-1000"),
+    (-1.0, None, "sign-flipped"),
+)
+
+
+def _known_factor(a, e, unit):
+    """The identifier of a known wrong factor if every value is the reference times it, else None."""
+    try:
+        a, e = np.broadcast_arrays(np.asarray(a, "float64"), np.asarray(e, "float64"))
+        use = np.isfinite(a) & np.isfinite(e) & (np.abs(e) > 0)
+        if not _any(use):
+            return None
+        ratio = a[use] / e[use]
+        for factor, factor_unit, name in _KNOWN_FACTORS:
+            if factor_unit not in (None, unit):
+                continue
+            if _all(np.abs(ratio - factor) <= 1e-6 * abs(factor)):
+                return name
+    except Exception:
+        return None
+    return None
 
 
 # ---------------------------------------------------------------------------
@@ -855,7 +894,7 @@ def check_waveform(fn, reference, args, t=None, name="g", unit="nS", hidden=True
                             "t = [" + ", ".join(_fmt_in(v) for v in t4.tolist()) + "] ms")
         if not _all(t4_given == t4):
             _fail(function + " changed the array t that was passed in; compute on a copy "
-                  "(e.g. t = np.array(t, dtype=float)) instead of assigning into t")
+                  "(e.g. t = np.array(t, dtype=float)) instead of assigning into t", misconception="modifies-input")
         check_shape(out, t4.shape, function, input_shape=t4.shape)
 
         # 4. the grid
@@ -871,14 +910,16 @@ def check_waveform(fn, reference, args, t=None, name="g", unit="nS", hidden=True
         if _any(nonzero):
             i = _first(nonzero)
             _fail(who + ": " + name + " is non-zero before the spike ("
-                  + _with_unit(fmt(g[i].item()), unit) + " at t = " + fmt(grid[i].item()) + " ms)")
+                  + _with_unit(fmt(g[i].item()), unit) + " at t = " + fmt(grid[i].item()) + " ms)",
+                  misconception="nonzero-before-spike")
 
         if float(np.min(ref)) >= 0.0:
             negative = g < -atol
             if _any(negative):
                 i = _first(negative)
                 _fail(who + ": " + name + " is negative (" + _with_unit(fmt(g[i].item()), unit)
-                      + " at t = " + fmt(grid[i].item()) + " ms); a conductance cannot be negative")
+                      + " at t = " + fmt(grid[i].item()) + " ms); a conductance cannot be negative",
+                      misconception="negative-conductance")
 
         if peak_ref > 0.0:
             _check_peak(g, ref, grid, args, names, who, name, unit, hidden, rtol, atol)
@@ -923,11 +964,13 @@ def _check_peak(g, ref, grid, args, names, who, name, unit, hidden, rtol, atol):
     if ok_value and ok_time:
         return
     head = who + ": "
+    # the lecture's alpha function g (t/tau) exp(-t/tau) peaks at g/e, at the right time
+    known = "alpha-peak-g-over-e" if ok_time and gr > 0 and abs(gs * math.e / gr - 1.0) <= 1e-3 else None
     if not hidden:
         sa, se = _fmt_pair(gs, gr) if not ok_value else (fmt(gs), fmt(gr))
         ta, te = _fmt_pair(ts, tr) if not ok_time else (fmt(ts), fmt(tr))
         _fail(head + "peak of " + name + " is " + _with_unit(sa, unit) + " at t = " + ta
-              + " ms; expected " + _with_unit(se, unit) + " at t = " + te + " ms")
+              + " ms; expected " + _with_unit(se, unit) + " at t = " + te + " ms", misconception=known)
     # Name the rule when the reference peak is an input (g_peak; t = tau): that
     # is derivable from what the student was told. Times are inputs whose name
     # starts with "t"; the sampled peak of a smooth maximum lies within 1e-4
@@ -971,7 +1014,7 @@ def _check_peak(g, ref, grid, args, names, who, name, unit, hidden, rtol, atol):
     else:
         tail = "it " + (value_part or time_part)
     _fail(head + "the peak of " + name + " is " + _with_unit(fmt(gs), unit) + " at t = "
-          + fmt(ts) + " ms; " + tail)
+          + fmt(ts) + " ms; " + tail, misconception=known)
 
 
 # ---------------------------------------------------------------------------

@@ -544,6 +544,26 @@ def test_feedback_hides_hidden_tests_and_expected_values(graded, name):
 
 @pytest.mark.pipeline
 @pytest.mark.slow
+def test_misconception_markers_reach_the_instructor_not_the_student(graded):
+    """Failed test cells carry the grader's misconception marker; no feedback page shows it (issue 14)."""
+    from coursekit import misconceptions as mc
+    marked = 0
+    for page in sorted((graded.root / "feedback").glob(f"*/{ASSIGNMENT}/*.html")):
+        student, nb_id = page.parts[-3], page.stem
+        graded_nb = nbformat.read(graded.root / "autograded" / student / ASSIGNMENT / f"{nb_id}.ipynb", as_version=4)
+        html = page.read_text()
+        assert mc.MIME_TYPE not in html, page
+        for cell in graded_nb.cells:
+            ident = mc.cell_misconception(cell) if sc._is_test(cell) else None
+            if ident and any(mc.is_marker(o) for o in cell.outputs):
+                marked += 1
+                if "-" in ident:  # "other" is an ordinary word
+                    assert ident not in html, (page, ident)
+    assert marked, "no failed test cell carries a misconception marker"
+
+
+@pytest.mark.pipeline
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_feedback_gives_the_one_sentence_message_per_failed_test(graded, name):
     nb_id = name.removesuffix(".ipynb")

@@ -1,0 +1,262 @@
+"""The class report (coursekit.class_report) on a small class built by hand.
+
+The gradebook is made with nbgrader's API and the autograded notebooks are
+written directly (no nbgrader autograde), so every number below is counted by
+hand from this table:
+
+===========  ================  ==============  =================  ===========  =======
+student      01_a t1 (2 pts)   01_a t2 (1)     01_a w1 (written)  02_b t3 (3)  total
+===========  ================  ==============  =================  ===========  =======
+alice        2                 1               2 (graded)         3            8
+bob          0 rate-khz        1               pending            0 alpha-...  1
+carol        0 (old sentence)  0 (timed out)   pending            3            3
+dave         (no submission: missing)
+===========  ================  ==============  =================  ===========  =======
+
+``03_new`` is in source/ but not in the gradebook (added after grading).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from coursekit import class_report as cr
+from coursekit import misconceptions as mc
+
+ROOT = Path(__file__).resolve().parents[1]
+# nbgrader's own add_submission trips SQLAlchemy's autoflush warning; not ours to fix
+pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
+A = "synapses"
+COURSE = "test-course"
+
+
+def _cell(gid: str, outputs=(), start: str | None = None, end: str | None = None, markdown: bool = False):
+    meta = {"nbgrader": {"grade_id": gid, "grade": True, "solution": markdown, "locked": not markdown, "points": 1}}
+    if start:
+        meta["execution"] = {"iopub.execute_input": start, "shell.execute_reply": end}
+    if markdown:
+        return nbformat.v4.new_markdown_cell("answer", metadata=meta)
+    cell = nbformat.v4.new_code_cell("pass", metadata=meta)
+    cell.outputs = [nbformat.from_dict(o) for o in outputs]
+    return cell
+
+
+def _err(ename: str, evalue: str) -> dict:
+    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
+
+
+def _t(seconds: float) -> str:
+    return f"2026-01-01T10:00:{seconds:06.3f}Z"
+
+
+def _write_nb(root: Path, student: str, name: str, cells) -> None:
+    path = root / "autograded" / student / A / f"{name}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.v4.new_notebook(cells=list(cells))
+    nbformat.write(nb, path)
+
+
+def make_class(root: Path, *, submissions: bool = True) -> str:
+    """The class of the module docstring under ``root``; returns the gradebook URL."""
+    from nbgrader.api import Gradebook
+
+    (root / "source" / A).mkdir(parents=True)
+    for name in ("01_a", "02_b", "03_new"):
+        nbformat.write(nbformat.v4.new_notebook(), root / "source" / A / f"{name}.ipynb")
+    url = f"sqlite:///{root / 'gradebook.db'}"
+    with Gradebook(url, COURSE) as gb:
+        gb.add_assignment(A)
+        gb.add_notebook("01_a", A)
+        gb.add_notebook("02_b", A)
+        gb.add_grade_cell("t1", "01_a", A, max_score=2, cell_type="code")
+        gb.add_grade_cell("t2", "01_a", A, max_score=1, cell_type="code")
+        gb.add_grade_cell("w1", "01_a", A, max_score=2, cell_type="markdown")
+        gb.add_solution_cell("w1", "01_a", A)
+        gb.add_grade_cell("t3", "02_b", A, max_score=3, cell_type="code")
+        for s in ("alice", "bob", "carol", "dave"):
+            gb.add_student(s)
+        if not submissions:
+            return url
+        table = {  # student -> grade id -> (auto score, manual score, needs manual grade)
+            "alice": {"t1": (2, None, False), "t2": (1, None, False), "w1": (None, 2, False), "t3": (3, None, False)},
+            "bob": {"t1": (0, None, False), "t2": (1, None, False), "w1": (None, None, True), "t3": (0, None, False)},
+            "carol": {"t1": (0, None, False), "t2": (0, None, False), "w1": (None, None, True), "t3": (3, None, False)},
+        }
+        for s, grades in table.items():
+            gb.add_submission(A, s)
+            for gid, (auto, manual, pending) in grades.items():
+                nb = "02_b" if gid == "t3" else "01_a"
+                g = gb.find_grade(gid, nb, A, s)
+                g.auto_score, g.manual_score, g.needs_manual_grade = auto, manual, pending
+        gb.db.commit()
+    ok = [{"output_type": "stream", "name": "stdout", "text": "passes\n"}]
+    _write_nb(root, "alice", "01_a", [_cell("t1", ok, _t(0), _t(1)), _cell("t2", ok, _t(1), _t(4)),
+                                      _cell("w1", markdown=True)])
+    _write_nb(root, "alice", "02_b", [_cell("t3", ok, _t(0), _t(1))])
+    _write_nb(root, "bob", "01_a", [
+        _cell("t1", [mc.marker_output("rate-khz"), _err("GradingError", "lif_rate is 0.07 Hz; that is too small")],
+              _t(0), _t(1)),
+        _cell("t2", ok, _t(1), _t(2)), _cell("w1", markdown=True)])
+    _write_nb(root, "bob", "02_b", [
+        _cell("t3", [mc.marker_output("alpha-jump-w-not-ew"),
+                     _err("GradingError", "alpha_model failed a check: g peaks at 0.368 = w/e")])])
+    _write_nb(root, "carol", "01_a", [  # graded before markers existed: the sentence names it
+        _cell("t1", [_err("GradingError", "lif_rate failed a check: lif_rate(300 pA) is 0.0721, the rate in kHz "
+                                          "(1/ms); return Hz")], _t(0), _t(10)),
+        _cell("t2", [_err("CellTimeoutError", "A cell timed out while it was being executed, after 60 seconds.")],
+              _t(10), _t(30)),
+        _cell("w1", markdown=True)])
+    _write_nb(root, "carol", "02_b", [_cell("t3", ok)])
+    return url
+
+
+@pytest.fixture(autouse=True)
+def _alembic_on_path(monkeypatch):
+    """nbgrader's Gradebook runs ``alembic`` from PATH when it creates a database."""
+    monkeypatch.setenv("PATH", os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
+
+
+@pytest.fixture
+def course(tmp_path):
+    url = make_class(tmp_path)
+    return tmp_path, url
+
+
+def test_numbers_counted_by_hand(course):
+    root, url = course
+    d = cr.collect(root, A, db_url=url, course_id=COURSE)
+    assert d.notebooks == ["01_a", "02_b", "03_new"]
+    assert d.new_notebooks == ["03_new"]
+    assert d.students == ["alice", "bob", "carol"] and d.missing == ["dave"]
+    assert d.scores == {"alice": {"01_a": 5.0, "02_b": 3.0, "03_new": None},
+                        "bob": {"01_a": 1.0, "02_b": 0.0, "03_new": None},
+                        "carol": {"01_a": 0.0, "02_b": 3.0, "03_new": None}}
+    assert [d.total(s) for s in d.students] == [8.0, 1.0, 3.0]
+    assert d.max_scores == {"01_a": 5.0, "02_b": 3.0, "03_new": 0.0}
+    assert {(it.grade_id, it.full, it.graded) for it in d.items} == {("t1", 1, 3), ("t2", 2, 3), ("t3", 2, 3)}
+    held = {h.id: (h.students, h.items) for h in d.misconceptions}
+    assert held == {"rate-khz": (["bob", "carol"], ["t1"]), "alpha-jump-w-not-ew": (["bob"], ["t3"])}
+    assert d.misconceptions[0].id == "rate-khz"  # the commonest first
+    assert d.ungradable == [("carol", "01_a", "t2", "the cell ran over the time limit: A cell timed out while it "
+                                                    "was being executed, after 60 seconds.")]
+    assert d.manual_queue == {"01_a / w1": ["bob", "carol"]}
+    assert d.runtime_stats("01_a") == {"median": 4.0, "slowest": 30.0, "slowest_student": "carol", "n": 3}
+    assert d.runtime_stats("02_b") == {"median": 1.0, "slowest": 1.0, "slowest_student": "alice", "n": 1}
+    assert d.runtime_stats("03_new") is None
+    assert not d.synthetic
+
+
+def test_html_report_and_summary(course, capsys):
+    root, url = course
+    path = cr.build_report(root, A, db_url=url, course_id=COURSE)
+    assert path == root / "reports" / f"{A}.html"
+    html = path.read_text()
+    assert html.count("data:image/png;base64,") == 3  # scores, difficulty, run times
+    for text in ("rate-khz", "alpha-jump-w-not-ew", "bob, carol", "dave", "missing: no submission",
+                 "01_a / w1", "the cell ran over the time limit", "03_new", "30.0 s"):
+        assert text in html, text
+    assert "<script" not in html and "SYNTHETIC" not in html
+    out = capsys.readouterr().out
+    assert "3 students graded, 1 missing; total points median 3 of 8 (range 1-8)" in out
+    assert "rate-khz (2)" in out and "2 written answers wait" in out and "1 test cells could not" in out
+
+
+def test_manual_queue_per_grader(course, capsys):
+    root, url = course
+    (root / "graders.json").write_text('{"01_a": "Ada"}')
+    d = cr.collect(root, A, db_url=url, course_id=COURSE)
+    assert d.queue_by_grader() == {"Ada": {"01_a / w1": ["bob", "carol"]}}
+    assert "2 written answers wait for manual grading (Ada: 2)" in cr.summary_text(d)
+    assert "Ada" in cr.render(d)
+
+
+def test_empty_gradebook_says_nothing_to_show(tmp_path, capsys):
+    url = make_class(tmp_path, submissions=False)
+    path = cr.build_report(tmp_path, A, db_url=url, course_id=COURSE)
+    html = path.read_text()
+    assert "Nothing to show" in html and "data:image/png" not in html
+    assert "alice, bob, carol, dave" in html  # listed as missing
+    assert "nothing to show" in capsys.readouterr().out
+
+
+def test_no_gradebook_at_all(tmp_path):
+    (tmp_path / "source" / A).mkdir(parents=True)
+    path = cr.build_report(tmp_path, A, db_url=f"sqlite:///{tmp_path / 'none.db'}", course_id=COURSE, say=None)
+    assert "Nothing to show" in path.read_text()
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_synthetic_class_is_marked(tmp_path):
+    url = make_class(tmp_path)
+    d = cr.collect(tmp_path, A, db_url=url, course_id=COURSE, synthetic=True)
+    assert "SYNTHETIC CLASS" in cr.render(d)
+
+
+def test_runtime_of_a_notebook_without_timing():
+    assert cr.notebook_runtime({"cells": [{"metadata": {}}]}) is None
+
+
+@pytest.mark.browser
+def test_report_opens_in_chromium(course):
+    """The report opens from file:// in headless Chromium; the first screen goes to artifacts/report/."""
+    chromium = os.environ.get("SYNAPSES_CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).is_file():
+        pytest.skip(f"no Chromium at {chromium}")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    root, url = course
+    path = cr.build_report(root, A, db_url=url, course_id=COURSE, say=None)
+    shot = ROOT / "artifacts" / "report" / "first-screen-small-class.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(path.as_uri())
+            assert page.title() == "synapses: what the class got wrong"
+            assert page.locator("#misconceptions tr").count() == 3
+            widths = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
+            assert len(widths) == 3 and all(w > 100 for w in widths)  # the PNGs decode
+            page.screenshot(path=str(shot))
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_report_of_a_synthetic_class_of_60_in_chromium(tmp_path):
+    """60 simulated students (coursekit.synthetic_class.simulate: no grading run): the report builds in seconds,
+    opens in Chromium, and its first screen is saved as artifacts/report/first-screen.png."""
+    import time
+
+    from coursekit import release as rel
+    from coursekit import synthetic_class as syn
+
+    chromium = os.environ.get("SYNAPSES_CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).is_file():
+        pytest.skip(f"no Chromium at {chromium}")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    root = rel.make_course(tmp_path / "course")
+    url = f"sqlite:///{root / 'gradebook.db'}"
+    syn.simulate(root, 60, db_url=url, course_id=COURSE)
+    t0 = time.perf_counter()
+    path = cr.build_report(root, A, db_url=url, course_id=COURSE, say=None)
+    seconds = time.perf_counter() - t0
+    assert seconds < 60, seconds
+    out = ROOT / "artifacts" / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "build-time-60.txt").write_text(f"report for 60 simulated students built in {seconds:.1f} s\n")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(path.as_uri())
+            assert "SYNTHETIC CLASS" in page.locator("header").inner_text()
+            assert page.locator("#difficulty img").is_visible() and page.locator("#top").is_visible()
+            page.screenshot(path=str(out / "first-screen.png"))
+        finally:
+            browser.close()
