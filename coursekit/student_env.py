@@ -2,8 +2,9 @@
 
 The folder it writes (default ``dist/student-env/``) holds, and holds only:
 
-``notebooks/synapses/*.ipynb``
-    the release notebooks (``release/synapses/``, made by ``make release``);
+``notebooks/synapses/``
+    everything in ``release/synapses/`` (made by ``make release``): the
+    notebooks and the files released with them;
 ``wheels/synapses_helpers-<version>-py3-none-any.whl``
     the student package: ``helpers`` without ``helpers/references`` (the
     reference answers). ``coursekit`` (the instructor's tooling) is a package
@@ -57,7 +58,7 @@ class StudentEnv:
     wheel: Path
     requirements: Path
     environment: Path
-    notebooks: list[Path]
+    notebooks: list[Path]  # every released file copied
 
 
 def _project(course_root: Path) -> dict:
@@ -201,6 +202,7 @@ def build(out: Path | str, course_root: Path | str = rel.REPO_ROOT,
     course_root, out = Path(course_root).resolve(), Path(out).resolve()
     release_dir = course_root / "release" / rel.ASSIGNMENT_ID
     notebooks = sorted(release_dir.glob("*.ipynb"))
+    released = sorted(p for p in release_dir.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts)
     if not notebooks:
         raise FileNotFoundError(f"no release notebooks in {release_dir}; run `make release` first")
     source = course_root / "source"
@@ -210,9 +212,11 @@ def build(out: Path | str, course_root: Path | str = rel.REPO_ROOT,
         shutil.rmtree(out)
     (out / "notebooks" / rel.ASSIGNMENT_ID).mkdir(parents=True)
     copied = []
-    for nb in notebooks:
-        copied.append(Path(shutil.copy2(nb, out / "notebooks" / rel.ASSIGNMENT_ID / nb.name)))
-    say(f"{len(copied)} release notebooks copied")
+    for path in released:  # the notebooks and what is released with them (e.g. errata.md)
+        target = out / "notebooks" / rel.ASSIGNMENT_ID / path.relative_to(release_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        copied.append(Path(shutil.copy2(path, target)))
+    say(f"{len(copied)} released files copied ({len(notebooks)} notebooks)")
     wheel = _build_wheel(course_root, out / "wheels", say)
     pins = student_pins(course_root)
     wheel_rel = wheel.relative_to(out).as_posix()

@@ -96,7 +96,9 @@ def test_the_folder_holds_the_release_notebooks_a_wheel_and_pins(built):
     names = sorted(p.relative_to(built.root).as_posix() for p in built.root.rglob("*") if p.is_file())
     assert names == sorted(["README.md", "docs/student-api.md", "environment-student.yml", "requirements.txt",
                             built.wheel.relative_to(
-        built.root).as_posix(), *(f"notebooks/synapses/{p.name}" for p in sorted(rel.RELEASE_DIR.glob("*.ipynb")))])
+        built.root).as_posix(), *(f"notebooks/synapses/{p.relative_to(rel.RELEASE_DIR).as_posix()}"
+                                  for p in rel.RELEASE_DIR.rglob("*") if p.is_file())])
+    assert {p.name for p in built.notebooks} >= {p.name for p in rel.RELEASE_DIR.glob("*.ipynb")}
     for nb in built.notebooks:
         assert nb.read_bytes() == (rel.RELEASE_DIR / nb.name).read_bytes()
     lines = [line for line in built.requirements.read_text().splitlines() if line and not line.startswith("#")]
