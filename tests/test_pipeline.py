@@ -213,7 +213,9 @@ def test_config_autograde_sanitizers_are_nbgraders_with_quiet_overwrite():
     from nbgrader.preprocessors import OverwriteCells
 
     cfg = load_config(rel.REPO_ROOT)
-    expected = [rel.OverwriteCellsKeepHiddenTests if p is OverwriteCells else p
+    from helpers.instructor.rubrics import OverwriteCellsKeepRubrics
+
+    expected = [OverwriteCellsKeepRubrics if p is OverwriteCells else p
                 for p in Autograde.class_traits()["sanitize_preprocessors"].default()]
     assert list(cfg.Autograde.sanitize_preprocessors) == expected
 
