@@ -95,7 +95,7 @@ CLAIMS = [
     ("06_carandini_heeger", "(0.4 % at 200 Hz with $\\Delta t = 0.02$ ms)", None, None),
     ("06_carandini_heeger", "g_i(u_\\mathrm{{th}} - u_\\mathrm{{rest}})$ ({} pA for 10 nS)", ".0f",
      float(L.rheobase(G_L + 10.0, U_REST, U_TH) - L.rheobase(G_L, U_REST, U_TH))),
-    ("06_carandini_heeger", ")/2$ = {} pA for 10 nS", ".0f", 10.0 * (U_TH - U_REST) / 2),
+    ("06_carandini_heeger", "half the rheobase shift ({} pA for 10 nS)", ".0f", 10.0 * (U_TH - U_REST) / 2),
     ("06_carandini_heeger", "once $g_i$ exceeds about {} nS", ".1f", 5.0 * (0.0 - U_TH) / (U_TH - U_REST) - G_L),
     ("06_carandini_heeger", "rise more steeply ({} against", ".1f", slope_g_e(16.0, 0.0)),
     ("06_carandini_heeger", "against {} Hz/nS at 16 nS", ".1f", slope_g_e(16.0, 30.0)),
