@@ -55,3 +55,11 @@ def test_the_check_catches_an_old_instruction():
     assert any(p.search(old) for p, _ in FORMULA)
     old = "return 1 / (1 + mg/3.57 * exp(-0.062 * u)) (u in mV, mg in mM)."
     assert any(p.search(old) for p, _ in FORMULA)
+
+
+@pytest.mark.parametrize("where, text", instructions(), ids=lambda x: x[:60] if isinstance(x, str) else x)
+def test_instruction_reaches_the_student_whole(where, text):
+    """The failing test cell shows "GradingError: <name> raised NotImplementedError: <instruction>", and the
+    course's IPython handler cuts any error line after 200 characters: the instruction must fit."""
+    assert len("GradingError: dual_exp_conductance raised NotImplementedError: " + text) <= 200, \
+        f"{where}: instruction too long ({len(text)} characters): {text}"
