@@ -190,3 +190,13 @@ def test_06_dt_sim_is_the_step_the_poisson_table_assumes():
         if np.max(np.abs(run.isi_rates / Hz - formula)[fires] / formula[fires]) < 0.02:
             good.append(dt_ms)
     assert max(good) == 0.05
+
+
+def test_01_overlap_of_the_responses():
+    """01 d): the GABA_B IPSP has not decayed when the AMPA spike arrives (the figure's integrator)."""
+    from helpers.references import zoo as Z
+
+    run = Z.simulate_zoo()
+    t, u = np.asarray(run.t), np.asarray(run.u)
+    below = U_REST - u[np.argmin(np.abs(t - 500.0))]
+    assert f"about {below:.1f} mV below rest at 500 ms" in markdown("01_synapse_zoo")
