@@ -83,6 +83,21 @@ else:
         for p in _GenerateAssignment.class_traits()["preprocessors"].default()
     ]
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+# Rubrics (coursekit/preprocessors/clear_rubrics.py): a <!-- BEGIN MARK SCHEME --> ... <!-- END MARK SCHEME -->
+# region in a read-only cell (locked, with a grade id, no points) is stored in the gradebook, cleared
+# from the release, restored for Formgrader by autograde and cleared again from feedback (below).
+# nbgrader's ClearMarkScheme accepts the region only in task cells, which must carry points.
+try:
+    from coursekit.preprocessors.clear_rubrics import ClearRubrics as _ClearRubrics
+except ImportError as _err:  # stock ClearMarkScheme then refuses the course's rubric cells
+    print(f"nbgrader_config.py: coursekit.preprocessors.clear_rubrics unavailable ({_err})", file=sys.stderr)
+    _ClearRubrics = None
+else:
+    c.GenerateAssignment.preprocessors = [
+        _ClearRubrics if p.__name__ == "ClearMarkScheme" else p
+        for p in (c.GenerateAssignment.preprocessors if "preprocessors" in c.GenerateAssignment
+                  else _GenerateAssignment.class_traits()["preprocessors"].default())
+    ]
 
 # ---------------------------------------------------------------- autograding
 # Brian2 cells (code generation plus a run) take far longer than nbgrader's 30 s
@@ -161,6 +176,7 @@ except Exception as _err:  # course package missing or broken: stock behaviour
           "nbgrader's OverwriteCells (false checksum warnings, issue #1961)",
           file=sys.stderr)
     _OverwriteCells = OverwriteCells
+# (it restores the rubrics of read-only cells the same way: coursekit/preprocessors/clear_rubrics.py)
 c.Autograde.sanitize_preprocessors = [
     ClearOutput,
     DeduplicateIds,
@@ -197,7 +213,8 @@ else:
 # nbgrader 0.9.6's default is [GetGrades, CSSHTMLHeaderPreprocessor]: the
 # autograded notebooks contain the restored hidden tests, so the default
 # feedback would show them to students. ClearHiddenTests removes the
-# ### BEGIN HIDDEN TESTS ... ### END HIDDEN TESTS regions. IPython tracebacks
+# ### BEGIN HIDDEN TESTS ... ### END HIDDEN TESTS regions; ClearRubrics removes the rubrics that
+# autograde restored for Formgrader (nbgrader's default feedback would show them). IPython tracebacks
 # quote the code around the failing line, so an error raised in a test cell
 # would still show hidden-test lines: ShortenTestTracebacks (course) cuts each
 # error in a test cell to its last line, "ename: evalue", which is the
@@ -208,6 +225,6 @@ try:
 except Exception:  # reported above
     _ShortenTracebacks = None
 c.GenerateFeedback.preprocessors = [
-    p for p in (GetGrades, ClearHiddenTests, _ShortenTracebacks, CSSHTMLHeaderPreprocessor)
+    p for p in (GetGrades, ClearHiddenTests, _ClearRubrics, _ShortenTracebacks, CSSHTMLHeaderPreprocessor)
     if p is not None
 ]

@@ -189,6 +189,12 @@ ERRATA: dict[str, str] = {
     "shunting_effect": """
         shunting_effect = "divisive"  # the lecture's claim
         """,
+    "rheobase_shift": """
+        rheobase_shift = 0.0  # "a shunt injects no current at rest", so no shift
+        """,
+    "slope_ratio": """
+        slope_ratio = g_l / (g_l + 30.0)  # the lecture's division carried over to the slope
+        """,
     "lif_model": """
         lif_model = '''
         du/dt = (g_l*(u_rest - u) - g_i*(E_i - u) + I) / C_m : volt (unless refractory)

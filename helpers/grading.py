@@ -1142,3 +1142,36 @@ def install_ipython_handler():
 
 
 install_ipython_handler()
+
+
+# ---------------------------------------------------------------------------
+# Numbers the student computes (notebook 06: rheobase_shift, slope_ratio)
+# ---------------------------------------------------------------------------
+def check_number(obj, name, unit=""):
+    """Fail unless `obj` is one finite real number; return it as a ``float``.
+
+    Accepts ``int``, ``float``, numpy scalars and one-element arrays (what a
+    computation with numpy gives); refuses ``bool``, strings, Brian2
+    quantities, several values and NaN or infinity, each with one sentence
+    ("rheobase_shift is a string; give a number in pA").
+    """
+    where = " in " + unit if unit else ""
+    if isinstance(obj, (bool, np.bool_)):
+        _fail(name + " is " + repr(bool(obj)) + "; give a number" + where)
+    if _is_brian(obj):
+        _fail(name + " is a Brian2 quantity; give a plain number" + where)
+    if isinstance(obj, (str, bytes)):
+        _fail(name + " is a string; give a number" + where)
+    try:
+        a = np.asarray(obj, dtype=float)
+    except (TypeError, ValueError):
+        _fail(name + " is " + _article(type(obj).__name__) + "; give a number" + where)
+    if a.size != 1:
+        _fail(name + " has " + _shape_text(a.shape) + "; give one number" + where)
+    value = float(a.reshape(-1)[0])
+    if value != value or value in (float("inf"), float("-inf")):
+        _fail(name + " is " + repr(value) + "; give a finite number" + where)
+    return value
+
+
+__all__.append("check_number")

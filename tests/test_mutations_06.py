@@ -30,7 +30,7 @@ SIGNATURES = {
     "ch_rate": "def ch_rate(g_e, g_i, E_e, g_m, m=1.0):",
 }
 #: Answers that are values (a string), not functions.
-VALUES = ("shunting_effect", "lif_model")
+VALUES = ("shunting_effect", "lif_model", "rheobase_shift", "slope_ratio")
 answer = answer_writer(SIGNATURES)
 
 
@@ -151,6 +151,27 @@ WRONG = [
         """), ["expected (650/20)^2", "(g_e + g_i + g_m)"]),
 ]
 
+# the numbers of c): the rheobase shift of a 10 nS shunt (pA) and the ratio of the large-current slopes
+WRONG += [
+    ("rheobase_shift", "the new rheobase, not its shift", "rheobase_shift = (g_l + 10.0) * (u_th - u_rest)\n",
+     ["the whole rheobase with the shunt"], False),
+    ("rheobase_shift", "no shift: 'the shunt injects no current'", "rheobase_shift = 0.0\n",
+     ["drains", "g_i (u_th - u_rest)"], False),
+    ("rheobase_shift", "in nA", "rheobase_shift = 10.0 * (u_th - u_rest) / 1000.0\n", ["in nA"], False),
+    ("rheobase_shift", "driving force from 0 mV, not from rest", "rheobase_shift = 10.0 * (0.0 - u_rest)\n",
+     ["distance from rest to threshold"], False),
+    ("rheobase_shift", "a string", 'rheobase_shift = "150 pA"\n', ["is a string"]),
+    ("slope_ratio", "divisive guess g_l / (g_l + g_i)", "slope_ratio = g_l / (g_l + 30.0)\n",
+     ["smaller slope", "charge per spike"], False),
+    ("slope_ratio", "Carandini-Heeger factor (g_l / (g_l + g_i))^2", "slope_ratio = (g_l / (g_l + 30.0)) ** 2\n",
+     ["charge per spike"], False),
+    ("slope_ratio", "ratio of the rheobases", "slope_ratio = (g_l + 30.0) / g_l\n", ["larger slope"], False),
+    ("slope_ratio", "slopes of the exact curves at 160 and 660 pA, just above the rheobases",
+     "_a = (lif_rate(170.0, C_m, g_l, u_rest, u_th, u_reset) - lif_rate(160.0, C_m, g_l, u_rest, u_th, u_reset))\n"
+     "_b = (lif_rate(670.0, C_m, g_l + 30.0, u_rest, u_th, u_reset) - lif_rate(660.0, C_m, g_l + 30.0, u_rest, u_th, u_reset))\n"
+     "slope_ratio = _b / _a\n", ["charge per spike"], False),
+]
+
 RIGHT = [
     ("lif_rate", "log1p of a safe ratio", answer("lif_rate", """
         I_e = np.asarray(I_e, dtype=float)
@@ -172,6 +193,18 @@ RIGHT = [
         return np.clip(1000.0 * (np.asarray(I_e, dtype=float) - I_rh) / (C_m * (u_th - u_reset)), 0.0, None)
         """)),
     ("shunting_effect", "capitals and spaces", 'shunting_effect = " Subtractive "\n'),
+    ("rheobase_shift", "numerically: first current that fires, 0.01 pA grid", """
+_I = np.arange(0.0, 1000.0, 0.01)
+_first = lambda g: _I[lif_rate(_I, C_m, g, u_rest, u_th, u_reset) > 0][0]
+rheobase_shift = _first(g_l + 10.0) - _first(g_l)
+"""),
+    ("rheobase_shift", "an integer numpy scalar", "rheobase_shift = np.int64(150)\n"),
+    ("slope_ratio", "from the large-current lines", """
+_s = [lif_rate_linear(2000.0, C_m, g_l + g, u_rest, u_th, u_reset) - lif_rate_linear(1900.0, C_m, g_l + g, u_rest, u_th, u_reset)
+      for g in (30.0, 0.0)]
+slope_ratio = _s[0] / _s[1]
+"""),
+    ("slope_ratio", "by reasoning: a one-element array", "slope_ratio = np.array([1.0])\n"),
     ("lif_model", "time constant as a subexpression, no refractory flag", model("""
         du/dt = -(u - u_rest)/tau_m - g_i*(u - E_i)/C_m + I/C_m : volt
         tau_m = C_m/g_l : second

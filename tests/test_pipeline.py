@@ -457,6 +457,28 @@ def test_feedback_shows_no_hidden_tests(course, student, notebook_id):
         assert lines[0] in shown, "feedback page lacks the visible test code (page format changed?)"
 
 
+@pytest.mark.pipeline
+@pytest.mark.parametrize("student", STUDENTS)
+@pytest.mark.parametrize("notebook_id", NB_IDS)
+def test_rubrics_reach_formgrader_but_not_feedback(course, student, notebook_id):
+    """coursekit/preprocessors/clear_rubrics.py end to end: the autograded notebook (what Formgrader shows) has the rubrics
+    and graders-only answers; the feedback page shows the rubric cells without them."""
+    assert course.feedback.returncode == 0, course.feedback.stderr[-3000:]
+    source = read_nb(course.root / "source" / rel.ASSIGNMENT_ID / f"{notebook_id}.ipynb")
+    regions = [c.source for c in source.cells if "BEGIN MARK SCHEME" in c.source]
+    if not regions:
+        pytest.skip(f"{notebook_id} has no rubric")
+    graded = read_nb(course.root / "autograded" / student / rel.ASSIGNMENT_ID / f"{notebook_id}.ipynb")
+    graded_text = "\n".join(c.source for c in graded.cells)
+    assert graded_text.count("BEGIN MARK SCHEME") == len(regions), "Formgrader's notebook lacks rubrics"
+    page = (course.root / "feedback" / student / rel.ASSIGNMENT_ID / f"{notebook_id}.html").read_text(encoding="utf-8")
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    for marker in ("MARK SCHEME", "Rubric for", "graders only):", "Worked derivation"):
+        assert marker not in text, f"feedback for {student} shows {marker!r}"
+    if any("shown to graders only" in r for r in regions):
+        assert "shown to graders only" in text, "feedback page lacks the rubric cells (page format changed?)"
+
+
 # ------------------------------------------------------------------ hangs
 @pytest.fixture(scope="module")
 def hang_run(course):

@@ -1,5 +1,9 @@
 """``OverwriteCellsKeepHiddenTests``: nbgrader's OverwriteCells without the false checksum warning.
 
+Hidden tests and rubrics (:mod:`coursekit.preprocessors.clear_rubrics`) are both
+stored in the gradebook and cleared from the release; an untouched released
+cell gets them back quietly.
+
 ``nbgrader_config.py`` puts it in ``Autograde.sanitize_preprocessors`` in place
 of nbgrader's ``OverwriteCells`` (nbgrader issue #1961, open in 0.9.6).
 """
@@ -12,6 +16,8 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader import utils as nbgrader_utils
 from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import ClearHiddenTests, OverwriteCells
+
+from coursekit.preprocessors.clear_rubrics import strip_rubrics
 
 __all__ = ["OverwriteCellsKeepHiddenTests", "strip_hidden_tests"]
 
@@ -53,7 +59,8 @@ class OverwriteCellsKeepHiddenTests(OverwriteCells):
     stored source (nbgrader issue #1961, open in 0.9.6).
 
     This subclass first restores the stored source when the submitted source is
-    exactly the released one (stored source minus its hidden-test regions) -- the
+    exactly the released one (stored source minus its hidden-test and rubric
+    regions) -- the
     same restoration ``OverwriteCells`` performs -- and then runs the stock
     checks. A cell that a student really edited still differs, so it is still
     reported and overwritten.
@@ -71,8 +78,8 @@ class OverwriteCellsKeepHiddenTests(OverwriteCells):
                 and stored.locked
                 and stored.cell_type == cell.cell_type
                 and cell.source != stored.source
-                and cell.source == strip_hidden_tests(stored.source, parent=self)
+                and cell.source == strip_rubrics(strip_hidden_tests(stored.source, parent=self), parent=self)
             ):
-                self.log.debug("Restoring hidden tests of cell %s", grade_id)
+                self.log.debug("Restoring the hidden tests or rubric of cell %s", grade_id)
                 cell.source = stored.source
         return super().preprocess_cell(cell, resources, cell_index)

@@ -164,8 +164,8 @@ def ch_explorer(ch_rate_fn: Callable, lif_rate_fn: Callable, *,
 
     axis = np.linspace(0.0, g_e_max, _N_POINTS)
     fig, (ax_ch, ax_lif) = live_figure(1, 2, figsize=(9.0, 3.6), sharex=True)
-    panels = ((ax_ch, ch, "Carandini-Heeger: shunting divides"),
-              (ax_lif, lif, "LIF neuron: shunting subtracts"))
+    panels = ((ax_ch, ch, "Carandini-Heeger rate (your ch_rate)"),
+              (ax_lif, lif, "LIF neuron, same conductances (your lif_rate)"))
     artists = {}
     for ax, fn, title in panels:
         for shunt in g_i_family:

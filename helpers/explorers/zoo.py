@@ -145,7 +145,7 @@ def zoo_explorer(conductance_fns, mg_block_fn, current_fn, synapse: str = "NMDA"
     (own_u,) = ax_u.plot([], [], color="C2", lw=1.5, label="your functions")
     rest_line = ax_u.axhline(U_REST, color="0.8", lw=0.8, zorder=0)
     ax_g.set_ylabel("g (nS)")
-    ax_i.set_ylabel("I_syn (pA)")
+    ax_i.set_ylabel("I_syn (pA), + = inward")
     ax_u.set_ylabel("u (mV)")
     ax_u.set_xlabel("time (ms)")
     ax_i.axhline(0.0, color="0.8", lw=0.8, zorder=0)
