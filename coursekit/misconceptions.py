@@ -198,6 +198,20 @@ CATALOGUE: tuple[Misconception, ...] = (
        r"the shunt sits in the denominator"),
     _m("ch-rate-formula", "Carandini-Heeger rate not m [g_e E_e/(g_e + g_i + g_m)]_+^2",
        r"^ch_rate .*(expected \(650/20\)\^2|it should be m \[g_e E_e)"),
+    # -- 06 c): the numbers behind the verdict on shunting ---------------------------------------------
+    _m("rheobase-not-shift", "gave the rheobase with the shunt, not how far the shunt moves it",
+       r"^rheobase_shift is .*the whole rheobase with the shunt"),
+    _m("shunt-injects-no-current", "a shunt (E_i = u_rest) moves nothing because it injects no current at rest",
+       r"^rheobase_shift is 0 pA, but the shunt adds g_i to the leak"),
+    _m("current-na", "current in nA: nS x mV is pA", r"^rheobase_shift is .*that is the shift in nA"),
+    _m("driving-force-from-zero", "driving force measured from 0 mV instead of from rest",
+       r"^rheobase_shift is .*the rheobase is the current at which u_inf reaches u_th"),
+    _m("not-a-number", "a string or another object where a number was asked for",
+       r"^(rheobase_shift|slope_ratio) is a string", kind="code"),
+    _m("shunt-divides-slope", "the shunt divides the large-input slope of the LIF f-I curve (it leaves it unchanged)",
+       r"^slope_ratio is .*, a smaller slope with the shunt"),
+    _m("slope-changed-by-shunt", "the shunt steepens the large-input slope of the LIF f-I curve (it leaves it unchanged)",
+       r"^slope_ratio is .*, a larger slope with the shunt"),
 )
 
 #: Titles of the identifiers the checks of helpers.grading pass themselves.

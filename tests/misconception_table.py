@@ -132,4 +132,13 @@ EXPECTED: dict[tuple[int, str, str], str] = {
     (6, 'lif_rate', 'rate kept where the formula is positive: fires far below the rheobase with t_ref'): 'fires-below-rheobase',
     (6, 'lif_rate', 'ndmin=1 unless a Python float: a 1-element array for an int'): 'shape-of-result',
     (6, 'ch_rate', 'early return 0.0 for g_e == 0 ignores an array g_i'): 'shape-of-result',
+    (6, 'rheobase_shift', 'the new rheobase, not its shift'): 'rheobase-not-shift',
+    (6, 'rheobase_shift', "no shift: 'the shunt injects no current'"): 'shunt-injects-no-current',
+    (6, 'rheobase_shift', 'in nA'): 'current-na',
+    (6, 'rheobase_shift', 'driving force from 0 mV, not from rest'): 'driving-force-from-zero',
+    (6, 'rheobase_shift', 'a string'): 'not-a-number',
+    (6, 'slope_ratio', 'divisive guess g_l / (g_l + g_i)'): 'shunt-divides-slope',
+    (6, 'slope_ratio', 'Carandini-Heeger factor (g_l / (g_l + g_i))^2'): 'shunt-divides-slope',
+    (6, 'slope_ratio', 'ratio of the rheobases'): 'slope-changed-by-shunt',
+    (6, 'slope_ratio', 'slopes of the exact curves at 160 and 660 pA, just above the rheobases'): 'shunt-divides-slope',
 }
