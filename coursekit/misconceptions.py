@@ -164,7 +164,8 @@ CATALOGUE: tuple[Misconception, ...] = (
     _m("tau-ignores-synapse", "the open synapse does not shorten tau' = C_m/(total conductance)",
        r"the open synapse halves the time constant|should halve tau'"),
     _m("inhibition-not-conductance", "inhibition left out of tau' or subtracted: every open conductance shortens it",
-       r"adds to the total conductance just like g_e"),
+       r"adds to the total conductance just like g_e"
+       r"|^membrane_time_constant failed a check: with an inhibitory conductance g_i"),
     _m("tau-formula", "tau' not C_m over the total conductance (C_m hard-coded?)",
        r"tau' is proportional to C_m|it should be C_m / \(g_m"),
     _m("rest-taken-as-zero", "u_rest ignored: the lecture's rest = 0", r"the membrane stays at u_rest"),

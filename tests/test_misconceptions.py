@@ -176,7 +176,7 @@ def test_feedback_shows_no_identifier(tmp_path):
     from nbgrader.preprocessors import ClearHiddenTests
     from traitlets.config import Config
 
-    from coursekit.release import ShortenTestTracebacks
+    from coursekit.preprocessors.shorten_tracebacks import ShortenTestTracebacks
 
     formgrader = Path(gf.__file__).resolve().parents[1] / "server_extensions" / "formgrader"
     config = Config()
