@@ -410,7 +410,7 @@ c.AssignLatePenalties.plugin_class = OnePointPerStartedHour
 #: JupyterLab settings of both environments: no news or update checks (nothing leaves the machine,
 #: no pop-up covers the notebook).
 LAB_OVERRIDES = {
-    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
 }
 
 
