@@ -46,7 +46,6 @@ sys.path.insert(0, str(REPO / "tests" / "browser"))
 
 STUDENTS = int(os.environ.get("SYNAPSES_HUB_LOAD_STUDENTS", "20"))
 DEADLINE = float(os.environ.get("SYNAPSES_HUB_LOAD_DEADLINE", "900"))
-ROOT = Path(os.environ.get("SYNAPSES_HUB_LOAD_ROOT", "/srv/synapses-hub-load"))
 NOTEBOOK = "04_saturation.ipynb"
 REQUEST_TIMEOUT = 300
 
@@ -158,7 +157,7 @@ def run() -> dict:
     from coursekit.sample_class import _fill_answers
 
     figures: dict = {"students": STUDENTS}
-    hub = hd.TestHub(root=ROOT, students=STUDENTS)
+    hub = hd.TestHub(root=hd.LOAD_ROOT, students=STUDENTS)
     t_setup = time.monotonic()
     try:
         hub.start()

@@ -282,40 +282,56 @@ def build_envs(hub: Hub) -> None:
                          "(apt-get install python3.11-venv), or set SYNAPSES_HUB_PYTHON")
     hub.envs.mkdir(parents=True, exist_ok=True)
     os.chmod(hub.envs, 0o755)
-    for kind in ("student", "instructor"):
-        venv = hub.envs / kind
-        stamp = venv / ".synapses-env"
-        key = env_key(kind)
-        if stamp.exists() and stamp.read_text() == key:
-            say(f"{kind} environment up to date: {venv}")
-            continue
-        start = time.monotonic()
-        say(f"building the {kind} environment in {venv} (a few minutes the first time) ...")
-        shutil.rmtree(venv, ignore_errors=True)
-        run([BASE_PYTHON, "-m", "venv", venv])
-        if kind == "student":
-            student_env = REPO / "dist" / "student-env"
-            run([sys.executable, "-m", "coursekit", "student-env", "--out", student_env], cwd=REPO,
-                stdout=subprocess.DEVNULL)
-            _pip(venv, "-r", "requirements.txt", hub_pin(), cwd=student_env)
-            jupyter = venv / "bin" / "jupyter"
-            for ext in STUDENT_DISABLED_SERVER:
-                run([jupyter, "server", "extension", "disable", "--sys-prefix", ext],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for ext in STUDENT_DISABLED_LAB:
-                run([jupyter, "labextension", "disable", "--level=sys_prefix", ext],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            os.chmod(venv, 0o755)
-        else:
-            with_wheel = hub.envs / "wheels"
-            shutil.rmtree(with_wheel, ignore_errors=True)
-            run([venv / "bin" / "python", "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", with_wheel, REPO],
-                stdout=subprocess.DEVNULL)
-            (wheel,) = with_wheel.glob("synapses_course-*.whl")
-            _pip(venv, "-r", REPO / "requirements.txt", wheel)
-            shutil.rmtree(with_wheel, ignore_errors=True)
-        stamp.write_text(key)
-        say(f"{kind} environment built in {time.monotonic() - start:.0f} s")
+    # both at once: pip spends much of its time waiting for downloads and disk
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for future in [pool.submit(_build_env, hub, kind) for kind in ("student", "instructor")]:
+            future.result()
+    _env_permissions(hub)
+
+
+def _build_env(hub: Hub, kind: str) -> None:
+    """Build one environment (``student`` or ``instructor``) unless its stamp matches."""
+    venv = hub.envs / kind
+    stamp = venv / ".synapses-env"
+    key = env_key(kind)
+    if stamp.exists() and stamp.read_text() == key:
+        say(f"{kind} environment up to date: {venv}")
+        return
+    start = time.monotonic()
+    say(f"building the {kind} environment in {venv} (a few minutes the first time) ...")
+    shutil.rmtree(venv, ignore_errors=True)
+    run([BASE_PYTHON, "-m", "venv", venv])
+    if kind == "instructor":  # staff only from the start: it will hold the answers
+        os.chown(venv, 0, grp.getgrnam(STAFF_GROUP).gr_gid)
+        os.chmod(venv, 0o750)
+    if kind == "student":
+        student_env = REPO / "dist" / "student-env"
+        run([sys.executable, "-m", "coursekit", "student-env", "--out", student_env], cwd=REPO,
+            stdout=subprocess.DEVNULL)
+        _pip(venv, "-r", "requirements.txt", hub_pin(), cwd=student_env)
+        jupyter = venv / "bin" / "jupyter"
+        for ext in STUDENT_DISABLED_SERVER:
+            run([jupyter, "server", "extension", "disable", "--sys-prefix", ext],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for ext in STUDENT_DISABLED_LAB:
+            run([jupyter, "labextension", "disable", "--level=sys_prefix", ext],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.chmod(venv, 0o755)
+    else:
+        with_wheel = hub.envs / "wheels"
+        shutil.rmtree(with_wheel, ignore_errors=True)
+        run([venv / "bin" / "python", "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", with_wheel, REPO],
+            stdout=subprocess.DEVNULL)
+        (wheel,) = with_wheel.glob("synapses_course-*.whl")
+        _pip(venv, "-r", REPO / "requirements.txt", wheel)
+        shutil.rmtree(with_wheel, ignore_errors=True)
+    stamp.write_text(key)
+    say(f"{kind} environment built in {time.monotonic() - start:.0f} s")
+
+
+def _env_permissions(hub: Hub) -> None:
     # the answers (helpers.references, coursekit) are for staff only; the group may be new (a reused env)
     os.chown(hub.envs / "instructor", 0, grp.getgrnam(STAFF_GROUP).gr_gid)
     os.chmod(hub.envs / "instructor", 0o750)

@@ -33,6 +33,10 @@ HUBCTL_PATH = REPO / "deploy" / "jupyterhub" / "hubctl.py"
 TEST_ROOT = Path(os.environ.get("SYNAPSES_HUB_TEST_ROOT", "/srv/synapses-hub-test"))
 TEST_ENVS = Path(os.environ.get("SYNAPSES_HUB_TEST_ENVS", "/var/cache/synapses-hub-test/envs"))
 ASSIGNMENT = "synapses"
+LOAD_ROOT = Path(os.environ.get("SYNAPSES_HUB_LOAD_ROOT", "/srv/synapses-hub-load"))
+KNOWN_ROOTS = (TEST_ROOT, LOAD_ROOT)
+#: Held while a test hub exists (the test and the load benchmark create the same Linux users).
+LOCK = Path("/run/lock/synapses-hub-test.lock")
 
 
 def load_hubctl():
@@ -45,8 +49,13 @@ def load_hubctl():
 hubctl = load_hubctl()
 
 
-def missing_requirements() -> str | None:
-    """Why the hub tests cannot run here (one sentence), or None."""
+def in_ci() -> bool:
+    """True when the environment says CI (as in the browser suite's conftest)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def cannot_run() -> str | None:
+    """Why the hub tests can never run on this machine (skip), or None: not root, no sandbox."""
     if os.geteuid() != 0:
         return "the hub tests create Linux users and run servers as them, which needs root"
     from coursekit import sandbox
@@ -54,6 +63,19 @@ def missing_requirements() -> str | None:
     reason = sandbox.unavailable_reason()
     if reason:
         return f"autograding in the hub needs the course's sandbox: {reason}"
+    return None
+
+
+def missing_requirements() -> str | None:
+    """Why the hub tests cannot run here (one sentence), or None."""
+    reason = cannot_run()
+    if reason:
+        return reason
+    return missing_tools()
+
+
+def missing_tools() -> str | None:
+    """A missing system tool (installable: .ci/run installs them), or None."""
     for tool in ("useradd", "userdel", "runuser", "npm"):
         if not any(Path(d, tool).exists() for d in ("/usr/sbin", "/usr/bin", "/sbin", "/bin")):
             return f"{tool} is missing (Debian: passwd, util-linux, npm)"
@@ -95,8 +117,15 @@ class TestHub:
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> "TestHub":
-        if self.hub.state_file.exists():  # a previous run that was killed: clean up first
-            hubctl.down(self.hub, keep_envs=True)
+        # One test hub at a time on this machine (the user names are global): other runs wait here.
+        import fcntl
+
+        LOCK.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = open(LOCK, "w")
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        for root in KNOWN_ROOTS:  # a previous run that was killed: clean up first
+            if (root / "state.json").exists():
+                hubctl.down(hubctl.Hub(root, self.hub.envs), keep_envs=True)
         self.port = free_port_block()
         hubctl.up(self.hub, port=self.port, n_students=self.n_students)
         self.url = self.hub.url
@@ -105,7 +134,12 @@ class TestHub:
         return self
 
     def stop(self) -> None:
-        hubctl.down(self.hub, keep_envs=True)
+        try:
+            hubctl.down(self.hub, keep_envs=True)
+        finally:
+            if getattr(self, "_lock", None) is not None:
+                self._lock.close()
+                self._lock = None
 
     def restart(self) -> None:
         hubctl.stop_hub(self.hub)
