@@ -598,6 +598,7 @@ def down(hub: Hub, keep_envs: bool = False) -> None:
         url = hub.url
     except (OSError, KeyError, ValueError):
         pass
+    users = list(hub.state().get("users", []))
     stop_hub(hub)
     remove_users(hub)
     for child in hub.root.iterdir() if hub.root.exists() else []:
@@ -613,8 +614,8 @@ def down(hub: Hub, keep_envs: bool = False) -> None:
         hub.root.rmdir()
     except OSError:
         pass
-    say(f"stopped the hub{f' at {url}' if url else ''}, removed its users, processes and {hub.root}"
-        + (f" (kept {hub.envs})" if keep_envs else ""))
+    say(f"stopped the hub{f' at {url}' if url else ''}; removed its users ({', '.join(users) or 'none'}), "
+        f"their processes and {hub.root}" + (f" (kept {hub.envs})" if keep_envs else ""))
 
 
 def status(hub: Hub) -> None:

@@ -5,7 +5,7 @@ unless ``SYNAPSES_HUB_TEST_ROOT`` says otherwise) on free loopback ports, with
 real Linux users, and ``down`` removes them, their processes and the root again.
 The two built Python environments are kept in ``/var/cache/synapses-hub-test``
 (``SYNAPSES_HUB_TEST_ENVS``) and reused while the pins and the course packages
-are unchanged; building them costs about 3-4 minutes the first time.
+are unchanged; building them (in parallel) takes about 2 minutes the first time.
 
 Browser helpers log a user in through the hub's login form and click through
 JupyterLab's *Nbgrader > Assignment List* panel and the Formgrader pages, the

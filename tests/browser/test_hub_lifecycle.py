@@ -135,6 +135,7 @@ def tree_digest(folder: Path) -> str:
 
 
 # ---------------------------------------------------------------- the lifecycle
+@pytest.mark.timeout(1800)  # the first run builds both environments (about 2 minutes) in the fixture
 def test_release_fetch_submit_grade_feedback(hub, chromium, shots):
     t0 = time.monotonic()
     course = hub.hub.course
@@ -180,7 +181,10 @@ def test_release_fetch_submit_grade_feedback(hub, chromium, shots):
         fetched = hub.hub.home(student) / hd.ASSIGNMENT
         assert sorted(p.name for p in fetched.glob("*.ipynb")) == NOTEBOOKS
         assert fetched.stat().st_uid == hd.hubctl.pwd.getpwnam(student).pw_uid, "fetched files not the student's"
-        # students cannot read the answers
+        # students cannot read the answers; their environment has none
+        student_site = next((hub.hub.envs / "student" / "lib").glob("python3*/site-packages"))
+        assert (student_site / "helpers").is_dir() and not (student_site / "helpers" / "references").exists()
+        assert not (student_site / "coursekit").exists()
         assert not hub.can_read(student, course / "source" / hd.ASSIGNMENT / NOTEBOOK), \
             f"{student} can read the instructor's source notebooks"
         assert hub.as_user(student, ["ls", hub.hub.envs / "instructor"]).returncode != 0, \
