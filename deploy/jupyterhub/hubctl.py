@@ -542,6 +542,14 @@ def stop_hub(hub: Hub, timeout: float = 30.0) -> None:
             kill_pids([p.pid for p in proxies])
         except psutil.Error:
             pass
+    # a proxy left behind by a hub that was killed (SIGKILL): JupyterHub records its pid
+    proxy_pid = hub.hubdir / "jupyterhub-proxy.pid"
+    try:
+        pid = int(proxy_pid.read_text().strip())
+        if "configurable-http-proxy" in " ".join(psutil.Process(pid).cmdline()):
+            kill_pids([pid])
+    except (OSError, ValueError, psutil.Error):
+        pass
     state = hub.state()
     state.get("pids", {}).pop("hub", None)
     hub.save_state(state)
