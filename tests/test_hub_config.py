@@ -12,6 +12,7 @@ import asyncio
 import importlib.util
 import json
 import types
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,10 @@ def test_password_authenticator(loaded):
     auth = cls(config=config)
 
     def check(user, password):
-        return asyncio.run(auth.authenticate(None, {"username": user, "password": password}))
+        # a thread of its own: Playwright's sync API (browser tests in the same session) keeps a loop running here
+        coro = auth.authenticate(None, {"username": user, "password": password})
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coro).result()
 
     assert check("syn-student1", "learn") == "syn-student1"
     assert check("syn-instructor", "teach") == "syn-instructor"
