@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 WORKERS ?= 2
 SCHEDULER ?=
 
-.PHONY: help venv test test-fast grade report lab release student-env bench clean
+.PHONY: help venv test test-fast grade report lab release student-env bench clean hub hub-down
 
 help:
 	@echo "make grade    run the instructor pipeline on the sample class (ends with reports/synapses.html)"
@@ -22,6 +22,8 @@ help:
 	@echo "make release  regenerate helpers/data/reference_curves.npz and release/ from source/"
 	@echo "make student-env  build dist/student-env/: what students get (no answers)"
 	@echo "make bench    run the benchmarks in benchmarks/"
+	@echo "make hub      start the course's JupyterHub (root): real users, exchange, Formgrader; prints URL and users"
+	@echo "make hub-down stop the hub and remove its users, processes and files"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +56,17 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# The course's JupyterHub on this machine (deploy/jupyterhub/; run as root).
+HUB_ROOT ?= /srv/synapses-hub
+HUB_PORT ?= 8765
+HUB_STUDENTS ?= 2
+
+hub: $(STAMP)
+	$(BIN)/python deploy/jupyterhub/hubctl.py up --root $(HUB_ROOT) --port $(HUB_PORT) --students $(HUB_STUDENTS)
+
+hub-down: $(STAMP)
+	$(BIN)/python deploy/jupyterhub/hubctl.py down --root $(HUB_ROOT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -658,8 +658,13 @@ def _drop_capabilities() -> None:
         raise _oserror("capset")
 
 
-def _landlock(policy: Policy, abi: int, fds: list[tuple[int, bool, int]]) -> None:
-    """Create the ruleset, add the path rules held in ``fds`` and restrict this thread."""
+def _landlock_ruleset(policy: Policy, abi: int, fds: list[tuple[int, bool, int]]) -> int:
+    """Create the ruleset and add the path rules held in ``fds``; return the ruleset's descriptor.
+
+    Built before the rlimits: a policy may hold more paths than :attr:`Policy.open_files` (the
+    read paths of a non-editable install list site-packages entry by entry, without
+    ``helpers/references``), and every path is an open descriptor until its rule is added.
+    """
     libc = _get_libc()
     handled_fs = _FS_ACCESS_BY_ABI[max(k for k in _FS_ACCESS_BY_ABI if k <= abi)]
     attr = _RulesetAttr(handled_fs, 0, 0)
@@ -682,10 +687,16 @@ def _landlock(policy: Policy, abi: int, fds: list[tuple[int, bool, int]]) -> Non
             if libc.syscall(ctypes.c_long(SYS_landlock_add_rule), ctypes.c_int(ruleset),
                             ctypes.c_int(LANDLOCK_RULE_PATH_BENEATH), ctypes.byref(rule), ctypes.c_uint32(0)) != 0:
                 raise _oserror("landlock_add_rule")
-        if libc.syscall(ctypes.c_long(SYS_landlock_restrict_self), ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
-            raise _oserror("landlock_restrict_self")
-    finally:
+    except BaseException:
         os.close(ruleset)
+        raise
+    return ruleset
+
+
+def _landlock_restrict(ruleset: int) -> None:
+    """Restrict this thread to the ruleset (irrevocable)."""
+    if _get_libc().syscall(ctypes.c_long(SYS_landlock_restrict_self), ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
+        raise _oserror("landlock_restrict_self")
 
 
 def _bpf_stmt(code: int, k: int) -> tuple[int, int, int, int]:
@@ -781,8 +792,10 @@ def _install_seccomp(policy: Policy) -> None:
 def apply(policy: Policy) -> None:
     """Sandbox the calling process irrevocably (see the module docstring for the layers).
 
-    Order: open the policy paths, rlimits (and ``SIGXFSZ`` ignored),
-    ``PR_SET_NO_NEW_PRIVS``, capabilities dropped, Landlock (filesystem,
+    Order: open the policy paths and build the Landlock ruleset from them
+    (their descriptors are closed then, so a policy may hold more paths than
+    ``open_files``), rlimits (and ``SIGXFSZ`` ignored),
+    ``PR_SET_NO_NEW_PRIVS``, capabilities dropped, Landlock enforced (filesystem,
     TCP unless ``policy.network``, scopes), seccomp. There is no way back.
 
     Parameters
@@ -805,22 +818,30 @@ def apply(policy: Policy) -> None:
         raise SandboxUnavailable(f"apply() must run in a single-threaded process, and this one has {threads} threads.")
 
     fds = []
+    ruleset = None
     try:
         for paths, access in ((policy.read, _FS_ACCESS_READ), (policy.write, _FS_ACCESS_ALL)):
             for path in paths:
                 fd, is_dir = _open_path(path)
                 fds.append((fd, is_dir, access))
         try:
+            # the ruleset holds the rules; the path descriptors are closed before the open-files limit
+            ruleset = _landlock_ruleset(policy, abi, fds)
+            for fd, _, _ in fds:
+                os.close(fd)
+            fds = []
             _apply_limits(policy)
             _prctl(PR_SET_NO_NEW_PRIVS, 1, what="prctl(PR_SET_NO_NEW_PRIVS)")
             _drop_capabilities()
-            _landlock(policy, abi, fds)
+            _landlock_restrict(ruleset)
             _install_seccomp(policy)
         except (OSError, ValueError) as exc:
             raise SandboxUnavailable(f"the sandbox could not be applied: {exc}.") from None
     finally:
         for fd, _, _ in fds:
             os.close(fd)
+        if ruleset is not None:
+            os.close(ruleset)
 
 
 # ---------------------------------------------------------------------------

@@ -153,9 +153,9 @@ def _pyproject_pins() -> dict[str, dict[str, str]]:
 
 
 def test_pyproject_audiences_pin_exactly_the_lock_file(requirements):
-    """requirements.txt (the lock file) = students' run-time + lab + instructor + dev, same versions."""
+    """requirements.txt (the lock file) = students' run-time + lab + instructor + dev + hub, same versions."""
     groups = _pyproject_pins()
-    assert set(groups) == {"runtime", "lab", "instructor", "dev"}
+    assert set(groups) == {"runtime", "lab", "instructor", "dev", "hub"}
     union: dict[str, str] = {}
     for group, pins in groups.items():
         for name, version in pins.items():

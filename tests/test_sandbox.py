@@ -164,6 +164,26 @@ def test_seccomp_program_builds_for_both_machines():
 
 
 @needs_sandbox
+def test_more_policy_paths_than_open_files(scratch, tmp_path):
+    """A non-editable install lists site-packages entry by entry (hubctl's instructor environment):
+    a policy with more paths than ``open_files`` must still apply (each path is an open descriptor
+    until its rule is in the ruleset), and the paths stay readable, nothing else."""
+    many = tmp_path / "many"
+    many.mkdir()
+    paths = []
+    for i in range(400):
+        (many / f"f{i}.txt").write_text(str(i))
+        paths.append(str(many / f"f{i}.txt"))
+    (tmp_path / "outside.txt").write_text("no")
+    policy = Policy(read=runtime_read_paths() + tuple(paths), write=(str(scratch),), open_files=64)
+    result, proc = run_sandboxed(f"""
+        report(inside=attempt(lambda: open({paths[399]!r}).read()),
+               outside=attempt(lambda: open({str(tmp_path / 'outside.txt')!r}).read()))
+    """, scratch, policy=policy)
+    assert result == {"inside": "ok:'399'", "outside": ACCESS}, proc.stderr
+
+
+@needs_sandbox
 def test_launcher_runs_true(scratch):
     proc = subprocess.run(command(["true"], Policy(read=runtime_read_paths(), write=(str(scratch),))),
                           cwd=scratch, capture_output=True, text=True, timeout=60)
