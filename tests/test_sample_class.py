@@ -263,3 +263,11 @@ def test_course_root_is_filled_in_only_when_written(tmp_path, built):
     text = "".join(c.source for c in filled.cells)
     assert sc.COURSE_ROOT not in text and f"{tmp_path.resolve()}/helpers/grading.py" in text
     assert sc.COURSE_ROOT in "".join(c.source for c in sub.notebooks[name].cells), "the input was changed"
+
+
+def test_an_answer_computed_with_a_reexported_function_is_expected_to_fail_with_it(built):
+    """06's slope_ratio is measured with lif_rate: when lif_rate is a (refused) re-export, it fails too."""
+    last = NOTEBOOKS[-1].removesuffix(".ipynb")
+    expected = built["sample-reexport"].expect_zero[last]
+    assert {"test_lif_rate", "test_slope_ratio"} <= expected
+    assert "test_shunting_effect" not in expected and "test_rheobase_shift" not in expected
