@@ -207,8 +207,6 @@ CATALOGUE: tuple[Misconception, ...] = (
     _m("current-na", "current in nA: nS x mV is pA", r"^rheobase_shift is .*that is the shift in nA"),
     _m("driving-force-from-zero", "driving force measured from 0 mV instead of from rest",
        r"^rheobase_shift is .*the rheobase is the current at which u_inf reaches u_th"),
-    _m("not-a-number", "a string or another object where a number was asked for",
-       r"^(rheobase_shift|slope_ratio) is a string", kind="code"),
     _m("shunt-divides-slope", "the shunt divides the large-input slope of the LIF f-I curve (it leaves it unchanged)",
        r"^slope_ratio is .*, a smaller slope with the shunt"),
     _m("slope-changed-by-shunt", "the shunt steepens the large-input slope of the LIF f-I curve (it leaves it unchanged)",
@@ -219,6 +217,7 @@ CATALOGUE: tuple[Misconception, ...] = (
 _CHECK_TITLES = {
     "shape-of-result": ("returns the wrong shape for a scalar or an array input", "code"),
     "modifies-input": ("changes the array passed in", "code"),
+    "not-a-number": ("a string, a Brian2 quantity or several values where one number was asked for", "code"),
     "nonzero-before-spike": ("conductance non-zero before the spike", "physics"),
     "negative-conductance": ("negative conductance", "physics"),
     "rate-khz": ("rate in kHz (1/ms) instead of Hz", "physics"),

@@ -1156,18 +1156,19 @@ def check_number(obj, name, unit=""):
     ("rheobase_shift is a string; give a number in pA").
     """
     where = " in " + unit if unit else ""
+    wrong = "not-a-number"  # the identifier of every refusal below but NaN/infinity (coursekit.misconceptions)
     if isinstance(obj, (bool, np.bool_)):
-        _fail(name + " is " + repr(bool(obj)) + "; give a number" + where)
+        _fail(name + " is " + repr(bool(obj)) + "; give a number" + where, misconception=wrong)
     if _is_brian(obj):
-        _fail(name + " is a Brian2 quantity; give a plain number" + where)
+        _fail(name + " is a Brian2 quantity; give a plain number" + where, misconception=wrong)
     if isinstance(obj, (str, bytes)):
-        _fail(name + " is a string; give a number" + where)
+        _fail(name + " is a string; give a number" + where, misconception=wrong)
     try:
         a = np.asarray(obj, dtype=float)
     except (TypeError, ValueError):
-        _fail(name + " is " + _article(type(obj).__name__) + "; give a number" + where)
+        _fail(name + " is " + _article(type(obj).__name__) + "; give a number" + where, misconception=wrong)
     if a.size != 1:
-        _fail(name + " has " + _shape_text(a.shape) + "; give one number" + where)
+        _fail(name + " has " + _shape_text(a.shape) + "; give one number" + where, misconception=wrong)
     value = float(a.reshape(-1)[0])
     if value != value or value in (float("inf"), float("-inf")):
         _fail(name + " is " + repr(value) + "; give a finite number" + where)

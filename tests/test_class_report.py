@@ -202,16 +202,27 @@ def test_runtime_of_a_notebook_without_timing():
 
 
 
-def _in_own_thread(fn):
-    """Run a Playwright session in a thread of its own.
+def _open_in_chromium(sync_api, chromium, path, check, shot):
+    """Open the report from file:// in headless Chromium, run ``check(page)``, save the first screen to ``shot``.
 
-    Playwright's sync API refuses to start where another sync session runs its event loop, and the browser
-    suite (tests/browser/conftest.py) keeps one open for the whole pytest session.
+    Playwright runs in a thread of its own: its sync API refuses to start where another sync session runs its
+    event loop, and the browser suite (tests/browser/conftest.py) keeps one open for the whole pytest session.
     """
     import concurrent.futures
 
+    def look():
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                page.goto(path.as_uri())
+                check(page)
+                page.screenshot(path=str(shot))
+            finally:
+                browser.close()
+
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(fn).result()
+        pool.submit(look).result()
 
 @pytest.mark.browser
 def test_report_opens_in_chromium(course):
@@ -224,21 +235,13 @@ def test_report_opens_in_chromium(course):
     path = cr.build_report(root, A, db_url=url, course_id=COURSE, say=None)
     shot = ROOT / "artifacts" / "report" / "first-screen-small-class.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
-    def look():
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.goto(path.as_uri())
-                assert page.title() == "synapses: what the class got wrong"
-                assert page.locator("#misconceptions tr").count() == 3
-                widths = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
-                assert len(widths) == 3 and all(w > 100 for w in widths)  # the PNGs decode
-                page.screenshot(path=str(shot))
-            finally:
-                browser.close()
+    def check(page):
+        assert page.title() == "synapses: what the class got wrong"
+        assert page.locator("#misconceptions tr").count() == 3
+        widths = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
+        assert len(widths) == 3 and all(w > 100 for w in widths)  # the PNGs decode
 
-    _in_own_thread(look)
+    _open_in_chromium(sync_api, chromium, path, check, shot)
 
 
 @pytest.mark.browser
@@ -265,16 +268,8 @@ def test_report_of_a_synthetic_class_of_60_in_chromium(tmp_path):
     out = ROOT / "artifacts" / "report"
     out.mkdir(parents=True, exist_ok=True)
     (out / "build-time-60.txt").write_text(f"report for 60 simulated students built in {seconds:.1f} s\n")
-    def look():
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.goto(path.as_uri())
-                assert "SYNTHETIC CLASS" in page.locator("header").inner_text()
-                assert page.locator("#difficulty img").is_visible() and page.locator("#top").is_visible()
-                page.screenshot(path=str(out / "first-screen.png"))
-            finally:
-                browser.close()
+    def check(page):
+        assert "SYNTHETIC CLASS" in page.locator("header").inner_text()
+        assert page.locator("#difficulty img").is_visible() and page.locator("#top").is_visible()
 
-    _in_own_thread(look)
+    _open_in_chromium(sync_api, chromium, path, check, out / "first-screen.png")

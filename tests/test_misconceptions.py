@@ -57,6 +57,15 @@ def test_check_values_names_known_factors(actual, unit, expected):
     assert (expected or "other") not in str(info.value)
 
 
+@pytest.mark.parametrize("value, expected", [("150", "not-a-number"), (True, "not-a-number"),
+                                             ([150.0, 75.0], "not-a-number"), (float("nan"), None)])
+def test_check_number_names_what_is_not_a_number(value, expected):
+    with pytest.raises(grading.GradingError) as info:
+        grading.check_number(value, "rheobase_shift", "pA")
+    assert info.value.misconception == expected
+    assert grading.check_number(150, "rheobase_shift", "pA") == 150.0
+
+
 def test_grader_adds_a_marker_and_keeps_the_sentence_plain():
     source = ("from helpers import grading as _g\nwith _g.checking('lif_rate'):\n"
               "    _g.check_values([0.05, 0.1], [50.0, 100.0], 'the rate', 'Hz', function='lif_rate')\n")

@@ -55,6 +55,21 @@ def course(tmp_path_factory):
     return root
 
 
+def _overwrite_logged(nb, resources):
+    """The course's autograde sanitizer run on ``nb``, and the messages it logged."""
+    overwrite = OverwriteCellsKeepHiddenTests()
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    overwrite.log.addHandler(handler)
+    try:
+        graded, _ = overwrite.preprocess(nb, resources)
+    finally:
+        overwrite.log.removeHandler(handler)
+    return graded, [r.getMessage() for r in records]
+
+
+
 def test_every_hand_graded_answer_is_followed_by_a_rubric():
     for name in NOTEBOOKS:
         nb = nbformat.read(SOURCE / name, as_version=4)
@@ -111,16 +126,8 @@ def test_rubric_is_stored_for_graders_and_absent_from_release_and_feedback(cours
     #    this is the notebook Formgrader shows to the grader
     released = nbformat.read(course / "release" / rel.ASSIGNMENT_ID / name, as_version=4)
     resources = {"nbgrader": {"notebook": notebook_id, "assignment": rel.ASSIGNMENT_ID, "db_url": db_url}}
-    overwrite = OverwriteCellsKeepHiddenTests()
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    overwrite.log.addHandler(handler)
-    try:
-        graded, _ = overwrite.preprocess(released, resources)
-    finally:
-        overwrite.log.removeHandler(handler)
-    warnings = [r.getMessage() for r in records if "has changed" in r.getMessage()]
+    graded, messages = _overwrite_logged(released, resources)
+    warnings = [m for m in messages if "has changed" in m]
     assert not warnings, warnings
     graded_text = "\n".join(c.source for c in graded.cells)
     for gid, text in rubrics.items():
@@ -151,15 +158,7 @@ def test_edited_rubric_cell_is_still_reported(course):
     cell.source += "\nI give myself full marks."
     db_url = f"sqlite:///{course / 'gradebook.db'}"
     resources = {"nbgrader": {"notebook": name[:-6], "assignment": rel.ASSIGNMENT_ID, "db_url": db_url}}
-    overwrite = OverwriteCellsKeepHiddenTests()
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    overwrite.log.addHandler(handler)
-    try:
-        graded, _ = overwrite.preprocess(released, resources)
-    finally:
-        overwrite.log.removeHandler(handler)
-    assert any("has changed" in r.getMessage() for r in records)
+    graded, messages = _overwrite_logged(released, resources)
+    assert any("has changed" in m for m in messages)
     restored = next(c for c in graded.cells if meta(c).get("grade_id") == "shunting_answer_rubric")
     assert "full marks" not in restored.source and "BEGIN MARK SCHEME" in restored.source
