@@ -65,7 +65,7 @@ import helpers
 from nbgrader import utils as nbgrader_utils
 from nbgrader.preprocessors import Execute
 
-from coursekit import misconceptions, plaindata, sandbox
+from coursekit import layout, misconceptions, plaindata, sandbox
 from coursekit.grader import Channel, ChannelClosed
 
 __all__ = ["TrustedExecute", "SandboxedKernelManager", "GraderProcess", "SandboxRefused",
@@ -76,7 +76,7 @@ HELPERS_DIR = Path(helpers.__file__).resolve().parent
 #: The instructor's package (this one): readable by the grader, never by the kernel.
 COURSEKIT_DIR = Path(__file__).resolve().parent
 #: Sub-packages of helpers that the student's kernel never gets.
-PRIVATE_PACKAGES = ("references",)
+PRIVATE_PACKAGES = layout.PRIVATE_PACKAGES
 
 
 class SandboxRefused(RuntimeError):
@@ -86,18 +86,23 @@ class SandboxRefused(RuntimeError):
 # ---------------------------------------------------------------------------
 # Scratch folders and the environment of sandboxed processes
 # ---------------------------------------------------------------------------
-def runtime_package(dest: Path) -> Path:
-    """Copy the run-time part of ``helpers`` (no references, no instructor code) to ``dest/helpers``."""
+def runtime_package(dest: Path, source: Path | None = None) -> Path:
+    """Copy the run-time part of ``helpers`` (no references, no instructor code) to ``dest/helpers``.
+
+    `source` is the ``helpers`` folder to copy (default: the one the grader imports,
+    :func:`coursekit.layout.runtime_source`).
+    """
+    source = Path(source or layout.runtime_source()).resolve()
     target = Path(dest) / "helpers"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
 
     def skip(directory: str, names: list[str]) -> set[str]:
         skipped = set(ignore(directory, names))
-        if Path(directory).resolve() == HELPERS_DIR:
+        if Path(directory).resolve() == source:
             skipped |= set(PRIVATE_PACKAGES)
         return skipped
 
-    shutil.copytree(HELPERS_DIR, target, ignore=skip)
+    shutil.copytree(source, target, ignore=skip)
     return target
 
 
@@ -403,11 +408,13 @@ class TrustedExecute(Execute):
             self.log.warning("Grading WITHOUT a sandbox (%s): student code runs with your rights", reason)
             return None, None
         base = sandbox.runtime_read_paths()
-        private = [HELPERS_DIR / name for name in PRIVATE_PACKAGES] + [COURSEKIT_DIR]
+        # the packages where the grader really imports them, and the answers out of the kernel's reach
+        # wherever either side finds them (coursekit.layout: editable elsewhere, wheel, conda)
+        private = layout.private_paths()
         kernel = sandbox.Policy(read=read_paths_without(base, private), write=(str(self._root / "kernel"),),
                                 memory=self.kernel_memory, file_size=self.file_size, open_files=256, processes=0,
                                 network=False)
-        grader = sandbox.Policy(read=tuple(base) + (str(HELPERS_DIR), str(COURSEKIT_DIR)), write=(str(self._root / "grader"),),
+        grader = sandbox.Policy(read=tuple(base) + layout.grader_read_paths(), write=(str(self._root / "grader"),),
                                 memory=self.grader_memory, file_size=self.file_size, open_files=256,
                                 processes=0, network=False)
         return kernel, grader
