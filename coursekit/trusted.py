@@ -65,7 +65,7 @@ import helpers
 from nbgrader import utils as nbgrader_utils
 from nbgrader.preprocessors import Execute
 
-from coursekit import layout, misconceptions, plaindata, sandbox
+from coursekit import layout, misconceptions, plaindata, preflight, sandbox
 from coursekit.grader import Channel, ChannelClosed
 
 __all__ = ["TrustedExecute", "SandboxedKernelManager", "GraderProcess", "SandboxRefused",
@@ -117,8 +117,13 @@ def read_paths_without(paths: tuple[str, ...] | list[str], excluded: list[Path])
     out: list[str] = []
 
     def add(path: Path) -> None:
-        if any(path == e for e in excluded):
+        if any(path == e or e in path.parents for e in excluded):
             return
+        if path.is_symlink():  # Landlock follows it: a venv's lib64 -> lib would grant all of lib again
+            real = path.resolve()
+            if any(real == e or e in real.parents or real in e.parents for e in excluded):
+                add(real)
+                return
         inside = [e for e in excluded if path in e.parents]
         if not inside or not path.is_dir() or path.is_symlink():
             out.append(str(path))
@@ -128,7 +133,7 @@ def read_paths_without(paths: tuple[str, ...] | list[str], excluded: list[Path])
 
     for p in paths:
         add(Path(p))
-    return tuple(out)
+    return tuple(dict.fromkeys(out))
 
 
 def _font_cache() -> list[str]:
@@ -438,6 +443,7 @@ class TrustedExecute(Execute):
         _t0 = time.perf_counter()
         try:
             self._kernel_policy, self._grader_policy = self._policies()
+            preflight.check(self)  # a grader that cannot run stops the run; never a student's zero
             self._grader = GraderProcess(self._root / "grader" / "g0", self._grader_policy)  # starts with the kernel
             self.kernel_manager_class = SandboxedKernelManager.bound(str(self._root / "kernel"),
                                                                      self._kernel_policy)
@@ -597,6 +603,8 @@ class TrustedExecute(Execute):
             return [_error("GraderTimeout", f"grading this cell took longer than {self._grader_budget():g} s "
                                             "(a student string or function that runs too long?)")]
         except (ChannelClosed, OSError, ValueError) as exc:
+            if grader is not None and not grader.ready:  # it never started: the machinery's failure, not the student's
+                raise preflight.GraderUnavailable(preflight.cause(grader, self._grader_policy, str(exc))) from None
             tail = grader.log_tail() if grader is not None else ""
             self.log.error("The grader stopped (%s); its log ends:\n%s", exc, tail)
             self._kill_grader()

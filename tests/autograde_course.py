@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "source" / "synapses"
@@ -114,3 +115,36 @@ def cell_errors(nb: nbformat.NotebookNode) -> dict[str, str]:
         if gid and errors:
             out[gid] = f"{errors[-1]['ename']}: {errors[-1]['evalue']}"
     return out
+
+
+def clone(tmp: Path) -> Path:
+    """A fresh ``git clone`` of this repository in `tmp`/clone (its committed state)."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    clone = tmp / "clone"
+    subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(clone)], check=True,
+                   capture_output=True, timeout=300)
+    return clone
+
+
+def wheel_env(tmp: Path, clone: Path) -> str:
+    """A copy of this environment with the course installed from a regular wheel (not editable)."""
+    dist = tmp / "dist"
+    # (build isolation: pyproject.toml's setuptools>=68, from pip's cache; the environment's own is older)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist),
+                            str(clone)], capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr[-3000:]
+    wheel = next(dist.glob("synapses_course-*.whl"))
+    env_dir = tmp / "wheelenv"
+    try:  # hard links: instant, and pip only adds and removes files
+        subprocess.run(["cp", "-al", sys.prefix, str(env_dir)], check=True, capture_output=True, timeout=600)
+    except subprocess.CalledProcessError:
+        shutil.rmtree(env_dir, ignore_errors=True)
+        shutil.copytree(sys.prefix, env_dir, symlinks=True)
+    python = str(env_dir / "bin" / "python")
+    for args in (["uninstall", "--yes", "--quiet", "synapses-course"],
+                 ["install", "--quiet", "--no-deps", "--no-index", str(wheel)]):
+        done = subprocess.run([python, "-m", "pip", *args], capture_output=True, text=True, timeout=600,
+                              env=env_for(python))
+        assert done.returncode == 0, done.stderr[-3000:]
+    return python
