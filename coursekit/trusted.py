@@ -113,8 +113,22 @@ def read_paths_without(paths: tuple[str, ...] | list[str], excluded: list[Path])
     excluded folder, which is left out. This matters when ``helpers`` is installed into site-packages
     (not editable): the kernel may read the Python environment but not ``helpers/references`` in it.
     """
+    return _cut(paths, excluded)[0]
+
+
+def listing_paths_without(paths: tuple[str, ...] | list[str], excluded: list[Path]) -> tuple[str, ...]:
+    """The folders :func:`read_paths_without` walked through to cut `excluded` out (for :attr:`sandbox.Policy.list`).
+
+    Python must list a ``sys.path`` folder (``site-packages``) to import from it; these may be listed,
+    their files not read.
+    """
+    return _cut(paths, excluded)[1]
+
+
+def _cut(paths, excluded) -> tuple[tuple[str, ...], tuple[str, ...]]:
     excluded = [Path(e).resolve() for e in excluded]
     out: list[str] = []
+    walked: list[str] = []
 
     def add(path: Path) -> None:
         if any(path == e or e in path.parents for e in excluded):
@@ -128,12 +142,13 @@ def read_paths_without(paths: tuple[str, ...] | list[str], excluded: list[Path])
         if not inside or not path.is_dir() or path.is_symlink():
             out.append(str(path))
             return
+        walked.append(str(path))
         for child in sorted(path.iterdir()):
             add(child)
 
     for p in paths:
         add(Path(p))
-    return tuple(dict.fromkeys(out))
+    return tuple(dict.fromkeys(out)), tuple(dict.fromkeys(walked))
 
 
 def _font_cache() -> list[str]:
@@ -416,7 +431,8 @@ class TrustedExecute(Execute):
         # the packages where the grader really imports them, and the answers out of the kernel's reach
         # wherever either side finds them (coursekit.layout: editable elsewhere, wheel, conda)
         private = layout.private_paths()
-        kernel = sandbox.Policy(read=read_paths_without(base, private), write=(str(self._root / "kernel"),),
+        kernel = sandbox.Policy(read=read_paths_without(base, private), list=listing_paths_without(base, private),
+                                write=(str(self._root / "kernel"),),
                                 memory=self.kernel_memory, file_size=self.file_size, open_files=256, processes=0,
                                 network=False)
         grader = sandbox.Policy(read=tuple(base) + layout.grader_read_paths(), write=(str(self._root / "grader"),),

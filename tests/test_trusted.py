@@ -268,6 +268,10 @@ def test_a_symlink_to_a_folder_with_the_answers_does_not_grant_them_again(tmp_pa
     assert str(env / "lib64") not in got and str(env / "answers.py") not in got
     assert not any(p == str(site / "helpers") or p.startswith(str(site / "helpers" / "references")) for p in got)
     assert str(site / "numpy") in got
+    # the folders on the way may be listed (Python lists site-packages to import from it), not read
+    from coursekit.trusted import listing_paths_without
+    assert listing_paths_without([str(env)], [site / "helpers" / "references"]) == (
+        str(env), str(env / "lib"), str(env / "lib" / "python3.11"), str(site), str(site / "helpers"))
 
 
 def test_scratch_of_a_killed_grading_process_is_removed_by_the_next(tmp_path):
