@@ -10,6 +10,7 @@ test cell of every student scored 0 and autograde exited 0.
 
 from __future__ import annotations
 
+import glob
 import os
 import stat
 import subprocess
@@ -69,12 +70,16 @@ def test_an_unreadable_answer_module_stops_autograde_before_any_row(tmp_path):
     code = "import helpers, os; print(os.path.join(os.path.dirname(helpers.__file__), 'references', 'membrane.py'))"
     module = subprocess.run([python, "-c", code], cwd="/", capture_output=True, text=True, check=True,
                             env=ac.env_for(python)).stdout.strip()
-    assert os.stat(module).st_nlink == 1  # installed from the wheel: no file shared with this environment
-    os.chmod(module, 0)
+    # the module and its compiled copies (pip compiles on install; Python reads the .pyc, not the .py)
+    broken = [module] + glob.glob(os.path.join(os.path.dirname(module), "__pycache__", "membrane.*.pyc"))
+    assert all(os.stat(p).st_nlink == 1 for p in broken)  # installed from the wheel: shared with nothing
+    for path in broken:
+        os.chmod(path, 0)
     try:
         done = ac.autograde(root, python=python)
     finally:
-        os.chmod(module, stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IROTH)
+        for path in broken:
+            os.chmod(path, stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IROTH)
     assert done.returncode != 0, done.stderr[-3000:]
     lines = [ln for ln in (done.stdout + done.stderr).splitlines() if ln.startswith(preflight.PREFIX)]
     assert len(lines) == 1, done.stderr[-3000:]
