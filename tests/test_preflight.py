@@ -18,10 +18,14 @@ import subprocess
 import pytest
 
 import autograde_course as ac
-from coursekit import preflight
+from coursekit import preflight, sandbox
 from coursekit.trusted import TrustedExecute
 
+needs_sandbox = pytest.mark.skipif(sandbox.unavailable_reason() is not None,
+                                   reason=f"no sandbox here: {sandbox.unavailable_reason()}")
 
+
+@needs_sandbox
 def test_a_working_grader_passes_once_per_process(monkeypatch):
     te = TrustedExecute()
     preflight._checked.clear()
@@ -60,6 +64,7 @@ def test_the_cause_names_the_path_and_the_policy(tmp_path):
     assert "inside the grader's sandbox read policy (/opt/course/coursekit)" in line and "chmod" in line
 
 
+@needs_sandbox
 @pytest.mark.slow
 @pytest.mark.notebooks
 def test_an_unreadable_answer_module_stops_autograde_before_any_row(tmp_path):
@@ -87,3 +92,27 @@ def test_an_unreadable_answer_module_stops_autograde_before_any_row(tmp_path):
     counts = ac.row_counts(root)
     assert counts["submitted_assignment"] == 0 and counts["grade"] == 0, counts
     assert not (root / "autograded" / "model" / ac.ASSIGNMENT / "04_saturation.ipynb").exists()
+
+
+@needs_sandbox
+def test_a_grader_that_never_starts_mid_run_stops_it_instead_of_zeroing_the_cell(tmp_path, monkeypatch):
+    """After the preflight passed, a grader that cannot start (not one that died checking a cell) stops the run."""
+    import nbformat
+
+    import trusted_grading
+    from coursekit import trusted
+    from coursekit.grader import ChannelClosed
+    from test_trusted import instructor_notebook, submission
+
+    source = tmp_path / "nb.ipynb"
+    nbformat.write(instructor_notebook(), source)
+
+    def never_ready(self, timeout):
+        raise ChannelClosed("the other side closed the channel")
+
+    monkeypatch.setattr(preflight, "check", lambda te: None)  # the preflight passed; then the grader breaks
+    monkeypatch.setattr(trusted.GraderProcess, "wait_ready", never_ready)
+    with pytest.raises(preflight.GraderUnavailable) as info:
+        trusted_grading.grade(source, submission(), tmp_path, call_timeout=5)
+    assert str(info.value.code).startswith(preflight.PREFIX + "the trusted grader")
+    assert "\n" not in str(info.value.code)
