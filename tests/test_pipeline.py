@@ -537,3 +537,14 @@ def test_a_grader_failure_is_told_apart_from_a_failed_submission():
     assert "for 1 students (broken)" in said[0] and "the grader failed, not the submission" in said[0]
     job.run.outcomes = {k: v for k, v in outcomes.items() if k != "broken"}
     pipeline._stop_if_the_grader_failed(job)  # nbgrader's own failures go on to the rescue
+
+
+def test_make_grade_checks_the_grader_before_the_first_student(monkeypatch):
+    from coursekit import pipeline, preflight
+    said = []
+    job = SimpleNamespace(settings=pipeline.load_settings(rel.REPO_ROOT), progress=said.append)
+    monkeypatch.setattr(preflight, "_checked", {})
+    monkeypatch.setattr(preflight, "_probe", lambda te: "the trusted grader did not start: X")
+    with pytest.raises(preflight.GraderUnavailable, match="did not start: X"):
+        pipeline._preflight(job)
+    assert said == []  # nothing graded, nothing announced
