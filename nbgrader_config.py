@@ -208,6 +208,11 @@ else:
         _TrustedExecute if p is _Execute else p
         for p in _Autograde.class_traits()["autograde_preprocessors"].default()
     ]
+    # Before the first student, prove that the grader starts, imports the checks and answers, and answers
+    # (coursekit/preflight.py); if it cannot, autograde stops with one line and a non-zero status before
+    # any row is written, instead of recording every student's cells as failed.
+    from coursekit.preflight import autograde_hook as _preflight  # noqa: E402
+    c.Autograde.pre_convert_hook = _preflight
 
 # ---------------------------------------------------------------- feedback
 # nbgrader 0.9.6's default is [GetGrades, CSSHTMLHeaderPreprocessor]: the

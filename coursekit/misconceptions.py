@@ -217,6 +217,7 @@ CATALOGUE: tuple[Misconception, ...] = (
 _CHECK_TITLES = {
     "shape-of-result": ("returns the wrong shape for a scalar or an array input", "code"),
     "modifies-input": ("changes the array passed in", "code"),
+    "bool-not-number": ("a bool (True/False, e.g. np.isclose) where a number was asked for", "code"),
     "not-a-number": ("a string, a Brian2 quantity or several values where one number was asked for", "code"),
     "nonzero-before-spike": ("conductance non-zero before the spike", "physics"),
     "negative-conductance": ("negative conductance", "physics"),

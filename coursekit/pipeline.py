@@ -676,14 +676,57 @@ def _autograde_phase(job: _Job, workers: int, scheduler: str | None) -> None:
         progress.status = f"autograde: {len(finished)}/{n} students done"
         progress("  " + line)
 
+    _preflight(job)
     progress.status = f"autograde: 0/{n} students done"
     with progress.heartbeat():
         run.outcomes = _autograde(job.settings, run.students, workers, scheduler, on_student, job.tag,
                                   job.assignment)
     progress.status = ""
+    _stop_if_the_grader_failed(job)
     failed = [st for st, o in run.outcomes.items() if not o.ok]
     if failed:
         progress("nbgrader failed " + ", ".join(failed) + " as a whole (nbgrader #1682); rescuing them")
+
+
+def _preflight(job: _Job) -> None:
+    """Before any student: the grader starts, imports the checks and answers, and answers (coursekit.preflight).
+
+    Every autograde worker checks again in its own process; this one stops the run before the first of
+    them, with the one line of :class:`coursekit.preflight.GraderUnavailable` (exit status 1).
+    """
+    from coursekit import preflight
+    from coursekit.trusted import TrustedExecute
+
+    s = job.settings
+    preflight.check(TrustedExecute(allow_unsandboxed=s.allow_unsandboxed, scratch_dir=s.scratch_dir))
+    job.progress("preflight: the trusted grader starts, imports the checks and answers, and answers")
+
+
+def grader_failures(outcomes: dict) -> dict[str, str]:
+    """Students whose autograde stopped because the grader could not run (not because of their work): the line.
+
+    Such a run wrote no score for the student (:mod:`coursekit.preflight`); these are told apart from
+    nbgrader failing a submission, which the rescue grades again.
+    """
+    from coursekit import preflight
+
+    out = {}
+    for student, outcome in outcomes.items():
+        for line in (getattr(outcome, "log", "") or getattr(outcome, "log_tail", "") or "").splitlines():
+            if preflight.PREFIX in line:
+                out[student] = line[line.index(preflight.PREFIX) + len(preflight.PREFIX):].strip()
+    return out
+
+
+def _stop_if_the_grader_failed(job: _Job) -> None:
+    """Stop the run (no rescue, no feedback) if a worker's grader could not run: it is never a student's zero."""
+    from coursekit import preflight
+
+    broken = grader_failures(job.run.outcomes)
+    if broken:
+        job.progress(f"autograde: the grader failed, not the submission, for {len(broken)} students "
+                     f"({', '.join(sorted(broken))}): nothing of theirs is scored; the others are graded")
+        raise preflight.GraderUnavailable(next(iter(broken.values())))
 
 
 def _rescue_phase(job: _Job) -> None:

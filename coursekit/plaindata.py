@@ -8,8 +8,17 @@ forms stand for values JSON cannot hold:
     a numpy array of booleans, integers, floats or complex numbers;
 ``{"__quantity__": <array form>, "dim": [m, kg, s, A, K, mol, cd]}``
     a Brian2 quantity: its value in SI units and the exponents of its dimension;
+``{"__scalar__": <array form with shape []>}``
+    a numpy scalar (``np.float32(0.25)``, ``np.True_``): it arrives as the
+    numpy scalar of the same dtype, not as a 0-d array (a 0-d array stays one);
+``{"__float__": "nan" | "inf" | "-inf"}`` and ``{"__int__": "<digits>"}``
+    a Python float that JSON cannot hold and a Python int too large for a
+    double: they stay a Python ``float`` and ``int``;
 ``{"__tuple__": [...]}`` and ``{"__dict__": {"key": ...}}``
     a tuple, and a dict with string keys.
+
+So every value keeps its type: a Python scalar stays a Python scalar, a bool a
+bool, a numpy scalar or array its dtype, shape and kind.
 
 :func:`decode` accepts exactly these forms and refuses everything else (object
 or structured dtypes, sizes that do not match, nesting deeper than
@@ -38,6 +47,9 @@ __all__ = ["PlainDataError", "encode", "decode", "dumps", "loads", "describe", "
 MAX_BYTES = 64 << 20
 #: Deepest nesting of lists, tuples and dicts.
 MAX_DEPTH = 16
+#: Most digits of an int sent as ``{"__int__": ...}`` (Python's own limit for str(int)).
+MAX_INT_DIGITS = 4300
+_FLOATS = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
 _KINDS = "biufc"  # bool, signed, unsigned, float, complex
 
 
@@ -77,10 +89,12 @@ def encode(x: Any, _depth: int = 0, _budget: list | None = None) -> Any:
     if x is None or type(x) in (bool, str):
         return x
     if type(x) is int:
-        return x if abs(x) < 2 ** 53 else float(x)
+        return x if abs(x) < 2 ** 53 else _big_int(x)
     if type(x) is float:
-        return _array(np.asarray(x), budget) if not np.isfinite(x) else x
-    if isinstance(x, (np.ndarray, np.generic)):
+        return x if np.isfinite(x) else {"__float__": repr(x)}
+    if isinstance(x, np.generic):
+        return {"__scalar__": _array(np.asarray(x), budget)}
+    if isinstance(x, np.ndarray):
         return _array(np.asarray(x), budget)
     if type(x) is list:
         return [encode(v, _depth + 1, budget) for v in x]
@@ -89,6 +103,13 @@ def encode(x: Any, _depth: int = 0, _budget: list | None = None) -> Any:
     if type(x) is dict and all(type(k) is str for k in x):
         return {"__dict__": {k: encode(v, _depth + 1, budget) for k, v in x.items()}}
     raise PlainDataError(describe(x))
+
+
+def _big_int(x: int) -> dict:
+    digits = str(x)
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise PlainDataError(f"an int of more than {MAX_INT_DIGITS} digits")
+    return {"__int__": digits}
 
 
 def _array(a: np.ndarray, budget: list) -> dict:
@@ -130,6 +151,14 @@ def decode(x: Any, _depth: int = 0, _budget: list | None = None) -> Any:
             raise PlainDataError("a malformed quantity")
         from brian2.units.fundamentalunits import Quantity, get_or_create_dimension
         return Quantity(np.asarray(value, dtype=float), dim=get_or_create_dimension([float(d) for d in dim]))
+    if keys == {"__scalar__"} and type(x["__scalar__"]) is dict \
+            and set(x["__scalar__"]) == {"__ndarray__", "dtype", "shape"} and x["__scalar__"]["shape"] == []:
+        return _decode_array(x["__scalar__"], budget)[()]
+    if keys == {"__float__"} and x["__float__"] in _FLOATS:
+        return _FLOATS[x["__float__"]]
+    if keys == {"__int__"} and type(x["__int__"]) is str and 0 < len(x["__int__"].lstrip("-")) <= MAX_INT_DIGITS \
+            and x["__int__"].lstrip("-").isdigit() and x["__int__"].isascii():
+        return int(x["__int__"])
     if keys == {"__tuple__"} and type(x["__tuple__"]) is list:
         return tuple(decode(v, _depth + 1, budget) for v in x["__tuple__"])
     if keys == {"__dict__"} and type(x["__dict__"]) is dict:
@@ -186,25 +215,28 @@ def __synapses_grader_install():
             return "an array of %s" % x.dtype
         name = type(x).__name__
         return ("an " if name[:1].lower() in "aeiou" else "a ") + name
+    def array(a):
+        if a.dtype.kind not in "biufc" or a.dtype.fields is not None:
+            raise TypeError(describe(a))
+        return {"__ndarray__": base64.b64encode(a.tobytes()).decode("ascii"), "dtype": a.dtype.str,
+                "shape": list(a.shape)}
     def enc(x, depth=0):
         if depth > 16:
             raise TypeError("nested too deeply")
         q = getattr(sys.modules.get("brian2.units.fundamentalunits"), "Quantity", None)
         if q is not None and isinstance(x, q):
-            return {"__quantity__": enc(numpy.asarray(x).view(numpy.ndarray), depth + 1),
+            return {"__quantity__": enc(numpy.array(numpy.asarray(x).view(numpy.ndarray), order="C"), depth + 1),
                     "dim": [float(d) for d in x.dim._dims]}
         if x is None or type(x) in (bool, str):
             return x
         if type(x) is int:
-            return x if abs(x) < 2 ** 53 else float(x)
-        if type(x) is float and numpy.isfinite(x):
-            return x
-        if isinstance(x, (float, numpy.ndarray, numpy.generic)):
-            a = numpy.array(x, order="C", copy=True)
-            if a.dtype.kind not in "biufc" or a.dtype.fields is not None:
-                raise TypeError(describe(a))
-            return {"__ndarray__": base64.b64encode(a.tobytes()).decode("ascii"), "dtype": a.dtype.str,
-                    "shape": list(a.shape)}
+            return x if abs(x) < 2 ** 53 else {"__int__": str(x)}
+        if type(x) is float:
+            return x if numpy.isfinite(x) else {"__float__": repr(x)}
+        if isinstance(x, numpy.generic):
+            return {"__scalar__": array(numpy.array(x, order="C", copy=True))}
+        if isinstance(x, numpy.ndarray):
+            return array(numpy.array(x, order="C", copy=True))
         if type(x) is list:
             return [enc(v, depth + 1) for v in x]
         if type(x) is tuple:
@@ -212,6 +244,7 @@ def __synapses_grader_install():
         if type(x) is dict and all(type(k) is str for k in x):
             return {"__dict__": {k: enc(v, depth + 1) for k, v in x.items()}}
         raise TypeError(describe(x))
+    floats = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
     def dec(x):
         if type(x) is list:
             return [dec(v) for v in x]
@@ -220,12 +253,29 @@ def __synapses_grader_install():
         if "__ndarray__" in x:
             raw = base64.b64decode(x["__ndarray__"])
             return numpy.frombuffer(raw, dtype=x["dtype"]).reshape(x["shape"]).copy()
+        if "__scalar__" in x:
+            return dec(x["__scalar__"])[()]
+        if "__float__" in x:
+            return floats[x["__float__"]]
+        if "__int__" in x:
+            return int(x["__int__"])
         if "__quantity__" in x:
             from brian2.units.fundamentalunits import Quantity, get_or_create_dimension
             return Quantity(dec(x["__quantity__"]), dim=get_or_create_dimension(x["dim"]))
         if "__tuple__" in x:
             return tuple(dec(v) for v in x["__tuple__"])
         return {k: dec(v) for k, v in x["__dict__"].items()}
+    def changed(sent, given):
+        # the arguments as the call left them, those that differ from what the grader sent
+        out = {}
+        for key, value in given:
+            try:
+                now = enc(value)
+            except BaseException as exc:
+                now = {"__unsupported__": str(exc)[:200]}
+            if now != sent[key]:
+                out[str(key)] = now
+        return out
     def answer(request):
         if request["op"] == "lookup":
             found = {}
@@ -243,14 +293,20 @@ def __synapses_grader_install():
         name = request["name"]
         if name not in user_ns:
             return {"status": "missing"}
+        args, kwargs = dec(request["args"]), dec(request["kwargs"])
         try:
-            value = user_ns[name](*dec(request["args"]), **dec(request["kwargs"]))
+            value = user_ns[name](*args, **kwargs)
         except BaseException as exc:
-            return {"status": "error", "ename": type(exc).__name__, "evalue": str(exc)[:2000]}
-        try:
-            return {"status": "ok", "value": enc(value)}
-        except BaseException as exc:
-            return {"status": "unsupported", "what": str(exc)[:200]}
+            reply = {"status": "error", "ename": type(exc).__name__, "evalue": str(exc)[:2000]}
+        else:
+            try:
+                reply = {"status": "ok", "value": enc(value)}
+            except BaseException as exc:
+                reply = {"status": "unsupported", "what": str(exc)[:200]}
+        sent = request["kwargs"].get("__dict__", {}) if type(request["kwargs"]) is dict else {}
+        reply["changed_args"] = changed(request["args"], enumerate(args))
+        reply["changed_kwargs"] = changed(sent, [(k, kwargs[k]) for k in sent if k in kwargs])
+        return reply
     def target(comm, open_msg):
         @comm.on_msg
         def receive(msg):

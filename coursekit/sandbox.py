@@ -376,6 +376,11 @@ class Policy:
         refused by Landlock. True: no network restriction at all.
     cpu_seconds : int or None
         ``RLIMIT_CPU`` in seconds, if set.
+    list : tuple of str
+        Directories whose entries may be listed (beneath them too), but whose
+        files may not be read: the folders on the way to one cut out of
+        ``read`` (``site-packages`` above ``helpers/references`` in a wheel
+        install), which Python must list to import what is next to it.
     """
 
     read: tuple[str, ...] = ()
@@ -386,9 +391,10 @@ class Policy:
     processes: int = 0
     network: bool = False
     cpu_seconds: int | None = None
+    list: tuple[str, ...] = ()
 
     def __post_init__(self):
-        for name in ("read", "write"):
+        for name in ("read", "write", "list"):
             value = getattr(self, name)
             if isinstance(value, (str, bytes)) or not all(isinstance(p, str) for p in value):
                 raise ValueError(f"Policy.{name} must be a sequence of path strings, not {value!r}.")
@@ -424,7 +430,7 @@ class Policy:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown sandbox policy keys: {', '.join(unknown)}.")
-        for name in ("read", "write"):
+        for name in ("read", "write", "list"):
             if name in data and not isinstance(data[name], list):
                 raise ValueError(f"Policy.{name} must be a JSON list of paths.")
         return cls(**data)
@@ -820,7 +826,8 @@ def apply(policy: Policy) -> None:
     fds = []
     ruleset = None
     try:
-        for paths, access in ((policy.read, _FS_ACCESS_READ), (policy.write, _FS_ACCESS_ALL)):
+        for paths, access in ((policy.read, _FS_ACCESS_READ), (policy.write, _FS_ACCESS_ALL),
+                              (policy.list, LANDLOCK_ACCESS_FS_READ_DIR)):
             for path in paths:
                 fd, is_dir = _open_path(path)
                 fds.append((fd, is_dir, access))

@@ -65,7 +65,7 @@ import helpers
 from nbgrader import utils as nbgrader_utils
 from nbgrader.preprocessors import Execute
 
-from coursekit import misconceptions, plaindata, sandbox
+from coursekit import layout, misconceptions, plaindata, preflight, sandbox
 from coursekit.grader import Channel, ChannelClosed
 
 __all__ = ["TrustedExecute", "SandboxedKernelManager", "GraderProcess", "SandboxRefused",
@@ -76,7 +76,7 @@ HELPERS_DIR = Path(helpers.__file__).resolve().parent
 #: The instructor's package (this one): readable by the grader, never by the kernel.
 COURSEKIT_DIR = Path(__file__).resolve().parent
 #: Sub-packages of helpers that the student's kernel never gets.
-PRIVATE_PACKAGES = ("references",)
+PRIVATE_PACKAGES = layout.PRIVATE_PACKAGES
 
 
 class SandboxRefused(RuntimeError):
@@ -86,18 +86,23 @@ class SandboxRefused(RuntimeError):
 # ---------------------------------------------------------------------------
 # Scratch folders and the environment of sandboxed processes
 # ---------------------------------------------------------------------------
-def runtime_package(dest: Path) -> Path:
-    """Copy the run-time part of ``helpers`` (no references, no instructor code) to ``dest/helpers``."""
+def runtime_package(dest: Path, source: Path | None = None) -> Path:
+    """Copy the run-time part of ``helpers`` (no references, no instructor code) to ``dest/helpers``.
+
+    `source` is the ``helpers`` folder to copy (default: the one the grader imports,
+    :func:`coursekit.layout.runtime_source`).
+    """
+    source = Path(source or layout.runtime_source()).resolve()
     target = Path(dest) / "helpers"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
 
     def skip(directory: str, names: list[str]) -> set[str]:
         skipped = set(ignore(directory, names))
-        if Path(directory).resolve() == HELPERS_DIR:
+        if Path(directory).resolve() == source:
             skipped |= set(PRIVATE_PACKAGES)
         return skipped
 
-    shutil.copytree(HELPERS_DIR, target, ignore=skip)
+    shutil.copytree(source, target, ignore=skip)
     return target
 
 
@@ -108,22 +113,42 @@ def read_paths_without(paths: tuple[str, ...] | list[str], excluded: list[Path])
     excluded folder, which is left out. This matters when ``helpers`` is installed into site-packages
     (not editable): the kernel may read the Python environment but not ``helpers/references`` in it.
     """
+    return _cut(paths, excluded)[0]
+
+
+def listing_paths_without(paths: tuple[str, ...] | list[str], excluded: list[Path]) -> tuple[str, ...]:
+    """The folders :func:`read_paths_without` walked through to cut `excluded` out (for :attr:`sandbox.Policy.list`).
+
+    Python must list a ``sys.path`` folder (``site-packages``) to import from it; these may be listed,
+    their files not read.
+    """
+    return _cut(paths, excluded)[1]
+
+
+def _cut(paths, excluded) -> tuple[tuple[str, ...], tuple[str, ...]]:
     excluded = [Path(e).resolve() for e in excluded]
     out: list[str] = []
+    walked: list[str] = []
 
     def add(path: Path) -> None:
-        if any(path == e for e in excluded):
+        if any(path == e or e in path.parents for e in excluded):
             return
+        if path.is_symlink():  # Landlock follows it: a venv's lib64 -> lib would grant all of lib again
+            real = path.resolve()
+            if any(real == e or e in real.parents or real in e.parents for e in excluded):
+                add(real)
+                return
         inside = [e for e in excluded if path in e.parents]
         if not inside or not path.is_dir() or path.is_symlink():
             out.append(str(path))
             return
+        walked.append(str(path))
         for child in sorted(path.iterdir()):
             add(child)
 
     for p in paths:
         add(Path(p))
-    return tuple(out)
+    return tuple(dict.fromkeys(out)), tuple(dict.fromkeys(walked))
 
 
 def _font_cache() -> list[str]:
@@ -403,11 +428,14 @@ class TrustedExecute(Execute):
             self.log.warning("Grading WITHOUT a sandbox (%s): student code runs with your rights", reason)
             return None, None
         base = sandbox.runtime_read_paths()
-        private = [HELPERS_DIR / name for name in PRIVATE_PACKAGES] + [COURSEKIT_DIR]
-        kernel = sandbox.Policy(read=read_paths_without(base, private), write=(str(self._root / "kernel"),),
+        # the packages where the grader really imports them, and the answers out of the kernel's reach
+        # wherever either side finds them (coursekit.layout: editable elsewhere, wheel, conda)
+        private = layout.private_paths()
+        kernel = sandbox.Policy(read=read_paths_without(base, private), list=listing_paths_without(base, private),
+                                write=(str(self._root / "kernel"),),
                                 memory=self.kernel_memory, file_size=self.file_size, open_files=256, processes=0,
                                 network=False)
-        grader = sandbox.Policy(read=tuple(base) + (str(HELPERS_DIR), str(COURSEKIT_DIR)), write=(str(self._root / "grader"),),
+        grader = sandbox.Policy(read=tuple(base) + layout.grader_read_paths(), write=(str(self._root / "grader"),),
                                 memory=self.grader_memory, file_size=self.file_size, open_files=256,
                                 processes=0, network=False)
         return kernel, grader
@@ -431,6 +459,7 @@ class TrustedExecute(Execute):
         _t0 = time.perf_counter()
         try:
             self._kernel_policy, self._grader_policy = self._policies()
+            preflight.check(self)  # a grader that cannot run stops the run; never a student's zero
             self._grader = GraderProcess(self._root / "grader" / "g0", self._grader_policy)  # starts with the kernel
             self.kernel_manager_class = SandboxedKernelManager.bound(str(self._root / "kernel"),
                                                                      self._kernel_policy)
@@ -590,6 +619,8 @@ class TrustedExecute(Execute):
             return [_error("GraderTimeout", f"grading this cell took longer than {self._grader_budget():g} s "
                                             "(a student string or function that runs too long?)")]
         except (ChannelClosed, OSError, ValueError) as exc:
+            if grader is not None and not grader.ready:  # it never started: the machinery's failure, not the student's
+                raise preflight.GraderUnavailable(preflight.cause(grader, self._grader_policy, str(exc))) from None
             tail = grader.log_tail() if grader is not None else ""
             self.log.error("The grader stopped (%s); its log ends:\n%s", exc, tail)
             self._kill_grader()

@@ -1147,18 +1147,36 @@ install_ipython_handler()
 # ---------------------------------------------------------------------------
 # Numbers the student computes (notebook 06: rheobase_shift, slope_ratio)
 # ---------------------------------------------------------------------------
+def _is_bool(obj) -> bool:
+    """True for a bool in any form: ``bool``, ``np.bool_``, a bool array (0-d or not), a list of bools."""
+    if isinstance(obj, (bool, np.bool_)):
+        return True
+    if isinstance(obj, np.ndarray):
+        return obj.dtype.kind == "b"
+    if isinstance(obj, (list, tuple)) and obj:
+        try:
+            return np.asarray(obj).dtype.kind == "b"
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
 def check_number(obj, name, unit=""):
     """Fail unless `obj` is one finite real number; return it as a ``float``.
 
     Accepts ``int``, ``float``, numpy scalars and one-element arrays (what a
-    computation with numpy gives); refuses ``bool``, strings, Brian2
+    computation with numpy gives); refuses bools in every form (``bool``,
+    ``np.bool_``, bool arrays: misconception ``bool-not-number``), strings, Brian2
     quantities, several values and NaN or infinity, each with one sentence
     ("rheobase_shift is a string; give a number in pA").
     """
     where = " in " + unit if unit else ""
     wrong = "not-a-number"  # the identifier of every refusal below but NaN/infinity (coursekit.misconceptions)
-    if isinstance(obj, (bool, np.bool_)):
-        _fail(name + " is " + repr(bool(obj)) + "; give a number" + where, misconception=wrong)
+    if _is_bool(obj):  # every form: bool, np.bool_, a 0-d or n-d bool array, a list of bools
+        flat = np.asarray(obj).reshape(-1)
+        what = repr(bool(flat[0])) + " (a bool)" if flat.size == 1 else "an array of bools"
+        _fail(name + " is " + what + ", the answer to a yes/no question (np.isclose, ==, <); give a number"
+              + where, misconception="bool-not-number")
     if _is_brian(obj):
         _fail(name + " is a Brian2 quantity; give a plain number" + where, misconception=wrong)
     if isinstance(obj, (str, bytes)):

@@ -37,6 +37,9 @@ EXPECTED: dict[tuple[int, str, str], str] = {
     (1, 'dual_exp_conductance', 'difference times (t >= 0): 0 x inf long before the spike'): 'exp-overflow',
     (1, 'mg_block', 'scalar path for Python floats only: a 1-element array for np.float32'): 'shape-of-result',
     (1, 'synaptic_current', 'column of u against a row of g: zip pairs them'): 'shape-of-result',
+    (1, 'exp_conductance', "clips the caller's t in place"): 'modifies-input',
+    (1, 'alpha_conductance', "clips the caller's t in place"): 'modifies-input',
+    (1, 'dual_exp_conductance', "clips the caller's t in place"): 'modifies-input',
     # 02
     (2, 'alpha_model', 'lecture: x += w peaks at w/e'): 'alpha-jump-w-not-ew',
     (2, 'alpha_model', 'x decays twice as slowly'): 'alpha-ode',
@@ -141,4 +144,5 @@ EXPECTED: dict[tuple[int, str, str], str] = {
     (6, 'slope_ratio', 'Carandini-Heeger factor (g_l / (g_l + g_i))^2'): 'shunt-divides-slope',
     (6, 'slope_ratio', 'ratio of the rheobases'): 'slope-changed-by-shunt',
     (6, 'slope_ratio', 'slopes of the exact curves at 160 and 660 pA, just above the rheobases'): 'shunt-divides-slope',
+    (6, 'slope_ratio', 'a bool: np.isclose(a, a)'): 'bool-not-number',
 }

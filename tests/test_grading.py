@@ -783,3 +783,18 @@ def test_kernel_shows_one_line_and_scores_zero(tmp_path):
     assert determine_grade(nb.cells[6]) == (1, 1)
     assert error(7).traceback == ["GradingError: exp_conductance raised KeyError: 'k'"]
     assert [o.text for o in nb.cells[8].outputs if o.output_type == "stream"] == ["FOREIGN HANDLER 'k'\n"]
+
+
+@pytest.mark.parametrize("value, said", [
+    (True, "slope_ratio is True (a bool)"), (np.True_, "slope_ratio is True (a bool)"),
+    (np.isclose(1.0, 1.0), "slope_ratio is True (a bool)"), (np.array(False), "slope_ratio is False (a bool)"),
+    (np.array([True]), "slope_ratio is True (a bool)"), (np.array([True, False]), "slope_ratio is an array of bools"),
+    ([False], "slope_ratio is False (a bool)"),
+])
+def test_check_number_refuses_bools_in_every_form(value, said):
+    with pytest.raises(G.GradingError) as info:
+        G.check_number(value, "slope_ratio", "")
+    assert str(info.value).startswith(said + ", the answer to a yes/no question"), str(info.value)
+    assert info.value.misconception == "bool-not-number"
+    assert G.check_number(np.float64(1.0), "slope_ratio", "") == 1.0
+    assert G.check_number(np.array(1), "slope_ratio", "") == 1.0

@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from coursekit import grader, misconceptions
@@ -57,7 +58,10 @@ def test_check_values_names_known_factors(actual, unit, expected):
     assert (expected or "other") not in str(info.value)
 
 
-@pytest.mark.parametrize("value, expected", [("150", "not-a-number"), (True, "not-a-number"),
+@pytest.mark.parametrize("value, expected", [("150", "not-a-number"), (True, "bool-not-number"),
+                                             (np.True_, "bool-not-number"), (np.array(True), "bool-not-number"),
+                                             (np.array([False]), "bool-not-number"),
+                                             ([True, False], "bool-not-number"),
                                              ([150.0, 75.0], "not-a-number"), (float("nan"), None)])
 def test_check_number_names_what_is_not_a_number(value, expected):
     with pytest.raises(grading.GradingError) as info:

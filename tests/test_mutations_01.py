@@ -234,6 +234,28 @@ WRONG += [
         """), ["for an input of shape (3, 4)"], False),
 ]
 
+# Right values, but the caller's t clipped in place (np.maximum(t, 0, out=t) on np.asarray(t), which is no copy
+# for a float array): the checks see the change in the array they passed, also through the trusted grader,
+# which copies what the kernel's call left in its arguments back into the grader's arrays.
+_CLIP = """
+        t = np.asarray(t, dtype=float)
+        before = t < 0
+        np.maximum(t, 0.0, out=t)  # clipped in place: the caller's t changes
+        """
+WRONG += [
+    ("exp_conductance", "clips the caller's t in place", answer("exp_conductance", _CLIP + """
+        return np.where(before, 0.0, g_peak * np.exp(-t / tau))
+        """), ["changed the array t"]),
+    ("alpha_conductance", "clips the caller's t in place", answer("alpha_conductance", _CLIP + """
+        return np.where(before, 0.0, g_peak * t / tau * np.exp(1.0 - t / tau))
+        """), ["changed the array t"]),
+    ("dual_exp_conductance", "clips the caller's t in place", answer("dual_exp_conductance", _CLIP + """
+        t_peak = tau_rise * tau_decay / (tau_decay - tau_rise) * np.log(tau_decay / tau_rise)
+        norm = np.exp(-t_peak / tau_decay) - np.exp(-t_peak / tau_rise)
+        return np.where(before, 0.0, g_peak * (np.exp(-t / tau_decay) - np.exp(-t / tau_rise)) / norm)
+        """), ["changed the array t"]),
+]
+
 # Right answers computed in float32 (judged within the physical tolerances), or with other formulas.
 RIGHT += [
     ("exp_conductance", "float32", answer("exp_conductance", """

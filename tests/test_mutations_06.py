@@ -170,6 +170,8 @@ WRONG += [
      "_a = (lif_rate(170.0, C_m, g_l, u_rest, u_th, u_reset) - lif_rate(160.0, C_m, g_l, u_rest, u_th, u_reset))\n"
      "_b = (lif_rate(670.0, C_m, g_l + 30.0, u_rest, u_th, u_reset) - lif_rate(660.0, C_m, g_l + 30.0, u_rest, u_th, u_reset))\n"
      "slope_ratio = _b / _a\n", ["charge per spike"], False),
+    # a bool is no number: np.isclose's np.True_ once crossed to the grader as a 0-d array and earned the point
+    ("slope_ratio", "a bool: np.isclose(a, a)", "_a = 1.0\nslope_ratio = np.isclose(_a, _a)\n", ["a bool"]),
 ]
 
 RIGHT = [

@@ -515,3 +515,36 @@ def test_kernel_that_ignores_interrupts_is_killed(course, hang_run):
     assert result.leftover_pids == [], "the stuck kernel outlived nbgrader"
     assert not (hang_run.root / "autograded" / "stuck").exists() or not any(
         (hang_run.root / "autograded" / "stuck").rglob("*.ipynb")), "a half-graded notebook was kept"
+
+
+def test_a_grader_failure_is_told_apart_from_a_failed_submission():
+    """make grade: a worker whose grader could not run stops the run; a submission nbgrader failed is rescued."""
+    from coursekit import pipeline, preflight
+    line = "the trusted grader did not start: PermissionError: '/x/coursekit/__init__.py'"
+    outcomes = {
+        "broken": SimpleNamespace(ok=False, log="[AutogradeApp | INFO] ...\n" + preflight.PREFIX + line + "\n",
+                                  log_tail=""),
+        "failed": SimpleNamespace(ok=False, log="[AutogradeApp | ERROR] There was an error processing assignment",
+                                  log_tail=""),
+        "fine": SimpleNamespace(ok=True, log="", log_tail=""),
+    }
+    assert pipeline.grader_failures(outcomes) == {"broken": line}
+    said = []
+    job = SimpleNamespace(run=SimpleNamespace(outcomes=outcomes), progress=said.append)
+    with pytest.raises(preflight.GraderUnavailable) as info:
+        pipeline._stop_if_the_grader_failed(job)
+    assert info.value.code == preflight.PREFIX + line
+    assert "for 1 students (broken)" in said[0] and "the grader failed, not the submission" in said[0]
+    job.run.outcomes = {k: v for k, v in outcomes.items() if k != "broken"}
+    pipeline._stop_if_the_grader_failed(job)  # nbgrader's own failures go on to the rescue
+
+
+def test_make_grade_checks_the_grader_before_the_first_student(monkeypatch):
+    from coursekit import pipeline, preflight
+    said = []
+    job = SimpleNamespace(settings=pipeline.load_settings(rel.REPO_ROOT), progress=said.append)
+    monkeypatch.setattr(preflight, "_checked", {})
+    monkeypatch.setattr(preflight, "_probe", lambda te: "the trusted grader did not start: X")
+    with pytest.raises(preflight.GraderUnavailable, match="did not start: X"):
+        pipeline._preflight(job)
+    assert said == []  # nothing graded, nothing announced

@@ -690,3 +690,26 @@ def test_cpu_limit_kills_a_busy_loop(scratch):
     _, proc = run_sandboxed("while True:\n    pass\n", scratch, policy=policy, timeout=60, expect_result=False)
     assert proc.returncode in (-signal.SIGXCPU, -signal.SIGKILL)
     assert time.monotonic() - started < 30
+
+
+def test_a_listing_path_lists_but_does_not_read(tmp_path):
+    """Policy.list: Python may list a folder (to import from it) whose files the process may not read."""
+    import subprocess
+    import sys
+
+    from coursekit import sandbox
+    if sandbox.unavailable_reason():
+        pytest.skip(sandbox.unavailable_reason())
+    folder = tmp_path / "listed"
+    folder.mkdir()
+    (folder / "answer.py").write_text("secret = 1\n")
+    policy = sandbox.Policy(read=sandbox.runtime_read_paths(), list=(str(folder),), write=(str(tmp_path / "w"),),
+                            processes=0)
+    (tmp_path / "w").mkdir()
+    code = (f"import os\nprint(os.listdir({str(folder)!r}))\n"
+            f"try:\n    open({str(folder / 'answer.py')!r}).read()\n    print('read')\n"
+            "except PermissionError:\n    print('refused')\n")
+    done = subprocess.run(sandbox.command([sys.executable, "-c", code], policy), capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.split("\n")[:2] == ["['answer.py']", "refused"], (done.stdout, done.stderr)
+    assert sandbox.Policy.from_json(policy.to_json()) == policy

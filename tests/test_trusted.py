@@ -256,6 +256,24 @@ def test_references_installed_in_site_packages_are_cut_out_of_the_kernels_read_p
     assert read_paths_without(["/usr"], [HELPERS_DIR / "references"]) == ("/usr",)
 
 
+def test_a_symlink_to_a_folder_with_the_answers_does_not_grant_them_again(tmp_path):
+    """A venv's lib64 -> lib: Landlock follows the link, so granting lib64 granted all of lib, answers included."""
+    env = tmp_path / "env"
+    site = env / "lib" / "python3.11" / "site-packages"
+    (site / "helpers" / "references").mkdir(parents=True)
+    (site / "numpy").mkdir()
+    (env / "lib64").symlink_to("lib")
+    (env / "answers.py").symlink_to(site / "helpers" / "references")
+    got = read_paths_without([str(env)], [site / "helpers" / "references"])
+    assert str(env / "lib64") not in got and str(env / "answers.py") not in got
+    assert not any(p == str(site / "helpers") or p.startswith(str(site / "helpers" / "references")) for p in got)
+    assert str(site / "numpy") in got
+    # the folders on the way may be listed (Python lists site-packages to import from it), not read
+    from coursekit.trusted import listing_paths_without
+    assert listing_paths_without([str(env)], [site / "helpers" / "references"]) == (
+        str(env), str(env / "lib"), str(env / "lib" / "python3.11"), str(site), str(site / "helpers"))
+
+
 def test_scratch_of_a_killed_grading_process_is_removed_by_the_next(tmp_path):
     import os
     import subprocess
