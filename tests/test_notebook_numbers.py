@@ -64,7 +64,6 @@ CLAIMS = [
     ("01_synapse_zoo", "($B = {}$ at $-30$ mV)", ".2f", float(N.mg_block(-30.0, 1.2))),
     ("01_synapse_zoo", "(16.13 mV, not", None, None),
     # 02
-    ("02_ode_synapses", "with $\\Delta x = w$ the peak is ${}\\,w$", ".3f", 1 / math.e),
     ("02_ode_synapses", "NMDA (8 ms, 60 ms) peaks at {} ms", ".1f", peak_time(8, 60)),
     ("02_ode_synapses", "(40 ms, 200 ms) at {} ms", ".1f", peak_time(40, 200)),
     ("02_ode_synapses", "gives {} ms: errata", ".1f", 8 * math.log(60 / 8)),
