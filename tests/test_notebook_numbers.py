@@ -139,6 +139,16 @@ def test_03_epsp_numbers_match_the_simulation():
     assert f"the EPSP is about {ratio:.1f} times larger than at rest" in text
     free_rest, free_dep = amp(Mg=0.0 * mM), amp(Mg=0.0 * mM, u_rest=U_DEPOLARISED * mV)
     assert f"({free_rest:.1f} against {free_dep:.1f} mV)" in text
+    # e) asks for EPSP / g_max at the slider's 2, 4 and 8 nS (trial 3: "almost linear" gave no direction)
+    per_nS = [amp(g_max=g * nS) / g for g in (2.0, 4.0, 8.0)]
+    assert f"is {per_nS[0]:.3f}, {per_nS[1]:.3f} and {per_nS[2]:.3f} mV/nS at 2, 4 and 8 nS" in text
+    assert f"{100 * (per_nS[2] / per_nS[0] - 1):.1f} % more at 8 nS than at 2 nS" in text
+    # the visible check of b) and c) together quotes the reference EPSPs
+    code = "\n".join(c.source for c in nbformat.read(SOURCE / "03_nmda_brian2.ipynb", as_version=4).cells
+                     if c.cell_type == "code")
+    for changes, shown in (({}, 0.505347), ({"u_rest": U_DEPOLARISED * mV}, 1.242880), ({"Mg": 0.0 * mM}, 8.775359)):
+        assert abs(amp(**changes) - shown) < 1e-5, (changes, amp(**changes), shown)
+        assert f"{shown:.6f})" in code or f"{shown})" in code, shown
     # the crossover: the depolarised EPSP is larger at 0.09 mM, not at 0.08 mM (text: "about 0.09 mM")
     assert "down to [Mg] of about 0.09 mM" in text
     assert amp(Mg=0.09 * mM, u_rest=U_DEPOLARISED * mV) > amp(Mg=0.09 * mM)
@@ -199,3 +209,34 @@ def test_01_overlap_of_the_responses():
     t, u = np.asarray(run.t), np.asarray(run.u)
     below = U_REST - u[np.argmin(np.abs(t - 500.0))]
     assert f"about {below:.1f} mV below rest at 500 ms" in markdown("01_synapse_zoo")
+
+
+@pytest.mark.brian
+def test_03_timing_experiment_numbers_match_the_simulation():
+    """f)'s model answer and rubric quote the timing experiment: the notebook's own cell, run with the reference
+    strings (a spike, then Delta t later a 50 ms depolarising step; the extra NMDA charge)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from brian2 import mM, ms, mV, nS, pF  # noqa: F401  (names the cell uses)
+
+    from helpers.brian_harness import HarnessError, run_nmda_neuron  # noqa: F401
+    from helpers.references import brian_reference as R
+
+    nb = nbformat.read(SOURCE / "03_nmda_brian2.ipynb", as_version=4)
+    cell = next(c.source for c in nb.cells if c.cell_type == "code" and "def timing_experiment" in c.source)
+    names = dict(np=np, plt=plt, ms=ms, mV=mV, mM=mM, nS=nS, pF=pF, HarnessError=HarnessError,
+                 run_nmda_neuron=run_nmda_neuron, params=R.nmda_namespace(), defined=lambda *a: False,
+                 neuron_eqs=R.NMDA_NEURON_EQS, synapse_model=R.NMDA_SYNAPSE_MODEL,
+                 synapse_on_pre=R.NMDA_SYNAPSE_ON_PRE)
+    exec(cell, names)  # defines the experiment; defined() False skips the figure
+    q_alone, extra, _, _ = names["timing_experiment"]()
+    delays = np.array(names["delays"])
+    text = markdown("03_nmda_brian2")
+    best = int(np.argmax(extra))
+    assert f"the step adds most charge, {extra[best]:.2f} pC to the spike's {q_alone:.2f} pC, at $\\Delta t$ = {delays[best]:g} ms" in text
+    inside = delays[extra >= extra.max() / 2]
+    assert f"from $\\Delta t$ = {inside.min():g} to {inside.max():g} ms" in text
+    assert f"from about {inside.min():g} to +{inside.max():g} ms" in text
+    plt.close("all")
