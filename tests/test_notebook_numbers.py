@@ -86,6 +86,10 @@ CLAIMS = [
     ("05_shunting", "(${}$ mV at $g_i = 20$ nS)", ".1f", u_inf(20.0, -75.0)),
     ("05_shunting", "{} ms at $g_i = 20$ nS", ".1f", C_M / (G_L + 5.0 + 20.0)),
     ("05_shunting", "(${}$ mV for $g_i = 50$ nS)", ".1f", u_inf(50.0, -75.0) - U_REST),
+    # c): at g_i = 10 nS the hyperpolarising curve is the steeper one at g_e = 0 (its offset shrinks with g_e)
+    ("05_shunting", "steeper ({} against", ".2f",
+     (65.0 * (G_L + 10.0) - 10.0 * (-75.0 - U_REST)) / (G_L + 10.0) ** 2),
+    ("05_shunting", "against {} mV/nS at $g_e = 0$ for $g_i$ = 10 nS", ".2f", 65.0 / (G_L + 10.0)),
     # 06
     ("06_carandini_heeger", "at $I_e = 300$ pA, $T = {}$ ms", ".1f", 1000.0 / float(L.lif_rate(300.0, C_M, G_L, U_REST, U_TH, U_RESET))),
     ("06_carandini_heeger", "the line gives {} Hz at 300 pA", ".0f", float(L.lif_rate_linear(300.0, C_M, G_L, U_REST, U_TH, U_RESET))),
