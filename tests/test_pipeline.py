@@ -206,8 +206,12 @@ def test_config_feedback_strips_hidden_tests_and_keeps_defaults():
     configured = list(cfg.GenerateFeedback.preprocessors)
     assert ClearHiddenTests in configured
     assert ShortenTestTracebacks in configured
+    from coursekit.preprocessors.pending_grades import GetGradesPending
+
+    assert GetGradesPending in configured  # pending written answers read "not graded yet"
     for default in GenerateFeedback.class_traits()["preprocessors"].default():
-        assert default in configured, f"nbgrader's default feedback preprocessor {default} was dropped"
+        assert any(p is default or issubclass(p, default) for p in configured), \
+            f"nbgrader's default feedback preprocessor {default} was dropped"
 
 
 def test_config_autograde_sanitizers_are_nbgraders_with_quiet_overwrite():
