@@ -244,3 +244,17 @@ def test_03_timing_experiment_numbers_match_the_simulation():
     assert f"from $\\Delta t$ = {inside.min():g} to {inside.max():g} ms" in text
     assert f"from about {inside.min():g} to +{inside.max():g} ms" in text
     plt.close("all")
+
+
+def test_06_explorer_answer_uses_the_sliders_steps():
+    """The explorer's g_i slider steps by 1 nS: the answer names the two slider values around the LIF threshold."""
+    from helpers.explorers import carandini_heeger as ch
+
+    text = markdown("06_carandini_heeger")
+    assert "the slider's step is\n1 nS" in text
+    assert "still positive at 6 nS and 0 from 7 nS on" in text
+    rate = lambda g_i: float(L.lif_rate(5.0 * (0.0 - U_REST), C_M, G_L + 5.0 + g_i, U_REST, U_TH, U_RESET))
+    assert rate(6.0) > 0.0 == rate(7.0)
+    import inspect
+
+    assert '"g_i": slider("g_i", g_i, 0.0, g_i_max, 1.0' in inspect.getsource(ch)
