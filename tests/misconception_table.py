@@ -66,6 +66,7 @@ EXPECTED: dict[tuple[int, str, str], str] = {
     (3, 'neuron_eqs', 'missing division by C_m'): 'units-inconsistent',
     (3, 'neuron_eqs', 'block evaluated at u_rest instead of u'): 'mg-block-at-rest',
     (3, 'neuron_eqs', 'block applied to the leak as well'): 'nmda-membrane-equation',
+    (3, 'neuron_eqs', '3.57 without mM: Mg / 3.57 has a unit'): 'units-inconsistent',
     (3, 'synapse_model', 'no normalisation k: peak g_max/k'): 'dual-exp-missing-k',
     (3, 'synapse_model', 'missing (summed)'): 'missing-summed',
     (3, 'synapse_model', 'spike jumps g instead of x'): 'peak-not-w',

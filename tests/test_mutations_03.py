@@ -82,6 +82,10 @@ WRONG = [
     ("neuron_eqs", "block evaluated at u_rest instead of u", neuron(lines(
         MEMBRANE, "G_mg = 1 / (1 + Mg / (3.57 * mM) * exp(-0.062 * u_rest / mV)) : 1", PARAMETER)),
      ["not at u_rest"], True),
+    # trial 3: a unit error arrived cut off; the whole Brian2 sentence names the term
+    ("neuron_eqs", "3.57 without mM: Mg / 3.57 has a unit", neuron(lines(
+        MEMBRANE, "G_mg = 1 / (1 + Mg / 3.57 * exp(-0.062 * u / mV)) : 1", PARAMETER)),
+     ["has inconsistent units", "combines different units"], True),
     ("neuron_eqs", "block applied to the leak as well", neuron(lines(
         "du/dt = G_mg * (g_l * (u_rest - u) + g_syn * (E_nmda - u)) / C_m : volt", BLOCK, PARAMETER)),
      ["EPSP", "u departs"], True),
