@@ -229,7 +229,15 @@ try:
     from coursekit.preprocessors.shorten_tracebacks import ShortenTestTracebacks as _ShortenTracebacks
 except Exception:  # reported above
     _ShortenTracebacks = None
+# GetGradesPending (coursekit/preprocessors/pending_grades.py) is nbgrader's GetGrades, except that a written
+# answer still waiting for its grader reads "Not graded yet" instead of "Score: 0.0 / 2.0".
+try:
+    from coursekit.preprocessors.pending_grades import GetGradesPending as _GetGrades
+except Exception as _err:  # noqa: BLE001 - nbgrader's own step still gives feedback
+    print(f"nbgrader_config.py: coursekit.preprocessors.pending_grades unavailable ({_err}); "
+          "feedback shows pending written answers as 0 points", file=sys.stderr)
+    _GetGrades = GetGrades
 c.GenerateFeedback.preprocessors = [
-    p for p in (GetGrades, ClearHiddenTests, _ClearRubrics, _ShortenTracebacks, CSSHTMLHeaderPreprocessor)
+    p for p in (_GetGrades, ClearHiddenTests, _ClearRubrics, _ShortenTracebacks, CSSHTMLHeaderPreprocessor)
     if p is not None
 ]

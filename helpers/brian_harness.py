@@ -229,13 +229,18 @@ def _code_lines(text):
 
 
 def _expr(text):
-    """An expression from a Brian2 message, without the refractoriness factor Brian2 adds."""
-    return _short(text.replace("int(not_refractory)*", ""))
+    """An expression from a Brian2 message, whole, without the refractoriness factor Brian2 adds."""
+    return _whole(text.replace("int(not_refractory)*", ""))
 
 
 def _short(text, limit=60):
     text = " ".join(str(text).split()).rstrip(".")
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _whole(text):
+    """Brian2's message in one line, whole (never cut off), without a final full stop."""
+    return " ".join(str(text).split()).rstrip(".")
 
 
 def _parse_problem(line):
@@ -250,7 +255,10 @@ def _parse_problem(line):
         if unit:
             return f"uses '{unit.group(1)}', which is not a Brian2 unit (write e.g. volt, siemens or 1)"
         if re.search(r"Unknown flag|not a valid flag|flag", text, re.I) and "(" in line.split(":", 1)[1]:
-            return f"has a flag Brian2 does not accept ({_short(text, 80)})"
+            return f"has a flag Brian2 does not accept ({_whole(text)})"
+        if isinstance(exc, SyntaxError) and "special meaning" in text:
+            # e.g. a normaliser called N: Brian2's own sentence names the cause, keep it whole
+            return f"was refused by Brian2: {_whole(text)}"
         return "is not of the form 'dx/dt = expression : unit', 'x = expression : unit' or 'x : unit'"
     return None
 
@@ -276,7 +284,7 @@ def _equations(text, name):
             raise HarnessError(
                 f"{name} could not be parsed: line {number} '{_short(line)}' {problem}."
             ) from None
-    raise HarnessError(f"{name} could not be parsed: {_short(whole, 120)}.") from None
+    raise HarnessError(f"{name} could not be parsed: {_whole(whole)}.") from None
 
 
 _STATEMENT = re.compile(r"^([A-Za-z_]\w*)\s*(\+|-|\*|/|//|%|\*\*)?=(?!=)\s*(.+)$")
@@ -444,12 +452,12 @@ def _explain(exc, which, owners, namespace):
                         f"combines different units ({parts}).")
             if var is None:
                 continue
-            return f"{which} has inconsistent units{where}: {_short(text, 120)}."
+            return f"{which} has inconsistent units{where}: {_whole(text)}."
     for e in chain:
         if isinstance(e, DimensionMismatchError):
-            return f"{which} has inconsistent units: {_short(' '.join(str(e).split()), 120)}."
+            return f"{which} has inconsistent units: {_whole(e)}."
         if isinstance(e, SyntaxError) or type(e).__name__ == "ParseException":
-            return f"{which} could not be parsed: {_short(' '.join(str(e).split()), 100)}."
+            return f"{which} could not be parsed: {_whole(e)}."
         text = " ".join(str(e).split())
         if "No stateupdater that is suitable" in text:
             return f"{which} could not be integrated: Brian2 found no method for these equations."
@@ -457,7 +465,7 @@ def _explain(exc, which, owners, namespace):
     if type(root) is KeyError and root.args and re.fullmatch(r"\w+", str(root.args[0])):
         return (f"{which} uses {root.args[0]}, which is neither one of its variables nor a name in "
                 f"the namespace ({names}).")
-    return f"{which} could not be simulated: {type(root).__name__}: {_short(' '.join(str(root).split()), 100)}."
+    return f"{which} could not be simulated: {type(root).__name__}: {_whole(root)}."
 
 
 @contextlib.contextmanager
@@ -589,7 +597,7 @@ def run_synapse(model, on_pre, namespace, spike_times, duration, dt=0.1 * ms, va
 
 
 def run_nmda_neuron(neuron_eqs, synapse_model, synapse_on_pre, namespace, spike_times, duration,
-                    dt=0.1 * ms, names=("neuron_eqs", "synapse_model", "synapse_on_pre")):
+                    dt=0.1 * ms, names=("neuron_eqs", "synapse_model", "synapse_on_pre"), steps=()):
     """Simulate one neuron receiving an NMDA synapse driven by a spike train.
 
     ``NeuronGroup(1, neuron_eqs)`` (``rk4``, ``u`` starting at ``u_rest`` from
@@ -621,6 +629,11 @@ def run_nmda_neuron(neuron_eqs, synapse_model, synapse_on_pre, namespace, spike_
         Time step (second), default 0.1 ms.
     names : tuple of str, optional
         Names of the three strings used in error messages.
+    steps : sequence of (Quantity, dict), optional
+        Changes of the namespace during the run, e.g. ``[(30*ms, {"u_rest": -40*mV})]``:
+        from that time on (in increasing order) the simulation continues with the
+        namespace updated by the dict, as if other inputs stepped the membrane's
+        resting level (notebook 03 f).
 
     Returns
     -------
@@ -648,6 +661,14 @@ def run_nmda_neuron(neuron_eqs, synapse_model, synapse_on_pre, namespace, spike_
         raise HarnessError("namespace must contain u_rest (the initial value of u).")
     dt = _time(dt, "dt")
     duration = _time(duration, "duration")
+    segments, start, current = [], 0 * second, namespace
+    for when, changes in steps:
+        when = _time(when, "a step time")
+        if not start <= when <= duration:
+            raise HarnessError("step times must increase and lie within the duration.")
+        segments.append((when - start, current))
+        start, current = when, dict(current, **_namespace(changes))
+    segments.append((duration - start, current))
     with brian_session():
         source = _spike_generator(spike_times, dt)
         with _blame(neuron_name, {}, namespace):
@@ -666,8 +687,10 @@ def run_nmda_neuron(neuron_eqs, synapse_model, synapse_on_pre, namespace, spike_
         net = Network(source, neuron, syn, mon, gmon)
         net.schedule = list(SPIKE_SCHEDULE)
         owners = {neuron.name: neuron_name, syn.name: model_name, f"{syn.name}_pre": on_pre_name}
-        with _blame(neuron_name, owners, namespace):
-            net.run(duration, namespace=namespace)
+        for length, values in segments:
+            if length > 0 * second:
+                with _blame(neuron_name, owners, values):
+                    net.run(length, namespace=values)
         result = {
             "t": _copy(mon.t),
             "u": _copy(mon.u[0]),
@@ -715,7 +738,9 @@ def mg_block_curve(neuron_eqs, namespace, u, name="neuron_eqs"):
             group = NeuronGroup(values.size, neqs, method=_METHODS, namespace=namespace,
                                 name="harness_block")
             group.u = values * volt
-            block = _copy(group.G_mg[:])
+            # a G_mg that does not depend on u (e.g. the block evaluated at u_rest) comes back as one
+            # number: draw it as the flat line it is, rather than fail on indexing it
+            block = np.broadcast_to(np.asarray(group.G_mg[:], dtype=float), values.shape).copy()
     _check_finite(None, block, "G_mg", name)
     return block
 

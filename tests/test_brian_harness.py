@@ -180,6 +180,10 @@ NMDA_CASES = [
      "('x' has unit siemens; 'g_max * mV' has unit amp)."),
     ("on_pre_neuron_variable", dict(on_pre="g_syn += g_max"),
      "synapse_on_pre changes g_syn, which synapse_model does not define."),
+    # errata item 3 writes "Dividing by N": Brian2 refuses the name, and its own sentence says why (trial 3)
+    ("normaliser_named_N", dict(model=S.replace("k*x", "x/N").replace("k = ", "N = ")),
+     "synapse_model could not be parsed: line 4 'N = (tau_decay/tau_rise)**(tau_rise/(tau_decay - tau_rise...' "
+     "was refused by Brian2: 'N' has a special meaning in equations and cannot be used as a variable name."),
     ("nan_result", dict(neuron=N.replace("exp(-0.062*u/mV)", "sqrt(u/mV)")),
      "the simulation of neuron_eqs, synapse_model and synapse_on_pre gives NaN values of u from t = 0.1 ms "
      "on; look for a division by zero, a logarithm or square root of a negative number, or an equation "
@@ -465,3 +469,43 @@ def test_mg_block_curve_evaluates_the_students_g_mg():
         mg_block_curve("du/dt = -u/(10*ms) : volt", ns, u * mV)
     with pytest.raises(HarnessError, match="voltage"):
         mg_block_curve(N, ns, u)
+
+
+def test_mg_block_curve_draws_a_block_evaluated_at_rest_as_the_flat_line_it_is():
+    """Trial 3: G_mg written with u_rest instead of u made the explorer say 'IndexError'."""
+    u = np.linspace(-100.0, 40.0, 29)
+    at_rest = N.replace("*u/mV", "*u_rest/mV")
+    assert at_rest != N
+    got = mg_block_curve(at_rest, ref.nmda_namespace(), u * mV)
+    from helpers.references import nmda
+
+    np.testing.assert_allclose(got, nmda.mg_block(-65.0, 1.2), rtol=1e-12)
+    assert got.shape == u.shape
+
+
+def test_brian2_unit_errors_arrive_whole():
+    """A long unit message is not cut off with '...' (trial 3)."""
+    long_term = " + ".join(["g_syn*G_mg*(E_nmda - u)"] * 6)
+    neuron = N.replace("g_syn*G_mg*(E_nmda - u))/C_m", long_term + ")")
+    with pytest.raises(HarnessError) as info:
+        _nmda(neuron=neuron)
+    text = str(info.value)
+    assert "..." not in text and "%" not in text, text
+    assert text.endswith("should have unit volt / second."), text
+
+
+def test_nmda_steps_change_the_namespace_during_the_run():
+    """03 f): a step of u_rest at 20 ms; before it u stays at rest, after it u relaxes towards -40 mV with tau_m."""
+    ns = ref.nmda_namespace()
+    r = run_nmda_neuron(N, S, P, ns, [] * ms, 60 * ms, steps=[(20 * ms, {"u_rest": -40 * mV})])
+    t, u = np.asarray(r["t"] / ms), np.asarray(r["u"] / mV)
+    assert np.allclose(u[t < 20.0], -65.0)
+    tau_m = float(ns["C_m"] / ns["g_l"] / ms)
+    expected = -40.0 - 25.0 * np.exp(-(t[t >= 20.0] - 20.0) / tau_m)
+    np.testing.assert_allclose(u[t >= 20.0], expected, atol=1e-3)
+    # no steps: the same run as before
+    plain = run_nmda_neuron(N, S, P, ns, [5] * ms, 30 * ms)
+    same = run_nmda_neuron(N, S, P, ns, [5] * ms, 30 * ms, steps=[(10 * ms, {})])
+    np.testing.assert_allclose(np.asarray(same["u"] / mV), np.asarray(plain["u"] / mV), atol=1e-12)
+    with pytest.raises(HarnessError, match="step times"):
+        run_nmda_neuron(N, S, P, ns, [] * ms, 30 * ms, steps=[(40 * ms, {"u_rest": -40 * mV})])

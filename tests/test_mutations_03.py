@@ -81,7 +81,11 @@ WRONG = [
      ["units"], True),
     ("neuron_eqs", "block evaluated at u_rest instead of u", neuron(lines(
         MEMBRANE, "G_mg = 1 / (1 + Mg / (3.57 * mM) * exp(-0.062 * u_rest / mV)) : 1", PARAMETER)),
-     ["EPSP", "u departs"], True),
+     ["not at u_rest"], True),
+    # trial 3: a unit error arrived cut off; the whole Brian2 sentence names the term
+    ("neuron_eqs", "3.57 without mM: Mg / 3.57 has a unit", neuron(lines(
+        MEMBRANE, "G_mg = 1 / (1 + Mg / 3.57 * exp(-0.062 * u / mV)) : 1", PARAMETER)),
+     ["has inconsistent units", "combines different units"], True),
     ("neuron_eqs", "block applied to the leak as well", neuron(lines(
         "du/dt = G_mg * (g_l * (u_rest - u) + g_syn * (E_nmda - u)) / C_m : volt", BLOCK, PARAMETER)),
      ["EPSP", "u departs"], True),
@@ -97,12 +101,24 @@ WRONG = [
         "dg/dt = (k * x - g) / tau_decay : siemens (clock-driven)",
         "dx/dt = -x / tau_rise : siemens (clock-driven)", K, SUMMED), "x += g_max"),
      ["g_syn", "peak"], True),
-    ("synapse_model", "g_max hard-coded as 2 nS (visible test passes)", synapse(lines(G_ODE, X_ODE, K, SUMMED),
-                                                                             "x += 2 * nS"),
-     ["departs", "should be g_max"], False),
-    ("synapse_model", "k hard-coded for 8 ms / 60 ms (visible test passes)", synapse(lines(
+    ("synapse_model", "g_max hard-coded as 2 nS", synapse(lines(G_ODE, X_ODE, K, SUMMED), "x += 2 * nS"),
+     ["departs", "should be g_max"], True),
+    ("synapse_model", "k hard-coded for 8 ms / 60 ms", synapse(lines(
         "dg/dt = (7.5 ** (8.0 / 52.0) * x - g) / tau_rise : siemens (clock-driven)", X_ODE, SUMMED),
-        "x += g_max"), ["departs", "should be g_max"], False),
+        "x += g_max"), ["compute k from tau_rise and tau_decay"], True),
+    # trial 3: k pasted into the string as a number
+    ("synapse_model", "k pasted as 1.3634", synapse(lines(
+        "dg/dt = (1.3634047720949702 * x - g) / tau_rise : siemens (clock-driven)", X_ODE, SUMMED),
+        "x += g_max"), ["compute k from tau_rise and tau_decay"], True),
+    # trial 3: the block in the neuron and again in the synapse: the EPSP is B(u_rest) = 0.05 times too small
+    ("synapse_model", "block applied twice: g_syn_post = g * G_mg_post", synapse(lines(
+        G_ODE, X_ODE, K, "g_syn_post = g * G_mg_post : siemens (summed)"), "x += g_max"),
+     ["applies the block as well"], True),
+    # trial 3: errata item 3 says "dividing by N"; Brian2 reserves N (the number of neurons)
+    ("synapse_model", "normaliser named N", synapse(lines(
+        "dg/dt = (x / N - g) / tau_rise : siemens (clock-driven)", X_ODE,
+        "N = (tau_rise / tau_decay) ** (tau_rise / (tau_decay - tau_rise)) : 1", SUMMED), "x += g_max"),
+     ["'N' has a special meaning"], True),
 ]
 
 RIGHT = [

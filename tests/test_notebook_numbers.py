@@ -64,7 +64,6 @@ CLAIMS = [
     ("01_synapse_zoo", "($B = {}$ at $-30$ mV)", ".2f", float(N.mg_block(-30.0, 1.2))),
     ("01_synapse_zoo", "(16.13 mV, not", None, None),
     # 02
-    ("02_ode_synapses", "with $\\Delta x = w$ the peak is ${}\\,w$", ".3f", 1 / math.e),
     ("02_ode_synapses", "NMDA (8 ms, 60 ms) peaks at {} ms", ".1f", peak_time(8, 60)),
     ("02_ode_synapses", "(40 ms, 200 ms) at {} ms", ".1f", peak_time(40, 200)),
     ("02_ode_synapses", "gives {} ms: errata", ".1f", 8 * math.log(60 / 8)),
@@ -87,6 +86,10 @@ CLAIMS = [
     ("05_shunting", "(${}$ mV at $g_i = 20$ nS)", ".1f", u_inf(20.0, -75.0)),
     ("05_shunting", "{} ms at $g_i = 20$ nS", ".1f", C_M / (G_L + 5.0 + 20.0)),
     ("05_shunting", "(${}$ mV for $g_i = 50$ nS)", ".1f", u_inf(50.0, -75.0) - U_REST),
+    # c): at g_i = 10 nS the hyperpolarising curve is the steeper one at g_e = 0 (its offset shrinks with g_e)
+    ("05_shunting", "steeper ({} against", ".2f",
+     (65.0 * (G_L + 10.0) - 10.0 * (-75.0 - U_REST)) / (G_L + 10.0) ** 2),
+    ("05_shunting", "against {} mV/nS at $g_e = 0$ for $g_i$ = 10 nS", ".2f", 65.0 / (G_L + 10.0)),
     # 06
     ("06_carandini_heeger", "at $I_e = 300$ pA, $T = {}$ ms", ".1f", 1000.0 / float(L.lif_rate(300.0, C_M, G_L, U_REST, U_TH, U_RESET))),
     ("06_carandini_heeger", "the line gives {} Hz at 300 pA", ".0f", float(L.lif_rate_linear(300.0, C_M, G_L, U_REST, U_TH, U_RESET))),
@@ -140,6 +143,16 @@ def test_03_epsp_numbers_match_the_simulation():
     assert f"the EPSP is about {ratio:.1f} times larger than at rest" in text
     free_rest, free_dep = amp(Mg=0.0 * mM), amp(Mg=0.0 * mM, u_rest=U_DEPOLARISED * mV)
     assert f"({free_rest:.1f} against {free_dep:.1f} mV)" in text
+    # e) asks for EPSP / g_max at the slider's 2, 4 and 8 nS (trial 3: "almost linear" gave no direction)
+    per_nS = [amp(g_max=g * nS) / g for g in (2.0, 4.0, 8.0)]
+    assert f"is {per_nS[0]:.3f}, {per_nS[1]:.3f} and {per_nS[2]:.3f} mV/nS at 2, 4 and 8 nS" in text
+    assert f"{100 * (per_nS[2] / per_nS[0] - 1):.1f} % more at 8 nS than at 2 nS" in text
+    # the visible check of b) and c) together quotes the reference EPSPs
+    code = "\n".join(c.source for c in nbformat.read(SOURCE / "03_nmda_brian2.ipynb", as_version=4).cells
+                     if c.cell_type == "code")
+    for changes, shown in (({}, 0.505347), ({"u_rest": U_DEPOLARISED * mV}, 1.242880), ({"Mg": 0.0 * mM}, 8.775359)):
+        assert abs(amp(**changes) - shown) < 1e-5, (changes, amp(**changes), shown)
+        assert f"{shown:.6f})" in code or f"{shown})" in code, shown
     # the crossover: the depolarised EPSP is larger at 0.09 mM, not at 0.08 mM (text: "about 0.09 mM")
     assert "down to [Mg] of about 0.09 mM" in text
     assert amp(Mg=0.09 * mM, u_rest=U_DEPOLARISED * mV) > amp(Mg=0.09 * mM)
@@ -200,3 +213,48 @@ def test_01_overlap_of_the_responses():
     t, u = np.asarray(run.t), np.asarray(run.u)
     below = U_REST - u[np.argmin(np.abs(t - 500.0))]
     assert f"about {below:.1f} mV below rest at 500 ms" in markdown("01_synapse_zoo")
+
+
+@pytest.mark.brian
+def test_03_timing_experiment_numbers_match_the_simulation():
+    """f)'s model answer and rubric quote the timing experiment: the notebook's own cell, run with the reference
+    strings (a spike, then Delta t later a 50 ms depolarising step; the extra NMDA charge)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from brian2 import mM, ms, mV, nS, pF  # noqa: F401  (names the cell uses)
+
+    from helpers.brian_harness import HarnessError, run_nmda_neuron  # noqa: F401
+    from helpers.references import brian_reference as R
+
+    nb = nbformat.read(SOURCE / "03_nmda_brian2.ipynb", as_version=4)
+    cell = next(c.source for c in nb.cells if c.cell_type == "code" and "def timing_experiment" in c.source)
+    names = dict(np=np, plt=plt, ms=ms, mV=mV, mM=mM, nS=nS, pF=pF, HarnessError=HarnessError,
+                 run_nmda_neuron=run_nmda_neuron, params=R.nmda_namespace(), defined=lambda *a: False,
+                 neuron_eqs=R.NMDA_NEURON_EQS, synapse_model=R.NMDA_SYNAPSE_MODEL,
+                 synapse_on_pre=R.NMDA_SYNAPSE_ON_PRE)
+    exec(cell, names)  # defines the experiment; defined() False skips the figure
+    q_alone, extra, _, _ = names["timing_experiment"]()
+    delays = np.array(names["delays"])
+    text = markdown("03_nmda_brian2")
+    best = int(np.argmax(extra))
+    assert f"the step adds most charge, {extra[best]:.2f} pC to the spike's {q_alone:.2f} pC, at $\\Delta t$ = {delays[best]:g} ms" in text
+    inside = delays[extra >= extra.max() / 2]
+    assert f"from $\\Delta t$ = {inside.min():g} to {inside.max():g} ms" in text
+    assert f"from about {inside.min():g} to +{inside.max():g} ms" in text
+    plt.close("all")
+
+
+def test_06_explorer_answer_uses_the_sliders_steps():
+    """The explorer's g_i slider steps by 1 nS: the answer names the two slider values around the LIF threshold."""
+    from helpers.explorers import carandini_heeger as ch
+
+    text = markdown("06_carandini_heeger")
+    assert "the slider's step is\n1 nS" in text
+    assert "still positive at 6 nS and 0 from 7 nS on" in text
+    rate = lambda g_i: float(L.lif_rate(5.0 * (0.0 - U_REST), C_M, G_L + 5.0 + g_i, U_REST, U_TH, U_RESET))
+    assert rate(6.0) > 0.0 == rate(7.0)
+    import inspect
+
+    assert '"g_i": slider("g_i", g_i, 0.0, g_i_max, 1.0' in inspect.getsource(ch)

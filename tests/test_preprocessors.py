@@ -154,3 +154,70 @@ def test_shorten_test_tracebacks_only_in_test_cells():
     nb, _ = ShortenTestTracebacks().preprocess(nb, {})
     assert nb.cells[0].outputs[0].traceback == ["NotImplementedError: do it"]
     assert nb.cells[1].outputs[0].traceback == tb
+
+
+# ------------------------------------------------------------------ pending manual grades (trial 3)
+def _feedback_html(nb, resources):
+    """nbgrader's feedback template, configured as GenerateFeedback configures it."""
+    from pathlib import Path
+
+    import nbgrader.converters.generate_feedback as gf
+    from nbconvert.exporters import HTMLExporter
+    from traitlets.config import Config
+
+    formgrader = Path(gf.__file__).resolve().parents[1] / "server_extensions" / "formgrader"
+    config = Config()
+    config.HTMLExporter.template_name = "feedback"
+    config.HTMLExporter.extra_template_basedirs = [str(formgrader / "templates")]
+    config.HTMLExporter.extra_template_paths = [str(formgrader / "static" / "node_modules" / "bootstrap" / "dist"
+                                                    / "css")]
+    html, _ = HTMLExporter(config=config).from_notebook_node(nb, resources=resources)
+    return html
+
+
+@pytest.fixture
+def written_submission(tmp_path, monkeypatch):
+    """A submitted notebook with one hand-graded written answer, autograded (its grade waits for a grader)."""
+    from nbgrader.preprocessors import SaveAutoGrades
+
+    monkeypatch.setenv("PATH", interpreter_path(os.environ.get("PATH", "")))
+    db = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    meta = {"nbgrader": {"grade": True, "solution": True, "locked": False, "points": 2, "grade_id": "written",
+                         "schema_version": 3, "task": False}}
+    nb = new_notebook(cells=[nbformat.v4.new_markdown_cell("Shunting divides the EPSP.", metadata=meta)])
+    with Gradebook(db) as gb:
+        gb.add_assignment("ps0")
+        gb.add_student("s1")
+    resources = {"nbgrader": {"db_url": db, "assignment": "ps0", "notebook": "nb", "student": "s1"}}
+    SaveCells().preprocess(nbformat.from_dict(nb), resources)
+    with Gradebook(db) as gb:
+        gb.add_submission("ps0", "s1")
+    SaveAutoGrades().preprocess(nbformat.from_dict(nb), resources)
+    return nb, resources, db
+
+
+def test_pending_written_answer_reads_not_graded_yet(written_submission):
+    from nbgrader.preprocessors import GetGrades
+
+    from coursekit.preprocessors.pending_grades import GetGradesPending
+
+    nb, resources, db = written_submission
+    # nbgrader's own step: the student reads a zero (the control that makes this test able to fail)
+    stock, res = GetGrades().preprocess(nbformat.from_dict(nb), dict(resources, nbgrader=dict(resources["nbgrader"])))
+    assert "Written response</a> (Score: 0.0 / 2.0)" in _feedback_html(stock, res)
+    # the course's step: not graded yet, no score of 0
+    shown, res = GetGradesPending().preprocess(nbformat.from_dict(nb),
+                                               dict(resources, nbgrader=dict(resources["nbgrader"])))
+    html = _feedback_html(shown, res)
+    assert "Not graded yet: this answer is marked by hand (2 points)" in html
+    assert "0.0 / 2.0" not in html.replace("Score: 0.0 / 2.0)</h4>", "")  # the notebook total may be 0 / 2
+    # once a grader has marked it, the score is shown as usual
+    with Gradebook(db) as gb:
+        grade = gb.find_grade("written", "nb", "ps0", "s1")
+        grade.manual_score = 1.5
+        gb.db.commit()
+    shown, res = GetGradesPending().preprocess(nbformat.from_dict(nb),
+                                               dict(resources, nbgrader=dict(resources["nbgrader"])))
+    html = _feedback_html(shown, res)
+    assert "Not graded yet" not in html and "Written response</a> (Score: 1.5 / 2.0)" in html
+

@@ -48,7 +48,7 @@ T_BEFORE = 10.0  # ms, baseline shown before the step
 
 #: Readout label -> key of :func:`saturation_numbers` (order of the readout).
 READOUT_LABELS = {
-    "g_e": "g_e",
+    "g_syn": "g_e",  # the notebook's name for the synaptic conductance (the key stays g_e)
     "g_in": "g_in",
     "tau'": "tau_eff",
     "u_inf": "u_inf",
@@ -234,7 +234,7 @@ def saturation_explorer(input_conductance_fn: Callable, effective_time_constant_
         return saturation_readout(n)
 
     moving = [line_u, line_i, line_inf, tau_pt, marker, marker_i]
-    explorer = Explorer(fig, {"g_e": slider("g_e", g_e, 0.0, g_max, 0.5, unit="nS")}, update,
+    explorer = Explorer(fig, {"g_e": slider("g_syn", g_e, 0.0, g_max, 0.5, unit="nS")}, update,
                         animated=moving)
     explorer.artists = {"u": line_u, "u_current": line_i, "u_inf": line_inf,
                         "tau_point": tau_pt, "marker": marker, "marker_current": marker_i}

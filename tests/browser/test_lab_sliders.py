@@ -51,6 +51,8 @@ LATENCY_CEILING_MS = 2000.0
 #: same figure; the canvas and the reference render have been identical, and moving a marker
 #: alone changes several hundred pixels.
 SAME_IMAGE = 20
+# 04 calls its synaptic conductance g_syn (the explorer's control key stays g_e)
+SLIDER_LABELS = {("04", "g_e"): "g_syn"}
 
 
 # ---------------------------------------------------------------------------
@@ -180,7 +182,8 @@ class Drive:
         self.explorer = ld.LiveExplorer(readouts.first.locator("xpath=.."))
         self.explorer.root.scroll_into_view_if_needed()
         self.explorer.wait_drawn()
-        self.sliders = {name: self.explorer.slider(f"{name} (nS)") for name in SLIDERS[nb]}
+        self.sliders = {name: self.explorer.slider(f"{SLIDER_LABELS.get((nb, name), name)} (nS)")
+                        for name in SLIDERS[nb]}
         self.g_e = self.sliders["g_e"]
         self.latencies: list[float] = []
         self.artifacts = lab.artifacts
