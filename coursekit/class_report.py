@@ -19,7 +19,9 @@ as base64 PNG from matplotlib) that opens without a server. It holds the
 score distribution per notebook and in total, item difficulty, the
 misconception table with the students who hold each, the items nbgrader or the
 rescue could not grade, the written answers waiting for manual grading, and
-run times per notebook (median and slowest).
+run times per notebook (median and slowest), and the similarity of the
+students' own code across the class (:mod:`coursekit.similarity`, copydetect;
+the scores also go to ``reports/<assignment>-similarity.csv``).
 
 Bad input is reported, not fatal: an empty gradebook gives a report that says
 there is nothing to show; a student without a submission is listed as
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from coursekit import misconceptions as mc
+from coursekit import similarity as sim
 
 __all__ = ["ItemStats", "Holding", "ClassData", "collect", "render", "summary_text", "build_report"]
 
@@ -115,6 +118,8 @@ class ClassData:
     graders: dict[str, str] = field(default_factory=dict)
     synthetic: bool = False
     generated: str = ""
+    #: similarity of the students' own code (None: not computed)
+    similarity: sim.Similarity | None = None
 
     @property
     def empty(self) -> bool:
@@ -282,6 +287,9 @@ def collect(course_root: Path | str, assignment: str = "synapses", *, db_url: st
                                 h.sentence = str(err.get("evalue", ""))
                 row[name] = total
         data.items = list(items.values())
+    released = {p.stem: nb for p in sorted((root / "release" / assignment).glob("*.ipynb"))
+                if (nb := _read(p)) is not None}
+    data.similarity = sim.class_similarity(sim.read_notebooks(root, assignment, data.students), released)
     order = {"physics": 0, "code": 1, "other": 2}
     data.misconceptions = sorted(holdings.values(), key=lambda h: (order.get(h.kind, 3), -h.count, h.id))
     if synthetic is None:  # any synthetic student marks the report (a demo, not a real class)
@@ -400,6 +408,34 @@ def figure_difficulty(data: ClassData) -> str | None:
     return _png(fig)
 
 
+def figure_similarity(data: ClassData) -> str | None:
+    """Per notebook: how many pairs of students have each similarity score, the threshold as a line."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = data.similarity
+    names = [nb for nb in (s.notebooks if s else []) if s.scores.get(nb)]
+    if not names:
+        return None
+    cols = min(len(names), 4)
+    rows = (len(names) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.3 * rows), squeeze=False)
+    for ax, nb in zip(axes.flat, names):
+        values = s.scores[nb]
+        ax.hist(values, bins=20, range=(0, 1), color="#6a2d91" if nb == sim.ALL else "#3b6ea5", edgecolor="white")
+        ax.set_yscale("log")
+        ax.axvline(s.threshold, color="#a5523b", lw=1.2, ls="--")
+        ax.set_title(nb.replace("_", " "), fontsize=9, fontweight="bold" if nb == sim.ALL else "normal")
+        ax.set_xlabel("similarity score (share of code, 0-1)", fontsize=8)
+        ax.set_ylabel("pairs of students", fontsize=8)
+        ax.tick_params(labelsize=8)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return _png(fig)
+
+
 def figure_runtimes(data: ClassData) -> str | None:
     """Run time per notebook: one dot per student, the median as a bar."""
     import matplotlib
@@ -436,7 +472,7 @@ def _environment():
 def render(data: ClassData) -> str:
     """The report as one HTML page."""
     figures = {} if data.empty else {"scores": figure_scores(data), "difficulty": figure_difficulty(data),
-                                     "runtimes": figure_runtimes(data)}
+                                     "runtimes": figure_runtimes(data), "similarity": figure_similarity(data)}
     totals = [data.total(s) for s in data.students]
     hardest = sorted((it for it in data.items if it.fraction is not None), key=lambda it: it.fraction)[:3]
     runtime = {nb: data.runtime_stats(nb) for nb in data.notebooks}
@@ -444,7 +480,7 @@ def render(data: ClassData) -> str:
         d=data, figures=figures, totals=totals, hardest=hardest, runtime=runtime,
         median_total=statistics.median(totals) if totals else None,
         pending=sum(len(v) for v in data.manual_queue.values()),
-        fmt=lambda x: "" if x is None else f"{x:g}", secs=_secs)
+        fmt=lambda x: "" if x is None else f"{x:g}", secs=_secs, ALL=sim.ALL)
 
 
 def _secs(x: float | None) -> str:
@@ -490,6 +526,13 @@ def summary_text(data: ClassData, path: Path | None = None) -> str:
     if data.missing_notebooks:
         lines.append(f"  {len(data.missing_notebooks)} notebooks not submitted (by "
                      f"{len({s for s, _ in data.missing_notebooks})} students)")
+    if data.similarity is not None:
+        pairs = data.similarity.flagged_in(sim.ALL)
+        if pairs:
+            lines.append(f"  {len(pairs)} pairs of students with similar code over the whole assignment (score >= "
+                         f"{data.similarity.threshold:g}; a person decides): "
+                         + "; ".join(f"{p.a} and {p.b} {p.score:.2f}" for p in pairs[:5])
+                         + (" ..." if len(pairs) > 5 else ""))
     if data.new_notebooks:
         lines.append("  not in the gradebook yet (empty columns): " + ", ".join(data.new_notebooks))
     return "\n".join(lines)
@@ -504,6 +547,8 @@ def build_report(course_root: Path | str, assignment: str = "synapses", out: Pat
     data = collect(root, assignment, db_url=db_url, course_id=course_id, synthetic=synthetic)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(data), encoding="utf-8")
+    if data.similarity is not None:
+        sim.write_csv(data.similarity, path.with_name(f"{path.stem}-similarity.csv"))
     if say is not None:
         say(summary_text(data, path))
     return path

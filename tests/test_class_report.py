@@ -27,6 +27,7 @@ import pytest
 
 from coursekit import class_report as cr
 from coursekit import misconceptions as mc
+from coursekit import similarity as sim
 
 ROOT = Path(__file__).resolve().parents[1]
 # nbgrader's own add_submission trips SQLAlchemy's autoflush warning; not ours to fix
@@ -125,6 +126,64 @@ def _alembic_on_path(monkeypatch):
 def course(tmp_path):
     url = make_class(tmp_path)
     return tmp_path, url
+
+
+#: In bob's and carol's similar code: it must reach the report as text (nothing of it runs or renders).
+HOSTILE = "</pre></details><script>document.title='pwned'</script><img src=x onerror=\"document.title='img'\">"
+
+
+def add_similar_pair(root: Path) -> None:
+    """A release with starter code for 01_a, and bob and carol submitting nearly the same code (carol's renamed,
+    recommented), with :data:`HOSTILE` in a string and a comment of both; alice writes her own."""
+    def nb(body: str):
+        meta = {"nbgrader": {"grade_id": "a1", "solution": True, "grade": False, "locked": False}}
+        lock = {"nbgrader": {"grade_id": "t1", "solution": False, "grade": True, "locked": True, "points": 2}}
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import numpy as np", metadata={}),
+                                               nbformat.v4.new_code_cell(body, metadata=meta),
+                                               nbformat.v4.new_code_cell("assert rate(1) > 0", metadata=lock)])
+    starter = 'def rate(I_e):\n    """Rate in Hz."""\n    # TODO: write the rate\n    raise NotImplementedError()\n'
+    bob = ('def rate(I_e):\n    """Rate in Hz."""\n    # ' + HOSTILE + '\n    label = "' + HOSTILE.replace('"', "'") + '"\n'
+           "    current = np.asarray(I_e, dtype=float)\n    drive = np.maximum(current - 100.0, 0.0) / 200.0\n"
+           "    period = 2.0 + 20.0 * np.log1p(1.0 / np.where(drive > 0, drive, np.inf))\n"
+           "    return np.where(drive > 0, 1000.0 / period, 0.0)\n")
+    carol = bob.replace("current", "i_in").replace("drive", "x").replace("period", "T").replace(
+        "    return", "    # my own\n    return")
+    alice = ('def rate(I_e):\n    """Rate in Hz."""\n    i = np.atleast_1d(I_e).astype(float)\n'
+             "    out = np.zeros_like(i)\n    for k, v in enumerate(i):\n        if v > 100:\n"
+             "            out[k] = 1e3 / (2 + 20 * np.log((v - 100 + 200) / (v - 100)))\n"
+             "    return out.reshape(np.shape(I_e))\n")
+    (root / "release" / A).mkdir(parents=True)
+    nbformat.write(nb(starter), root / "release" / A / "01_a.ipynb")
+    for student, body in (("alice", alice), ("bob", bob), ("carol", carol)):
+        (root / "submitted" / student / A).mkdir(parents=True)
+        nbformat.write(nb(body), root / "submitted" / student / A / "01_a.ipynb")
+
+
+def test_similar_pair_in_the_report_and_csv(course, capsys):
+    """bob and carol are listed as similar (01_a and the whole assignment), alice is not; the hostile text is in the
+    page only escaped, and the CSV has every pair."""
+    import csv
+
+    root, url = course
+    add_similar_pair(root)
+    d = cr.collect(root, A, db_url=url, course_id=COURSE)
+    assert d.similarity.flagged_pairs("01_a") == {frozenset(("bob", "carol"))}
+    assert d.similarity.flagged_pairs(sim.ALL) == {frozenset(("bob", "carol"))}
+    path = cr.build_report(root, A, db_url=url, course_id=COURSE)
+    html = path.read_text()
+    assert html.count("data:image/png;base64,") == 4  # + the similarity distribution
+    section = html[html.index('<section id="similarity">'):html.index('<section id="students">')]
+    assert "similar" in section and "copied" not in section.lower().replace("similar is not copied", "")
+    assert "<mark>" in section and "&lt;script&gt;" in section
+    assert "<script" not in html and "<img src=x" not in html  # only as &lt;script&gt; and &lt;img ...
+    assert "&lt;img src=x onerror=" in section
+    out = capsys.readouterr().out
+    assert "1 pairs of students with similar code" in out and "bob and carol" in out
+    with open(root / "reports" / f"{A}-similarity.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["notebook", "student_a", "student_b", "score"]
+    assert {(r[0], r[1], r[2]) for r in rows[1:]} == {(nb, a, b) for nb in ("01_a", sim.ALL)
+                                                      for a, b in (("alice", "bob"), ("alice", "carol"), ("bob", "carol"))}
 
 
 def test_numbers_counted_by_hand(course):
