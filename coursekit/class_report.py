@@ -17,7 +17,9 @@ reads only what grading left behind, never reruns student code:
 The HTML is one file (Jinja2 template ``templates/report.html.j2``, figures
 as base64 PNG from matplotlib) that opens without a server. It holds the
 score distribution per notebook and in total, item difficulty, the
-misconception table with the students who hold each, the items nbgrader or the
+item quality (difficulty and discrimination of every autograded test and
+written answer, :func:`item_quality`), the misconception table with the
+students who hold each, the items nbgrader or the
 rescue could not grade, the written answers waiting for manual grading, and
 run times per notebook (median and slowest), and the similarity of the
 students' own code across the class (:mod:`coursekit.similarity`, copydetect;
@@ -43,7 +45,7 @@ from typing import Any
 from coursekit import misconceptions as mc
 from coursekit import similarity as sim
 
-__all__ = ["ItemStats", "Holding", "ClassData", "collect", "render", "summary_text", "build_report"]
+__all__ = ["ItemStats", "ItemQuality", "item_quality", "Holding", "ClassData", "collect", "render", "summary_text", "build_report"]
 
 #: Errors of a test cell that mean "could not be graded" rather than "wrong".
 UNGRADABLE_ENAMES = {
@@ -73,6 +75,57 @@ class ItemStats:
     @property
     def fraction(self) -> float | None:
         return self.full / self.graded if self.graded else None
+
+
+#: Item flags: mean share of the points at or above EASY is "too easy", at or below HARD "too hard";
+#: a discrimination below 0 is "negatively discriminating". Flags need at least FLAG_MIN students.
+EASY, HARD, FLAG_MIN = 0.9, 0.2, 3
+
+
+@dataclass
+class ItemQuality:
+    """One item (autograded test or written answer): difficulty and discrimination across the class."""
+
+    notebook: str
+    grade_id: str
+    written: bool
+    max_score: float
+    n: int                          # students with a score for it (pending written answers left out)
+    difficulty: float | None        # mean share of its points earned (1 = everyone got everything)
+    discrimination: float | None    # point-biserial: correlation of its score with the rest of the total
+    flags: list[str] = field(default_factory=list)
+
+
+def item_quality(notebook: str, grade_id: str, max_score: float, points: dict[str, float | None],
+                 totals: dict[str, float], *, written: bool = False) -> ItemQuality:
+    """Difficulty and discrimination of one item from its ``points`` (student -> score, None = not graded yet)
+    and every student's total.
+
+    The discrimination index is the Pearson correlation of the item's score
+    with the rest of the score (the total minus this item), over the students
+    with a score; for an item scored all-or-nothing this is the point-biserial
+    correlation. None where either is the same for everyone.
+    """
+    scored = {s: v for s, v in points.items() if v is not None and s in totals}
+    n = len(scored)
+    if not n or max_score <= 0:
+        return ItemQuality(notebook, grade_id, written, max_score, n, None, None)
+    x = [scored[s] / max_score for s in sorted(scored)]
+    rest = [totals[s] - scored[s] for s in sorted(scored)]
+    difficulty = sum(x) / n
+    try:
+        r = statistics.correlation(x, rest) if n >= 2 else None
+    except statistics.StatisticsError:  # one of them constant
+        r = None
+    flags = []
+    if n >= FLAG_MIN:
+        if difficulty >= EASY:
+            flags.append("too easy")
+        if difficulty <= HARD:
+            flags.append("too hard")
+        if r is not None and r < 0:
+            flags.append("negatively discriminating")
+    return ItemQuality(notebook, grade_id, written, max_score, n, difficulty, r, flags)
 
 
 @dataclass
@@ -120,6 +173,10 @@ class ClassData:
     generated: str = ""
     #: similarity of the students' own code (None: not computed)
     similarity: sim.Similarity | None = None
+    #: (notebook, grade_id) -> student -> points (None: a written answer not graded yet), every item
+    item_points: dict[tuple[str, str], dict[str, float | None]] = field(default_factory=dict)
+    #: (notebook, grade_id) -> (max score, written answer?)
+    item_kinds: dict[tuple[str, str], tuple[float, bool]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -127,6 +184,12 @@ class ClassData:
 
     def total(self, student: str) -> float:
         return sum(v or 0.0 for v in self.scores.get(student, {}).values())
+
+    def item_quality(self) -> list[ItemQuality]:
+        """Difficulty and discrimination of every autograded test and written answer, in notebook order."""
+        totals = {s: self.total(s) for s in self.students}
+        return [item_quality(nb, gid, top, self.item_points.get((nb, gid), {}), totals, written=written)
+                for (nb, gid), (top, written) in self.item_kinds.items()]
 
     def grader_of(self, item: str) -> str:
         """Who grades the written answer ``"notebook / grade_id"`` ("unassigned" without graders.json)."""
@@ -259,6 +322,9 @@ def collect(course_root: Path | str, assignment: str = "synapses", *, db_url: st
                     scored = g is not None and (g.auto_score is not None or g.manual_score is not None)
                     score = float(g.score) if scored else None
                     total += score or 0.0
+                    data.item_kinds.setdefault((name, gid), (top, written))
+                    pending = written and score is None and not absent
+                    data.item_points.setdefault((name, gid), {})[student] = None if pending else (score or 0.0)
                     if written:
                         if not absent and (g is None or g.needs_manual_grade):
                             data.manual_queue.setdefault(f"{name} / {gid}", []).append(student)

@@ -332,3 +332,48 @@ def test_report_of_a_synthetic_class_of_60_in_chromium(tmp_path):
         assert page.locator("#difficulty img").is_visible() and page.locator("#top").is_visible()
 
     _open_in_chromium(sync_api, chromium, path, check, out / "first-screen.png")
+
+
+def test_item_statistics_counted_by_hand(course):
+    """Difficulty and discrimination of the class of the module docstring, computed by hand.
+
+    totals: alice 8, bob 1, carol 3. t1 (2 pts): shares 1, 0, 0, rest 6, 1, 3: r = 24/sqrt(684).
+    t2 (1): shares 1, 1, 0, rest 7, 0, 3: r = 3/sqrt(1332). t3 (3): shares 1, 0, 1, rest 5, 1, 0: r = 3/sqrt(84).
+    w1 (written): only alice is graded (2 of 2), bob's and carol's wait: n = 1, no correlation, no flag.
+    """
+    import math
+
+    root, url = course
+    d = cr.collect(root, A, db_url=url, course_id=COURSE)
+    q = {(it.notebook, it.grade_id): it for it in d.item_quality()}
+    assert set(q) == {("01_a", "t1"), ("01_a", "t2"), ("01_a", "w1"), ("02_b", "t3")}
+    expected = {"t1": (1 / 3, 24 / math.sqrt(684)), "t2": (2 / 3, 3 / math.sqrt(1332)), "t3": (2 / 3, 3 / math.sqrt(84))}
+    for (nb, gid), it in q.items():
+        if gid == "w1":
+            assert it.written and it.n == 1 and it.difficulty == 1.0 and it.discrimination is None and not it.flags
+            continue
+        p, r = expected[gid]
+        assert not it.written and it.n == 3
+        assert it.difficulty == pytest.approx(p) and it.discrimination == pytest.approx(r), gid
+        assert it.flags == []
+    html = cr.render(d)
+    assert 'id="item-quality"' in html and "+0.92" in html and "+0.08" in html and "+0.33" in html
+    assert "How to read them" in html
+
+
+def test_item_flags():
+    """Too easy, too hard, negatively discriminating; constant scores give no correlation."""
+    totals = {"a": 10.0, "b": 6.0, "c": 2.0, "d": 1.0}
+    easy = cr.item_quality("n", "easy", 1, {"a": 1, "b": 1, "c": 1, "d": 1}, totals)
+    assert easy.difficulty == 1.0 and easy.discrimination is None and easy.flags == ["too easy"]
+    hard = cr.item_quality("n", "hard", 2, {"a": 0, "b": 0, "c": 0, "d": 1}, totals)
+    assert hard.difficulty == pytest.approx(0.125) and "too hard" in hard.flags
+    # the weakest students get it, the strongest do not: shares (0, 0, 1, 1), rest (10, 6, 1, 0), deviations
+    # (-.5, -.5, .5, .5) and (5.75, 1.75, -3.25, -4.25): r = -7.5 / sqrt(1 * 64.75)
+    neg = cr.item_quality("n", "neg", 1, {"a": 0, "b": 0, "c": 1, "d": 1}, totals)
+    assert neg.discrimination == pytest.approx(-7.5 / 64.75 ** 0.5, abs=1e-12)
+    assert neg.flags == ["negatively discriminating"]
+    good = cr.item_quality("n", "good", 1, {"a": 1, "b": 1, "c": 0, "d": 0}, totals)
+    assert good.discrimination > 0.8 and good.flags == []
+    few = cr.item_quality("n", "few", 1, {"a": 0, "b": 1}, totals)
+    assert few.flags == [] and few.discrimination == pytest.approx(-1.0)
