@@ -11,13 +11,14 @@ export PYTHONDONTWRITEBYTECODE := 1
 WORKERS ?= 2
 SCHEDULER ?=
 
-.PHONY: help venv test test-fast grade report lab release student-env bench clean hub hub-down
+.PHONY: help venv test test-fast grade report export lab release student-env bench clean hub hub-down
 
 help:
 	@echo "make grade    run the instructor pipeline on the sample class (ends with reports/synapses.html)"
 	@echo "make report   (re)write reports/synapses.html, the class report, from the gradebook"
 	@echo "make grade CLASS=60   grade a synthetic class of 60 drawn from the mutation tables (~25 min)"
 	@echo "make test     run the test suite"
+	@echo "make export LMS=canvas CANVAS_CSV=file.csv   grades into Canvas (or LMS=moodle): reports/synapses-<lms>.csv"
 	@echo "make lab      open the course in JupyterLab"
 	@echo "make release  regenerate helpers/data/reference_curves.npz and release/ from source/"
 	@echo "make student-env  build dist/student-env/: what students get (no answers)"
@@ -44,6 +45,11 @@ grade: $(STAMP)
 
 report: $(STAMP)
 	$(BIN)/python -m coursekit report $(REPORT_ARGS)
+
+LMS ?= canvas
+CANVAS_CSV ?=
+export: $(STAMP)
+	$(BIN)/python -m coursekit export $(LMS) $(if $(CANVAS_CSV),--canvas-csv $(CANVAS_CSV)) $(EXPORT_ARGS)
 
 release: $(STAMP)
 	$(BIN)/python -m coursekit release
