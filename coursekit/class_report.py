@@ -247,8 +247,9 @@ def _error_of(cell: dict) -> dict | None:
 
 
 def collect(course_root: Path | str, assignment: str = "synapses", *, db_url: str | None = None,
-            course_id: str | None = None, synthetic: bool | None = None) -> ClassData:
-    """Read the gradebook and the autograded notebooks of ``assignment`` into a :class:`ClassData`."""
+            course_id: str | None = None, synthetic: bool | None = None, similarity: bool = True) -> ClassData:
+    """Read the gradebook and the autograded notebooks of ``assignment`` into a :class:`ClassData`
+    (``similarity=False``: without the similarity of submissions)."""
     from nbgrader.api import Gradebook, MissingEntry
 
     root = Path(course_root).resolve()
@@ -353,9 +354,10 @@ def collect(course_root: Path | str, assignment: str = "synapses", *, db_url: st
                                 h.sentence = str(err.get("evalue", ""))
                 row[name] = total
         data.items = list(items.values())
-    released = {p.stem: nb for p in sorted((root / "release" / assignment).glob("*.ipynb"))
-                if (nb := _read(p)) is not None}
-    data.similarity = sim.class_similarity(sim.read_notebooks(root, assignment, data.students), released)
+    if similarity:
+        released = {p.stem: nb for p in sorted((root / "release" / assignment).glob("*.ipynb"))
+                    if (nb := _read(p)) is not None}
+        data.similarity = sim.class_similarity(sim.read_notebooks(root, assignment, data.students), released)
     order = {"physics": 0, "code": 1, "other": 2}
     data.misconceptions = sorted(holdings.values(), key=lambda h: (order.get(h.kind, 3), -h.count, h.id))
     if synthetic is None:  # any synthetic student marks the report (a demo, not a real class)
@@ -606,11 +608,11 @@ def summary_text(data: ClassData, path: Path | None = None) -> str:
 
 def build_report(course_root: Path | str, assignment: str = "synapses", out: Path | str | None = None, *,
                  db_url: str | None = None, course_id: str | None = None, synthetic: bool | None = None,
-                 say=print) -> Path:
+                 say=print, similarity: bool = True) -> Path:
     """Write ``reports/<assignment>.html`` (or ``out``), print the summary, return the path."""
     root = Path(course_root).resolve()
     path = Path(out) if out is not None else root / "reports" / f"{assignment}.html"
-    data = collect(root, assignment, db_url=db_url, course_id=course_id, synthetic=synthetic)
+    data = collect(root, assignment, db_url=db_url, course_id=course_id, synthetic=synthetic, similarity=similarity)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(data), encoding="utf-8")
     if data.similarity is not None:

@@ -291,14 +291,23 @@ def test_report_opens_in_chromium(course):
         pytest.skip(f"no Chromium at {chromium}")
     sync_api = pytest.importorskip("playwright.sync_api")
     root, url = course
+    add_similar_pair(root)  # bob and carol similar, HOSTILE in their code
     path = cr.build_report(root, A, db_url=url, course_id=COURSE, say=None)
     shot = ROOT / "artifacts" / "report" / "first-screen-small-class.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
     def check(page):
-        assert page.title() == "synapses: what the class got wrong"
+        assert page.title() == "synapses: what the class got wrong"  # HOSTILE's script would set 'pwned'
         assert page.locator("#misconceptions tr").count() == 3
         widths = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
-        assert len(widths) == 3 and all(w > 100 for w in widths)  # the PNGs decode
+        assert len(widths) == 4 and all(w > 100 for w in widths)  # the PNGs decode, HOSTILE's <img> is not one
+        assert page.locator("script").count() == 0
+        assert page.locator("#item-quality tr").count() == 5  # header + 4 items
+        assert page.locator("#similarity table tr").count() == 2  # header + bob and carol
+        page.locator("#similarity details summary").first.click()
+        pair = page.locator("#similarity .pair").first
+        assert pair.is_visible() and pair.locator("mark").count() > 0
+        assert HOSTILE in pair.locator("pre").first.inner_text()  # shown as text, not run
+        assert page.title() == "synapses: what the class got wrong"
 
     _open_in_chromium(sync_api, chromium, path, check, shot)
 
