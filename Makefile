@@ -17,6 +17,7 @@ help:
 	@echo "make grade    run the instructor pipeline on the sample class (ends with reports/synapses.html)"
 	@echo "make report   (re)write reports/synapses.html, the class report, from the gradebook"
 	@echo "make grade CLASS=60   grade a synthetic class of 60 drawn from the mutation tables (~25 min)"
+	@echo "make grade PLANTED=40 grade a planted class of 40 (8 disguised copies) to check the similarity report"
 	@echo "make test     run the test suite"
 	@echo "make export LMS=canvas CANVAS_CSV=file.csv   grades into Canvas (or LMS=moodle): reports/synapses-<lms>.csv"
 	@echo "make lab      open the course in JupyterLab"
@@ -41,7 +42,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 grade: $(STAMP)
-	$(BIN)/python -m coursekit grade --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(CLASS),--class-size $(CLASS)) $(GRADE_ARGS)
+	$(BIN)/python -m coursekit grade --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(CLASS),--class-size $(CLASS)) $(if $(PLANTED),--planted $(PLANTED)) $(GRADE_ARGS)
 
 report: $(STAMP)
 	$(BIN)/python -m coursekit report $(REPORT_ARGS)

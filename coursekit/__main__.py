@@ -32,6 +32,8 @@
     status 1 if a student matches nobody or more than one (listed, not
     written), 2 if nothing could be written (one line on stderr).
 
+``grade --planted N`` (``make grade PLANTED=40``) grades the planted class of
+:mod:`coursekit.planted_class` (8 disguised copies among N) instead.
 ``grade --class-size N`` (``make grade CLASS=60``) grades a synthetic class
 of N students drawn from the mutation tables' wrong answers
 (:mod:`coursekit.synthetic_class`) instead of the sample class.
@@ -62,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--class-size", type=int, default=None, metavar="N",
                    help="grade a synthetic class of N students drawn from the mutation tables' wrong answers "
                         "instead of the sample class (the report marks it synthetic)")
+    g.add_argument("--planted", type=int, default=None, metavar="N",
+                   help="grade a planted class of N >= 16 students (coursekit.planted_class: answers from the mutation "
+                        "tables, 8 of them disguised copies of classmates) to check the report's similarity")
     g.add_argument("--seed", type=int, default=2026, help="random seed of the synthetic class (default 2026)")
     g.add_argument("--allow-unsandboxed", action="store_true",
                    help="grade even where the sandbox cannot be applied (no Landlock): student code then runs "
@@ -119,7 +124,18 @@ def _grade(args) -> int:
     if args.class_size is not None and (args.class_size < 1 or args.students):
         print("--class-size must be at least 1, and cannot go with --student", file=sys.stderr)
         return 2
+    if args.planted is not None and (args.planted < 16 or args.students or args.class_size is not None):
+        print("--planted must be at least 16, and cannot go with --student or --class-size", file=sys.stderr)
+        return 2
     try:
+        if args.planted is not None:
+            from coursekit.planted_class import prepare_for_grading as plant
+
+            ids = plant(args.course, args.planted, say=print)
+            run = pipeline.grade(args.course, workers=args.workers, scheduler=args.scheduler, students=ids,
+                                 regenerate=not args.no_release, cell_timeout=args.cell_timeout,
+                                 allow_unsandboxed=args.allow_unsandboxed)
+            return 0 if not run.problems else 1
         if args.class_size is not None:
             from coursekit.synthetic_class import grade_synthetic
 

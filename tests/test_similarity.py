@@ -132,3 +132,27 @@ def test_csv_has_every_scored_pair(tmp_path, planted, released):
     assert {r[0] for r in rows[1:]} <= set(result.notebooks) and sm.ALL in {r[0] for r in rows[1:]}
     whole = [r for r in rows[1:] if r[0] == sm.ALL]
     assert len(whole) == 10 and all(0.0 <= float(r[3]) <= 1.0 for r in whole)
+
+
+def test_planted_class_written_for_grading(tmp_path, monkeypatch):
+    """``grade --planted N`` writes N valid submissions into submitted/ (answer cells replaced, nbgrader metadata
+    kept), replacing an earlier planted class; the argument is checked before anything is written."""
+    import os
+    import sys
+
+    from coursekit import release as rel
+    from coursekit.__main__ import main
+
+    monkeypatch.setenv("PATH", os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
+    root = rel.make_course(tmp_path / "course")
+    assert main(["grade", "--planted", "8", "--course", str(root)]) == 2
+    assert not (root / "submitted").exists()
+    ids = pc.prepare_for_grading(root, 16, say=None)
+    assert ids == [f"planted-{k:03d}" for k in range(1, 17)]
+    released = sorted(p.name for p in (root / "release" / A).glob("*.ipynb"))
+    for sid in ids:
+        folder = root / "submitted" / sid / A
+        assert sorted(p.name for p in folder.glob("*.ipynb")) == released and (folder / "timestamp.txt").is_file()
+        for path in folder.glob("*.ipynb"):
+            nbformat.validate(nbformat.read(path, as_version=4))
+    assert pc.prepare_for_grading(root, 16, say=None) == ids  # again: the earlier class is replaced, not added to
