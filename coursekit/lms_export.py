@@ -104,6 +104,17 @@ class ExportResult:
     lms_only: list[str] = field(default_factory=list)              # LMS rows no nbgrader student matched
     notes: list[str] = field(default_factory=list)
 
+    def note(self, g: StudentGrade) -> bool:
+        """Record ``g``'s late penalty, pending grade or missing submission; False: write no grade for it."""
+        if g.penalty and g.submitted:
+            self.late[g.id] = g.penalty
+        if g.pending:
+            self.pending.append(g.id)
+            return False
+        if not g.submitted:
+            self.no_submission.append(g.id)
+        return True
+
     @property
     def ok(self) -> bool:
         return not self.unmatched and not self.ambiguous
@@ -247,13 +258,8 @@ def fill_canvas(canvas_csv: Path | str, grades: list[StudentGrade], out: Path | 
             others = [s for s in by_row[rows[0]] if s != g.id] if len(rows) == 1 else []
             result.ambiguous[g.id] = names + [f"also nbgrader student {s}" for s in others]
             continue
-        if g.penalty and g.submitted:
-            result.late[g.id] = g.penalty
-        if g.pending:
-            result.pending.append(g.id)
+        if not result.note(g):
             continue
-        if not g.submitted:
-            result.no_submission.append(g.id)
         value = _fmt(g.score * scale)
         new_text[rows[0]] = _replace_field(records[rows[0]][0], col, value)
         result.written[g.id] = float(value)
@@ -311,13 +317,8 @@ def write_moodle(grades: list[StudentGrade], out: Path | str, *, assignment: str
         if len(seen[key.lower()]) > 1:
             result.ambiguous[g.id] = [f"{match} {key} also of " + ", ".join(s for s in seen[key.lower()] if s != g.id)]
             continue
-        if g.penalty and g.submitted:
-            result.late[g.id] = g.penalty
-        if g.pending:
-            result.pending.append(g.id)
+        if not result.note(g):
             continue
-        if not g.submitted:
-            result.no_submission.append(g.id)
         w.writerow([key, _fmt(g.score)])
         result.written[g.id] = round(g.score, 2)
     if match == "email" and result.unmatched:

@@ -35,7 +35,6 @@ import datetime as _dt
 import importlib
 import random
 import re
-import shutil
 import sys
 import textwrap
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ import nbformat
 
 from coursekit import release as rel
 from coursekit import sample_class as sc
-from coursekit.synthetic_class import _tests_dir
+from coursekit.synthetic_class import _tests_dir, remove_synthetic
 
 __all__ = ["PREFIX", "COPIERS", "DISGUISES", "PlantedClass", "answer_rows", "disguise", "build", "prepare_for_grading",
            "remove_planted"]
@@ -225,25 +224,7 @@ def build(course_root: Path | str = rel.REPO_ROOT, n: int = 40, *, seed: int = 2
 
 def remove_planted(course_root: Path, db_url: str, course_id: str, assignment: str = rel.ASSIGNMENT_ID) -> list[str]:
     """Remove every ``planted-`` student (folders and gradebook rows)."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    root = Path(course_root)
-    removed = set()
-    for top in ("submitted", "autograded", "feedback"):
-        for folder in (root / top).glob(PREFIX + "*") if (root / top).is_dir() else ():
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.add(folder.name)
-    if db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///")).is_file():
-        return sorted(removed)
-    with Gradebook(db_url, course_id) as gb:
-        for student in [s.id for s in gb.students if s.id.startswith(PREFIX)]:
-            try:
-                gb.remove_submission(assignment, student)
-            except MissingEntry:
-                pass
-            gb.remove_student(student)
-            removed.add(student)
-    return sorted(removed)
+    return remove_synthetic(course_root, db_url, course_id, assignment, prefix=PREFIX)
 
 
 def prepare_for_grading(course_root: Path | str, n: int = 40, *, seed: int = 22, say=print,
