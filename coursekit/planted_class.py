@@ -188,6 +188,8 @@ def build(course_root: Path | str = rel.REPO_ROOT, n: int = 40, *, seed: int = 2
     rng = random.Random(seed)
     rows = answer_rows(root)
     released = {p.name: nbformat.read(p, as_version=4) for p in sorted((root / "release" / assignment).glob("*.ipynb"))}
+    if not released:
+        raise FileNotFoundError(f"no released notebooks in {root / 'release' / assignment}: run `make release`")
     sources = {name: nbformat.read(root / "source" / assignment / name, as_version=4) for name in released}
     planted = PlantedClass()
     ids = [f"{PREFIX}{k:03d}" for k in range(1, n + 1)]
