@@ -59,6 +59,9 @@ MIN_TOKENS = 60
 #: (longer matches are always found); its defaults are 25 and 30.
 NOISE = 25
 GUARANTEE = 30
+#: A student's own code in one notebook is cut at this many characters (a submission is hostile: a
+#: megabyte cell must not stall the report; real answers are a few thousand).
+MAX_CHARS = 60_000
 
 
 @dataclass
@@ -113,7 +116,7 @@ def own_code(nb: Mapping) -> str:
     """The code of ``nb``'s solution cells (what a student writes), joined in order; locked cells excluded."""
     parts = [_source(c) for c in nb.get("cells", [])
              if c.get("cell_type") == "code" and _meta(c).get("solution") and not _meta(c).get("locked")]
-    return "\n\n".join(p.rstrip() for p in parts if p.strip()) + "\n"
+    return ("\n\n".join(p.rstrip() for p in parts if p.strip()) + "\n")[:MAX_CHARS]
 
 
 def read_notebooks(course_root: Path, assignment: str, students: Iterable[str]) -> dict[str, dict[str, dict]]:

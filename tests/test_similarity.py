@@ -48,6 +48,8 @@ def test_own_code_is_the_solution_cells_only():
     nb = _nb(("plain", "import numpy as np"), ("answer", "def f(x):\n    return x + 1"),
              ("locked", "assert f(1) == 2"), ("answer", "y = 3"))
     assert sm.own_code(nb) == "def f(x):\n    return x + 1\n\ny = 3\n"
+    huge = _nb(("answer", "x = 1\n" * 1_000_000))  # 6 MB: cut, the report stays fast
+    assert len(sm.own_code(huge)) == sm.MAX_CHARS
 
 
 def test_starter_code_is_not_counted_as_shared(released):
