@@ -146,12 +146,18 @@ def test_planted_class_written_for_grading(tmp_path, monkeypatch):
     from coursekit.__main__ import main
 
     monkeypatch.setenv("PATH", os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
+    import shutil
+
     root = rel.make_course(tmp_path / "course")
     assert main(["grade", "--planted", "8", "--course", str(root)]) == 2
     assert not (root / "submitted").exists()
+    with pytest.raises(FileNotFoundError, match="make release"):  # no release/: refused, not empty students
+        pc.prepare_for_grading(root, 16, say=None)
+    shutil.copytree(ROOT / "release", root / "release")
     ids = pc.prepare_for_grading(root, 16, say=None)
     assert ids == [f"planted-{k:03d}" for k in range(1, 17)]
     released = sorted(p.name for p in (root / "release" / A).glob("*.ipynb"))
+    assert len(released) == 6
     for sid in ids:
         folder = root / "submitted" / sid / A
         assert sorted(p.name for p in folder.glob("*.ipynb")) == released and (folder / "timestamp.txt").is_file()
