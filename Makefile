@@ -11,13 +11,15 @@ export PYTHONDONTWRITEBYTECODE := 1
 WORKERS ?= 2
 SCHEDULER ?=
 
-.PHONY: help venv test test-fast grade report lab release student-env bench clean hub hub-down
+.PHONY: help venv test test-fast grade report export lab release student-env bench clean hub hub-down
 
 help:
 	@echo "make grade    run the instructor pipeline on the sample class (ends with reports/synapses.html)"
 	@echo "make report   (re)write reports/synapses.html, the class report, from the gradebook"
 	@echo "make grade CLASS=60   grade a synthetic class of 60 drawn from the mutation tables (~25 min)"
+	@echo "make grade PLANTED=40 grade a planted class of 40 (8 disguised copies) to check the similarity report"
 	@echo "make test     run the test suite"
+	@echo "make export LMS=canvas CANVAS_CSV=file.csv   grades into Canvas (or LMS=moodle): reports/synapses-<lms>.csv"
 	@echo "make lab      open the course in JupyterLab"
 	@echo "make release  regenerate helpers/data/reference_curves.npz and release/ from source/"
 	@echo "make student-env  build dist/student-env/: what students get (no answers)"
@@ -40,10 +42,15 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 grade: $(STAMP)
-	$(BIN)/python -m coursekit grade --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(CLASS),--class-size $(CLASS)) $(GRADE_ARGS)
+	$(BIN)/python -m coursekit grade --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(CLASS),--class-size $(CLASS)) $(if $(PLANTED),--planted $(PLANTED)) $(GRADE_ARGS)
 
 report: $(STAMP)
 	$(BIN)/python -m coursekit report $(REPORT_ARGS)
+
+LMS ?= canvas
+CANVAS_CSV ?=
+export: $(STAMP)
+	$(BIN)/python -m coursekit export $(LMS) $(if $(CANVAS_CSV),--canvas-csv $(CANVAS_CSV)) $(EXPORT_ARGS)
 
 release: $(STAMP)
 	$(BIN)/python -m coursekit release

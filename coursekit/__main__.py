@@ -25,7 +25,15 @@
     (:mod:`coursekit.class_report`); ``grade`` ends with it too.
 ``student-env``
     ``make student-env``: build what students get (:mod:`coursekit.student_env`).
+``export canvas|moodle``
+    ``make export``: the gradebook's grades into the LMS (:mod:`coursekit.lms_export`):
+    fill the assignment's column of a Gradebook CSV exported from Canvas
+    (``--canvas-csv``), or write Moodle's "Import grades from CSV" file. Exit
+    status 1 if a student matches nobody or more than one (listed, not
+    written), 2 if nothing could be written (one line on stderr).
 
+``grade --planted N`` (``make grade PLANTED=40``) grades the planted class of
+:mod:`coursekit.planted_class` (8 disguised copies among N) instead.
 ``grade --class-size N`` (``make grade CLASS=60``) grades a synthetic class
 of N students drawn from the mutation tables' wrong answers
 (:mod:`coursekit.synthetic_class`) instead of the sample class.
@@ -56,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--class-size", type=int, default=None, metavar="N",
                    help="grade a synthetic class of N students drawn from the mutation tables' wrong answers "
                         "instead of the sample class (the report marks it synthetic)")
+    g.add_argument("--planted", type=int, default=None, metavar="N",
+                   help="grade a planted class of N >= 16 students (coursekit.planted_class: answers from the mutation "
+                        "tables, 8 of them disguised copies of classmates) to check the report's similarity")
     g.add_argument("--seed", type=int, default=2026, help="random seed of the synthetic class (default 2026)")
     g.add_argument("--allow-unsandboxed", action="store_true",
                    help="grade even where the sandbox cannot be applied (no Landlock): student code then runs "
@@ -69,6 +80,15 @@ def _parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="(re)write reports/<assignment>.html, the class report")
     rp.add_argument("--out", type=Path, default=None, help="HTML file (default reports/<assignment>.html)")
     rp.add_argument("--db-url", default=None, help="gradebook URL (default: the course's nbgrader_config.py)")
+    e = sub.add_parser("export", help="grades into Canvas or Moodle (an import CSV)")
+    e.add_argument("lms", choices=("canvas", "moodle"))
+    e.add_argument("--canvas-csv", type=Path, default=None, help="the Gradebook CSV exported from Canvas (canvas)")
+    e.add_argument("--column", default=None, help="the Canvas column to fill (default: '<assignment> (<id>)')")
+    e.add_argument("--match", choices=("email", "username"), default="email",
+                   help="how Moodle identifies a student (moodle; default email)")
+    e.add_argument("--out", type=Path, default=None,
+                   help="file to write (default reports/<assignment>-canvas.csv or -moodle.csv)")
+    e.add_argument("--db-url", default=None, help="gradebook URL (default: the course's nbgrader_config.py)")
     s = sub.add_parser("student-env", help="build the student environment (wheel, release notebooks, "
                                            "pinned requirements) into --out")
     s.add_argument("--out", type=Path, default=Path("dist") / "student-env", help="folder to (re)create")
@@ -104,7 +124,18 @@ def _grade(args) -> int:
     if args.class_size is not None and (args.class_size < 1 or args.students):
         print("--class-size must be at least 1, and cannot go with --student", file=sys.stderr)
         return 2
+    if args.planted is not None and (args.planted < 16 or args.students or args.class_size is not None):
+        print("--planted must be at least 16, and cannot go with --student or --class-size", file=sys.stderr)
+        return 2
     try:
+        if args.planted is not None:
+            from coursekit.planted_class import prepare_for_grading as plant
+
+            ids = plant(args.course, args.planted, say=print)
+            run = pipeline.grade(args.course, workers=args.workers, scheduler=args.scheduler, students=ids,
+                                 regenerate=not args.no_release, cell_timeout=args.cell_timeout,
+                                 allow_unsandboxed=args.allow_unsandboxed)
+            return 0 if not run.problems else 1
         if args.class_size is not None:
             from coursekit.synthetic_class import grade_synthetic
 
@@ -158,11 +189,34 @@ def _student_env(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from coursekit import lms_export
+    from coursekit.pipeline import load_settings
+
+    assignment = rel.ASSIGNMENT_ID
+    out = args.out or args.course / "reports" / f"{assignment}-{args.lms}.csv"
+    try:
+        settings = load_settings(args.course)
+        grades = lms_export.gradebook_grades(args.db_url or settings.db_url, settings.course_id, assignment)
+        if args.lms == "canvas":
+            if args.canvas_csv is None:
+                print("export canvas needs --canvas-csv: the Gradebook CSV exported from Canvas", file=sys.stderr)
+                return 2
+            result = lms_export.fill_canvas(args.canvas_csv, grades, out, assignment=assignment, column=args.column)
+        else:
+            result = lms_export.write_moodle(grades, out, assignment=assignment, match=args.match)
+    except (lms_export.ExportError, OSError) as exc:
+        print(f"export {args.lms}: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    print(result.summary())
+    return 0 if result.ok else 1
+
+
 def main(argv: Iterable[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = _parser().parse_args(None if argv is None else list(argv))
     command = {"grade": _grade, "release": _release, "sample": _sample_or_clean, "clean": _sample_or_clean,
-               "report": _report, "student-env": _student_env}[args.command]
+               "report": _report, "student-env": _student_env, "export": _export}[args.command]
     return command(args)
 
 

@@ -17,9 +17,13 @@ reads only what grading left behind, never reruns student code:
 The HTML is one file (Jinja2 template ``templates/report.html.j2``, figures
 as base64 PNG from matplotlib) that opens without a server. It holds the
 score distribution per notebook and in total, item difficulty, the
-misconception table with the students who hold each, the items nbgrader or the
+item quality (difficulty and discrimination of every autograded test and
+written answer, :func:`item_quality`), the misconception table with the
+students who hold each, the items nbgrader or the
 rescue could not grade, the written answers waiting for manual grading, and
-run times per notebook (median and slowest).
+run times per notebook (median and slowest), and the similarity of the
+students' own code across the class (:mod:`coursekit.similarity`, copydetect;
+the scores also go to ``reports/<assignment>-similarity.csv``).
 
 Bad input is reported, not fatal: an empty gradebook gives a report that says
 there is nothing to show; a student without a submission is listed as
@@ -39,8 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from coursekit import misconceptions as mc
+from coursekit import similarity as sim
 
-__all__ = ["ItemStats", "Holding", "ClassData", "collect", "render", "summary_text", "build_report"]
+__all__ = ["ItemStats", "ItemQuality", "item_quality", "Holding", "ClassData", "collect", "render", "summary_text", "build_report"]
 
 #: Errors of a test cell that mean "could not be graded" rather than "wrong".
 UNGRADABLE_ENAMES = {
@@ -70,6 +75,57 @@ class ItemStats:
     @property
     def fraction(self) -> float | None:
         return self.full / self.graded if self.graded else None
+
+
+#: Item flags: mean share of the points at or above EASY is "too easy", at or below HARD "too hard";
+#: a discrimination below 0 is "negatively discriminating". Flags need at least FLAG_MIN students.
+EASY, HARD, FLAG_MIN = 0.9, 0.2, 3
+
+
+@dataclass
+class ItemQuality:
+    """One item (autograded test or written answer): difficulty and discrimination across the class."""
+
+    notebook: str
+    grade_id: str
+    written: bool
+    max_score: float
+    n: int                          # students with a score for it (pending written answers left out)
+    difficulty: float | None        # mean share of its points earned (1 = everyone got everything)
+    discrimination: float | None    # point-biserial: correlation of its score with the rest of the total
+    flags: list[str] = field(default_factory=list)
+
+
+def item_quality(notebook: str, grade_id: str, max_score: float, points: dict[str, float | None],
+                 totals: dict[str, float], *, written: bool = False) -> ItemQuality:
+    """Difficulty and discrimination of one item from its ``points`` (student -> score, None = not graded yet)
+    and every student's total.
+
+    The discrimination index is the Pearson correlation of the item's score
+    with the rest of the score (the total minus this item), over the students
+    with a score; for an item scored all-or-nothing this is the point-biserial
+    correlation. None where either is the same for everyone.
+    """
+    scored = {s: v for s, v in points.items() if v is not None and s in totals}
+    n = len(scored)
+    if not n or max_score <= 0:
+        return ItemQuality(notebook, grade_id, written, max_score, n, None, None)
+    x = [scored[s] / max_score for s in sorted(scored)]
+    rest = [totals[s] - scored[s] for s in sorted(scored)]
+    difficulty = sum(x) / n
+    try:
+        r = statistics.correlation(x, rest) if n >= 2 else None
+    except statistics.StatisticsError:  # one of them constant
+        r = None
+    flags = []
+    if n >= FLAG_MIN:
+        if difficulty >= EASY:
+            flags.append("too easy")
+        if difficulty <= HARD:
+            flags.append("too hard")
+        if r is not None and r < 0:
+            flags.append("negatively discriminating")
+    return ItemQuality(notebook, grade_id, written, max_score, n, difficulty, r, flags)
 
 
 @dataclass
@@ -115,6 +171,12 @@ class ClassData:
     graders: dict[str, str] = field(default_factory=dict)
     synthetic: bool = False
     generated: str = ""
+    #: similarity of the students' own code (None: not computed)
+    similarity: sim.Similarity | None = None
+    #: (notebook, grade_id) -> student -> points (None: a written answer not graded yet), every item
+    item_points: dict[tuple[str, str], dict[str, float | None]] = field(default_factory=dict)
+    #: (notebook, grade_id) -> (max score, written answer?)
+    item_kinds: dict[tuple[str, str], tuple[float, bool]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -122,6 +184,12 @@ class ClassData:
 
     def total(self, student: str) -> float:
         return sum(v or 0.0 for v in self.scores.get(student, {}).values())
+
+    def item_quality(self) -> list[ItemQuality]:
+        """Difficulty and discrimination of every autograded test and written answer, in notebook order."""
+        totals = {s: self.total(s) for s in self.students}
+        return [item_quality(nb, gid, top, self.item_points.get((nb, gid), {}), totals, written=written)
+                for (nb, gid), (top, written) in self.item_kinds.items()]
 
     def grader_of(self, item: str) -> str:
         """Who grades the written answer ``"notebook / grade_id"`` ("unassigned" without graders.json)."""
@@ -179,8 +247,9 @@ def _error_of(cell: dict) -> dict | None:
 
 
 def collect(course_root: Path | str, assignment: str = "synapses", *, db_url: str | None = None,
-            course_id: str | None = None, synthetic: bool | None = None) -> ClassData:
-    """Read the gradebook and the autograded notebooks of ``assignment`` into a :class:`ClassData`."""
+            course_id: str | None = None, synthetic: bool | None = None, similarity: bool = True) -> ClassData:
+    """Read the gradebook and the autograded notebooks of ``assignment`` into a :class:`ClassData`
+    (``similarity=False``: without the similarity of submissions)."""
     from nbgrader.api import Gradebook, MissingEntry
 
     root = Path(course_root).resolve()
@@ -254,6 +323,9 @@ def collect(course_root: Path | str, assignment: str = "synapses", *, db_url: st
                     scored = g is not None and (g.auto_score is not None or g.manual_score is not None)
                     score = float(g.score) if scored else None
                     total += score or 0.0
+                    data.item_kinds.setdefault((name, gid), (top, written))
+                    pending = written and score is None and not absent
+                    data.item_points.setdefault((name, gid), {})[student] = None if pending else (score or 0.0)
                     if written:
                         if not absent and (g is None or g.needs_manual_grade):
                             data.manual_queue.setdefault(f"{name} / {gid}", []).append(student)
@@ -282,6 +354,10 @@ def collect(course_root: Path | str, assignment: str = "synapses", *, db_url: st
                                 h.sentence = str(err.get("evalue", ""))
                 row[name] = total
         data.items = list(items.values())
+    if similarity:
+        released = {p.stem: nb for p in sorted((root / "release" / assignment).glob("*.ipynb"))
+                    if (nb := _read(p)) is not None}
+        data.similarity = sim.class_similarity(sim.read_notebooks(root, assignment, data.students), released)
     order = {"physics": 0, "code": 1, "other": 2}
     data.misconceptions = sorted(holdings.values(), key=lambda h: (order.get(h.kind, 3), -h.count, h.id))
     if synthetic is None:  # any synthetic student marks the report (a demo, not a real class)
@@ -400,6 +476,34 @@ def figure_difficulty(data: ClassData) -> str | None:
     return _png(fig)
 
 
+def figure_similarity(data: ClassData) -> str | None:
+    """Per notebook: how many pairs of students have each similarity score, the threshold as a line."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = data.similarity
+    names = [nb for nb in (s.notebooks if s else []) if s.scores.get(nb)]
+    if not names:
+        return None
+    cols = min(len(names), 4)
+    rows = (len(names) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.3 * rows), squeeze=False)
+    for ax, nb in zip(axes.flat, names):
+        values = s.scores[nb]
+        ax.hist(values, bins=20, range=(0, 1), color="#6a2d91" if nb == sim.ALL else "#3b6ea5", edgecolor="white")
+        ax.set_yscale("log")
+        ax.axvline(s.threshold, color="#a5523b", lw=1.2, ls="--")
+        ax.set_title(nb.replace("_", " "), fontsize=9, fontweight="bold" if nb == sim.ALL else "normal")
+        ax.set_xlabel("similarity score (share of code, 0-1)", fontsize=8)
+        ax.set_ylabel("pairs of students", fontsize=8)
+        ax.tick_params(labelsize=8)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return _png(fig)
+
+
 def figure_runtimes(data: ClassData) -> str | None:
     """Run time per notebook: one dot per student, the median as a bar."""
     import matplotlib
@@ -436,7 +540,7 @@ def _environment():
 def render(data: ClassData) -> str:
     """The report as one HTML page."""
     figures = {} if data.empty else {"scores": figure_scores(data), "difficulty": figure_difficulty(data),
-                                     "runtimes": figure_runtimes(data)}
+                                     "runtimes": figure_runtimes(data), "similarity": figure_similarity(data)}
     totals = [data.total(s) for s in data.students]
     hardest = sorted((it for it in data.items if it.fraction is not None), key=lambda it: it.fraction)[:3]
     runtime = {nb: data.runtime_stats(nb) for nb in data.notebooks}
@@ -444,7 +548,7 @@ def render(data: ClassData) -> str:
         d=data, figures=figures, totals=totals, hardest=hardest, runtime=runtime,
         median_total=statistics.median(totals) if totals else None,
         pending=sum(len(v) for v in data.manual_queue.values()),
-        fmt=lambda x: "" if x is None else f"{x:g}", secs=_secs)
+        fmt=lambda x: "" if x is None else f"{x:g}", secs=_secs, ALL=sim.ALL)
 
 
 def _secs(x: float | None) -> str:
@@ -490,6 +594,13 @@ def summary_text(data: ClassData, path: Path | None = None) -> str:
     if data.missing_notebooks:
         lines.append(f"  {len(data.missing_notebooks)} notebooks not submitted (by "
                      f"{len({s for s, _ in data.missing_notebooks})} students)")
+    if data.similarity is not None:
+        pairs = data.similarity.flagged_in(sim.ALL)
+        if pairs:
+            lines.append(f"  {len(pairs)} pairs of students with similar code over the whole assignment (score >= "
+                         f"{data.similarity.threshold:g}; a person decides): "
+                         + "; ".join(f"{p.a} and {p.b} {p.score:.2f}" for p in pairs[:5])
+                         + (" ..." if len(pairs) > 5 else ""))
     if data.new_notebooks:
         lines.append("  not in the gradebook yet (empty columns): " + ", ".join(data.new_notebooks))
     return "\n".join(lines)
@@ -497,13 +608,15 @@ def summary_text(data: ClassData, path: Path | None = None) -> str:
 
 def build_report(course_root: Path | str, assignment: str = "synapses", out: Path | str | None = None, *,
                  db_url: str | None = None, course_id: str | None = None, synthetic: bool | None = None,
-                 say=print) -> Path:
+                 say=print, similarity: bool = True) -> Path:
     """Write ``reports/<assignment>.html`` (or ``out``), print the summary, return the path."""
     root = Path(course_root).resolve()
     path = Path(out) if out is not None else root / "reports" / f"{assignment}.html"
-    data = collect(root, assignment, db_url=db_url, course_id=course_id, synthetic=synthetic)
+    data = collect(root, assignment, db_url=db_url, course_id=course_id, synthetic=synthetic, similarity=similarity)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(data), encoding="utf-8")
+    if data.similarity is not None:
+        sim.write_csv(data.similarity, path.with_name(f"{path.stem}-similarity.csv"))
     if say is not None:
         say(summary_text(data, path))
     return path

@@ -158,21 +158,23 @@ def build_notebooks(student: SyntheticStudent, course_root: Path, rows, assignme
     return out
 
 
-def remove_synthetic(course_root: Path, db_url: str, course_id: str, assignment: str = rel.ASSIGNMENT_ID) -> list[str]:
-    """Remove every ``synth-`` student: folders under submitted/, autograded/, feedback/ and gradebook rows."""
+def remove_synthetic(course_root: Path, db_url: str, course_id: str, assignment: str = rel.ASSIGNMENT_ID, *,
+                     prefix: str = PREFIX) -> list[str]:
+    """Remove every ``synth-`` student (every ``prefix`` one): folders under submitted/, autograded/, feedback/
+    and gradebook rows."""
     from nbgrader.api import Gradebook, MissingEntry
 
     root = Path(course_root)
     removed = set()
     for top in ("submitted", "autograded", "feedback"):
-        for folder in (root / top).glob(PREFIX + "*") if (root / top).is_dir() else ():
+        for folder in (root / top).glob(prefix + "*") if (root / top).is_dir() else ():
             shutil.rmtree(folder, ignore_errors=True)
             removed.add(folder.name)
     db = Path(db_url.removeprefix("sqlite:///"))
     if db_url.startswith("sqlite:///") and not db.is_file():
         return sorted(removed)
     with Gradebook(db_url, course_id) as gb:
-        for student in [s.id for s in gb.students if s.id.startswith(PREFIX)]:
+        for student in [s.id for s in gb.students if s.id.startswith(prefix)]:
             try:
                 gb.remove_submission(assignment, student)
             except MissingEntry:

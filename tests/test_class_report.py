@@ -27,6 +27,7 @@ import pytest
 
 from coursekit import class_report as cr
 from coursekit import misconceptions as mc
+from coursekit import similarity as sim
 
 ROOT = Path(__file__).resolve().parents[1]
 # nbgrader's own add_submission trips SQLAlchemy's autoflush warning; not ours to fix
@@ -125,6 +126,64 @@ def _alembic_on_path(monkeypatch):
 def course(tmp_path):
     url = make_class(tmp_path)
     return tmp_path, url
+
+
+#: In bob's and carol's similar code: it must reach the report as text (nothing of it runs or renders).
+HOSTILE = "</pre></details><script>document.title='pwned'</script><img src=x onerror=\"document.title='img'\">"
+
+
+def add_similar_pair(root: Path) -> None:
+    """A release with starter code for 01_a, and bob and carol submitting nearly the same code (carol's renamed,
+    recommented), with :data:`HOSTILE` in a string and a comment of both; alice writes her own."""
+    def nb(body: str):
+        meta = {"nbgrader": {"grade_id": "a1", "solution": True, "grade": False, "locked": False}}
+        lock = {"nbgrader": {"grade_id": "t1", "solution": False, "grade": True, "locked": True, "points": 2}}
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import numpy as np", metadata={}),
+                                               nbformat.v4.new_code_cell(body, metadata=meta),
+                                               nbformat.v4.new_code_cell("assert rate(1) > 0", metadata=lock)])
+    starter = 'def rate(I_e):\n    """Rate in Hz."""\n    # TODO: write the rate\n    raise NotImplementedError()\n'
+    bob = ('def rate(I_e):\n    """Rate in Hz."""\n    # ' + HOSTILE + '\n    label = "' + HOSTILE.replace('"', "'") + '"\n'
+           "    current = np.asarray(I_e, dtype=float)\n    drive = np.maximum(current - 100.0, 0.0) / 200.0\n"
+           "    period = 2.0 + 20.0 * np.log1p(1.0 / np.where(drive > 0, drive, np.inf))\n"
+           "    return np.where(drive > 0, 1000.0 / period, 0.0)\n")
+    carol = bob.replace("current", "i_in").replace("drive", "x").replace("period", "T").replace(
+        "    return", "    # my own\n    return")
+    alice = ('def rate(I_e):\n    """Rate in Hz."""\n    i = np.atleast_1d(I_e).astype(float)\n'
+             "    out = np.zeros_like(i)\n    for k, v in enumerate(i):\n        if v > 100:\n"
+             "            out[k] = 1e3 / (2 + 20 * np.log((v - 100 + 200) / (v - 100)))\n"
+             "    return out.reshape(np.shape(I_e))\n")
+    (root / "release" / A).mkdir(parents=True)
+    nbformat.write(nb(starter), root / "release" / A / "01_a.ipynb")
+    for student, body in (("alice", alice), ("bob", bob), ("carol", carol)):
+        (root / "submitted" / student / A).mkdir(parents=True)
+        nbformat.write(nb(body), root / "submitted" / student / A / "01_a.ipynb")
+
+
+def test_similar_pair_in_the_report_and_csv(course, capsys):
+    """bob and carol are listed as similar (01_a and the whole assignment), alice is not; the hostile text is in the
+    page only escaped, and the CSV has every pair."""
+    import csv
+
+    root, url = course
+    add_similar_pair(root)
+    d = cr.collect(root, A, db_url=url, course_id=COURSE)
+    assert d.similarity.flagged_pairs("01_a") == {frozenset(("bob", "carol"))}
+    assert d.similarity.flagged_pairs(sim.ALL) == {frozenset(("bob", "carol"))}
+    path = cr.build_report(root, A, db_url=url, course_id=COURSE)
+    html = path.read_text()
+    assert html.count("data:image/png;base64,") == 4  # + the similarity distribution
+    section = html[html.index('<section id="similarity">'):html.index('<section id="students">')]
+    assert "similar" in section and "copied" not in section.lower().replace("similar is not copied", "")
+    assert "<mark>" in section and "&lt;script&gt;" in section
+    assert "<script" not in html and "<img src=x" not in html  # only as &lt;script&gt; and &lt;img ...
+    assert "&lt;img src=x onerror=" in section
+    out = capsys.readouterr().out
+    assert "1 pairs of students with similar code" in out and "bob and carol" in out
+    with open(root / "reports" / f"{A}-similarity.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["notebook", "student_a", "student_b", "score"]
+    assert {(r[0], r[1], r[2]) for r in rows[1:]} == {(nb, a, b) for nb in ("01_a", sim.ALL)
+                                                      for a, b in (("alice", "bob"), ("alice", "carol"), ("bob", "carol"))}
 
 
 def test_numbers_counted_by_hand(course):
@@ -232,14 +291,23 @@ def test_report_opens_in_chromium(course):
         pytest.skip(f"no Chromium at {chromium}")
     sync_api = pytest.importorskip("playwright.sync_api")
     root, url = course
+    add_similar_pair(root)  # bob and carol similar, HOSTILE in their code
     path = cr.build_report(root, A, db_url=url, course_id=COURSE, say=None)
     shot = ROOT / "artifacts" / "report" / "first-screen-small-class.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
     def check(page):
-        assert page.title() == "synapses: what the class got wrong"
+        assert page.title() == "synapses: what the class got wrong"  # HOSTILE's script would set 'pwned'
         assert page.locator("#misconceptions tr").count() == 3
         widths = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
-        assert len(widths) == 3 and all(w > 100 for w in widths)  # the PNGs decode
+        assert len(widths) == 4 and all(w > 100 for w in widths)  # the PNGs decode, HOSTILE's <img> is not one
+        assert page.locator("script").count() == 0
+        assert page.locator("#item-quality tr").count() == 5  # header + 4 items
+        assert page.locator("#similarity table tr").count() == 2  # header + bob and carol
+        page.locator("#similarity details summary").first.click()
+        pair = page.locator("#similarity .pair").first
+        assert pair.is_visible() and pair.locator("mark").count() > 0
+        assert HOSTILE in pair.locator("pre").first.inner_text()  # shown as text, not run
+        assert page.title() == "synapses: what the class got wrong"
 
     _open_in_chromium(sync_api, chromium, path, check, shot)
 
@@ -273,3 +341,48 @@ def test_report_of_a_synthetic_class_of_60_in_chromium(tmp_path):
         assert page.locator("#difficulty img").is_visible() and page.locator("#top").is_visible()
 
     _open_in_chromium(sync_api, chromium, path, check, out / "first-screen.png")
+
+
+def test_item_statistics_counted_by_hand(course):
+    """Difficulty and discrimination of the class of the module docstring, computed by hand.
+
+    totals: alice 8, bob 1, carol 3. t1 (2 pts): shares 1, 0, 0, rest 6, 1, 3: r = 24/sqrt(684).
+    t2 (1): shares 1, 1, 0, rest 7, 0, 3: r = 3/sqrt(1332). t3 (3): shares 1, 0, 1, rest 5, 1, 0: r = 3/sqrt(84).
+    w1 (written): only alice is graded (2 of 2), bob's and carol's wait: n = 1, no correlation, no flag.
+    """
+    import math
+
+    root, url = course
+    d = cr.collect(root, A, db_url=url, course_id=COURSE)
+    q = {(it.notebook, it.grade_id): it for it in d.item_quality()}
+    assert set(q) == {("01_a", "t1"), ("01_a", "t2"), ("01_a", "w1"), ("02_b", "t3")}
+    expected = {"t1": (1 / 3, 24 / math.sqrt(684)), "t2": (2 / 3, 3 / math.sqrt(1332)), "t3": (2 / 3, 3 / math.sqrt(84))}
+    for (nb, gid), it in q.items():
+        if gid == "w1":
+            assert it.written and it.n == 1 and it.difficulty == 1.0 and it.discrimination is None and not it.flags
+            continue
+        p, r = expected[gid]
+        assert not it.written and it.n == 3
+        assert it.difficulty == pytest.approx(p) and it.discrimination == pytest.approx(r), gid
+        assert it.flags == []
+    html = cr.render(d)
+    assert 'id="item-quality"' in html and "+0.92" in html and "+0.08" in html and "+0.33" in html
+    assert "How to read them" in html
+
+
+def test_item_flags():
+    """Too easy, too hard, negatively discriminating; constant scores give no correlation."""
+    totals = {"a": 10.0, "b": 6.0, "c": 2.0, "d": 1.0}
+    easy = cr.item_quality("n", "easy", 1, {"a": 1, "b": 1, "c": 1, "d": 1}, totals)
+    assert easy.difficulty == 1.0 and easy.discrimination is None and easy.flags == ["too easy"]
+    hard = cr.item_quality("n", "hard", 2, {"a": 0, "b": 0, "c": 0, "d": 1}, totals)
+    assert hard.difficulty == pytest.approx(0.125) and "too hard" in hard.flags
+    # the weakest students get it, the strongest do not: shares (0, 0, 1, 1), rest (10, 6, 1, 0), deviations
+    # (-.5, -.5, .5, .5) and (5.75, 1.75, -3.25, -4.25): r = -7.5 / sqrt(1 * 64.75)
+    neg = cr.item_quality("n", "neg", 1, {"a": 0, "b": 0, "c": 1, "d": 1}, totals)
+    assert neg.discrimination == pytest.approx(-7.5 / 64.75 ** 0.5, abs=1e-12)
+    assert neg.flags == ["negatively discriminating"]
+    good = cr.item_quality("n", "good", 1, {"a": 1, "b": 1, "c": 0, "d": 0}, totals)
+    assert good.discrimination > 0.8 and good.flags == []
+    few = cr.item_quality("n", "few", 1, {"a": 0, "b": 1}, totals)
+    assert few.flags == [] and few.discrimination == pytest.approx(-1.0)
