@@ -20,6 +20,7 @@ whose students loop forever and checks that nothing is left running.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -285,6 +286,12 @@ def runs(tmp_path_factory):
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster:
         run("dask", workers=2, scheduler=cluster.scheduler_address)
+    with _dask_cluster_of_commands(tmp / "dask-cli-logs") as address:
+        root = _copy(base.root, tmp / "dask-cli")
+        out.roots["dask-cli"] = root
+        start = time.monotonic()
+        out.cli, out.cli_address = _make_grade(root, address), address
+        out.wall["dask-cli"] = time.monotonic() - start
     def extra_children():
         found = []
         for child in psutil.Process().children(recursive=True):
@@ -306,6 +313,69 @@ def runs(tmp_path_factory):
 
 
 PARALLEL = ["pool", "dask"]
+#: runs compared by their gradebook and autograded notebooks: the two above and ``make grade
+#: SCHEDULER=tcp://127.0.0.1:PORT`` against a scheduler and two workers started as commands
+RECORDED = [*PARALLEL, "dask-cli"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _dask_cluster_of_commands(logs: Path):
+    """``dask scheduler`` and two ``dask worker`` processes, each its own command, on loopback.
+
+    What a department runs on separate machines (``deploy/README.md``), here on one. Yields the
+    scheduler's address once both workers have joined; stops all three (their process groups)
+    on the way out, whatever happened.
+    """
+    from distributed import Client
+
+    dask = str(Path(sys.executable).with_name("dask"))
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    logs.mkdir(parents=True)
+    commands = [[dask, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+                 "--no-dashboard"]]
+    commands += [[dask, "worker", address, "--name", f"worker-{i}", "--nworkers", "1", "--nthreads", "1",
+                  "--host", "127.0.0.1", "--no-dashboard", "--no-nanny"] for i in (1, 2)]
+    procs = []
+    try:
+        for i, cmd in enumerate(commands):
+            log = open(logs / f"{i}.log", "wb")
+            procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                          start_new_session=True))
+            log.close()
+            if i == 0:
+                time.sleep(1.0)
+        with Client(address, timeout=60, set_as_default=False) as client:
+            client.wait_for_workers(2, timeout=120)
+            assert len(client.scheduler_info()["workers"]) == 2
+        yield address
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def _make_grade(root: Path, address: str) -> subprocess.CompletedProcess:
+    """What ``make grade SCHEDULER=address`` runs (the Makefile's command), on ``root``'s submissions."""
+    cmd = [sys.executable, "-m", "coursekit", "grade", "--workers", "2", "--scheduler", address,
+           "--no-release", "--course", str(root)]
+    for student in STUDENTS:
+        cmd += ["--student", student]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=STUDENT_TIMEOUT * len(STUDENTS),
+                          stdin=subprocess.DEVNULL)
 
 
 def _normalise(nb: dict) -> str:
@@ -357,7 +427,19 @@ def test_parallel_run_grades_everyone(runs, kind):
 
 @pytest.mark.pipeline
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", PARALLEL)
+def test_make_grade_on_a_dask_cluster_of_commands(runs):
+    """``make grade SCHEDULER=tcp://...``: a scheduler and two workers, each started as its own command."""
+    cli = runs.cli
+    assert cli.returncode == 0, (cli.stdout[-2000:], cli.stderr[-2000:])
+    assert f"Dask scheduler {runs.cli_address}" in cli.stdout, cli.stdout[-2000:]
+    # the pipeline's progress lines: "[ 0:35]   [1/4] complete: done in 30 s"
+    done = re.findall(r"^\[[ \d:]+\]\s+\[\d+/\d+\] (\S+): done in \d+ s$", cli.stdout, flags=re.M)
+    assert sorted(done) == sorted(STUDENTS), cli.stdout[-2000:]
+
+
+@pytest.mark.pipeline
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", RECORDED)
 def test_parallel_gradebook_equals_serial(runs, kind):
     serial = par.gradebook_rows(runs.roots["serial"] / "gradebook.db", ASSIGNMENT)
     parallel = par.gradebook_rows(runs.roots[kind] / "gradebook.db", ASSIGNMENT)
@@ -370,7 +452,7 @@ def test_parallel_gradebook_equals_serial(runs, kind):
 
 @pytest.mark.pipeline
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", PARALLEL)
+@pytest.mark.parametrize("kind", RECORDED)
 def test_parallel_autograded_notebooks_equal_serial(runs, kind):
     serial_dir, parallel_dir = runs.roots["serial"] / "autograded", runs.roots[kind] / "autograded"
     files = sorted(p.relative_to(serial_dir) for p in serial_dir.rglob("*") if p.is_file())
