@@ -67,7 +67,7 @@ def test_zero_at_and_below_rheobase():
     assert np.all(np.diff(rate(np.linspace(RHEO, 3000, 100))) > 0)
 
 
-def test_large_input_line_is_the_asymptote():
+def test_large_input_line_has_the_slope_but_stays_1_over_2tau_below():
     I = np.array([1e4, 1e5, 1e6])
     ratio = rate(I) / linear(I)
     assert np.all(np.diff(np.abs(ratio - 1)) < 0)

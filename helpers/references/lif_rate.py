@@ -14,11 +14,12 @@ constant ``tau = C_m / (g_l + g_i)``. The rate (Dayan and Abbott 2001, eq. 5.11)
 
     r = 1 / (t_ref + tau ln((u_inf - u_reset) / (u_inf - u_th)))  for u_inf > u_th, else 0.
 
-For large input ``r`` approaches the line
+For large input ``r`` grows along the line
 ``(u_inf - u_th) / (tau (u_th - u_reset)) = (I_e - I_rh) / (C_m (u_th - u_reset))``
-(with ``I_rh`` the rheobase), whose slope ``1 / (C_m (u_th - u_reset))`` does not
-depend on ``g_i``: shunting shifts the f-I curve (subtractive, Holt and Koch
-1997). The rate of Carandini and Heeger (1994), a function of the steady-state
+(with ``I_rh`` the rheobase; from ln(1 + z) ~ z), whose slope ``1 / (C_m (u_th - u_reset))``
+does not depend on ``g_i``: shunting shifts the f-I curve (subtractive, Holt and Koch
+1997). The line is not an asymptote: the next order, ln(1 + z) ~ z - z**2/2, puts the
+exact rate ``1 / (2 tau)`` above it (25 Hz for tau = 20 ms, with t_ref = 0). The rate of Carandini and Heeger (1994), a function of the steady-state
 potential, is divided by shunting instead.
 """
 
