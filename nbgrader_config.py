@@ -208,6 +208,18 @@ else:
         _TrustedExecute if p is _Execute else p
         for p in _Autograde.class_traits()["autograde_preprocessors"].default()
     ]
+# Every view of the autograded notebook (Formgrader, feedback, JupyterLab) renders what the student's code
+# printed and what they wrote: the last autograde step makes it inert (scripts, event handlers,
+# javascript: URLs, SVG, remote requests, CSS), keeping text, PNG figures, tracebacks and the written
+# answers (coursekit/preprocessors/sanitize.py). make grade's worker, replay and rescue lists derive
+# from this list.
+try:
+    from coursekit.preprocessors.sanitize import SanitizeStudentContent as _Sanitize
+except Exception as _err:  # never write an autograded notebook that runs a student's script
+    print(f"nbgrader_config.py: coursekit.preprocessors.sanitize unavailable ({_err}); autograde will fail "
+          "rather than write unsanitized notebooks", file=sys.stderr)
+    _Sanitize = "coursekit.preprocessors.sanitize.SanitizeStudentContent"
+c.Autograde.autograde_preprocessors = list(c.Autograde.autograde_preprocessors) + [_Sanitize]
 
 # ---------------------------------------------------------------- feedback
 # nbgrader 0.9.6's default is [GetGrades, CSSHTMLHeaderPreprocessor]: the
