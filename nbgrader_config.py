@@ -240,3 +240,7 @@ c.GenerateFeedback.preprocessors = [
     p for p in (GetGrades, ClearHiddenTests, _ClearRubrics, _ShortenTracebacks, CSSHTMLHeaderPreprocessor)
     if p is not None
 ]
+# Defence in depth behind SanitizeStudentContent (autograde, above): the feedback's HTMLExporter cleans
+# HTML outputs and Markdown itself. Formgrader's exporter gets the same option from the server's
+# configuration (deploy/lab/jupyter_server_config.py, with the Content-Security-Policy).
+c.HTMLExporter.sanitize_html = True
