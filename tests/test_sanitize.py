@@ -221,7 +221,11 @@ def test_outputs_keep_text_png_traceback_and_drop_active_types():
         _display({"image/png": PNG}, {"image/png": {"width": "1 onerror=PWNED()"}, "isolated": True}),
         _display({"text/html": "<b onclick=PWNED()>bold</b>"}, kind="execute_result"),
     ]
+    from coursekit import misconceptions
+    marker = misconceptions.marker_output("exp-plus", "check")
+    outputs.append(_display({**marker["data"], "text/html": "<script>PWNED()</script>"}))
     clean, notes = clean_outputs(outputs)
+    assert clean[-1] == marker
     assert clean[0] == outputs[0] and clean[2] == outputs[2]
     assert clean[1].data == {"image/png": PNG, "text/plain": "<Figure>"}
     assert clean[1].metadata == {"image/png": {"width": 640, "height": 480}}
