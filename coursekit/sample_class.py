@@ -414,10 +414,11 @@ JAVASCRIPT_OUTPUT = textwrap.dedent(f"""\
     display(Javascript({view_payload("javascript")!r}))
     print("steady state computed")
     """)
+_SVG = (f'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40" onload="{view_payload("svg")}">'
+        f'<script>{view_payload("svg-script")}</script><circle cx="20" cy="20" r="15"/></svg>')
 SVG_OUTPUT = textwrap.dedent(f"""\
     from IPython.display import SVG, display
-    display(SVG('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40" onload="{view_payload("svg")}">'
-                '<script>{view_payload("svg-script")}</script><circle cx="20" cy="20" r="15"/></svg>'))
+    display(SVG({_SVG!r}))
     print("steady state computed")
     """)
 MARKDOWN_OUTPUT = textwrap.dedent(f"""\

@@ -291,3 +291,9 @@ def test_view_attackers_answer_one_notebook_and_carry_their_payload(built):
                 assert sc.BEACON in text and "/api/contents/" in text and "X-XSRFToken" in text
             else:
                 assert sub.expect_zero[nb_id] == set(sc.answer_items(RELEASED[name])), (s.id, name)
+
+
+@pytest.mark.parametrize("code", ["HTML_OUTPUT", "JAVASCRIPT_OUTPUT", "SVG_OUTPUT", "MARKDOWN_OUTPUT"])
+def test_view_payload_code_runs(code, capsys):
+    """A payload that raised would stop the answer cell and cost the points it is declared to keep."""
+    exec(getattr(sc, code), {})
