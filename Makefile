@@ -58,7 +58,9 @@ release: $(STAMP)
 student-env: $(STAMP)
 	$(BIN)/python -m coursekit student-env --out dist/student-env
 
+# deploy/lab/: the server's Content-Security-Policy and Formgrader's sanitize_html (defence in depth)
 lab: $(STAMP)
+	JUPYTER_CONFIG_PATH=$(CURDIR)/deploy/lab$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH)) \
 	$(BIN)/jupyter lab --notebook-dir=. $(LAB_ARGS)
 
 bench: $(STAMP)

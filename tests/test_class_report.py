@@ -260,6 +260,22 @@ def test_runtime_of_a_notebook_without_timing():
     assert cr.notebook_runtime({"cells": [{"metadata": {}}]}) is None
 
 
+def test_everything_from_a_student_is_escaped():
+    """Student ids, sentences, grade ids and reasons come from submissions: autoescape, no |safe."""
+    evil = '<img src=x onerror="PWNED()"><script>PWNED()</script>'
+    d = cr.ClassData(assignment="synapses", notebooks=["01_x"], students=[evil], missing=[evil + "m"],
+                     missing_notebooks=[(evil, "01_x")], scores={evil: {"01_x": 1.0}}, max_scores={"01_x": 2.0},
+                     misconceptions=[cr.Holding("exp-plus", "growing exponential", "physics", [evil], ["01_x / a"],
+                                                sentence=evil)],
+                     ungradable=[(evil, "01_x", evil, evil)], manual_queue={"01_x / discussion": [evil]},
+                     runtimes={"01_x": {evil: 3.0}})
+    html = cr.render(d)
+    assert "<script>PWNED" not in html and "<img src=x" not in html and 'onerror="' not in html
+    assert "&lt;script&gt;PWNED()&lt;/script&gt;" in html
+    template = (Path(cr.__file__).parent / "templates" / "report.html.j2").read_text()
+    assert "|safe" not in template.replace(" ", "") and "autoescape false" not in template
+
+
 
 def _open_in_chromium(sync_api, chromium, path, check, shot):
     """Open the report from file:// in headless Chromium, run ``check(page)``, save the first screen to ``shot``.

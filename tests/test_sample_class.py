@@ -271,3 +271,29 @@ def test_an_answer_computed_with_a_reexported_function_is_expected_to_fail_with_
     expected = built["sample-reexport"].expect_zero[last]
     assert {"test_lif_rate", "test_slope_ratio"} <= expected
     assert "test_shunting_effect" not in expected and "test_rheobase_shift" not in expected
+
+
+def test_view_attackers_answer_one_notebook_and_carry_their_payload(built):
+    """The hostile views: one student per surface, right in one notebook (which scores), blank elsewhere."""
+    students = [s for s in sc.SAMPLE_CLASS if {e.action for e in s.edits} & sc.VIEW_ACTIONS]
+    assert {e.action for s in students for e in s.edits} == set(sc.VIEW_ACTIONS)
+    for s in students:
+        sub = built[s.id]
+        (action,) = {e.action for e in s.edits}
+        target = NOTEBOOKS[s.only]
+        assert all(e.notebook == s.only for e in s.edits)
+        for name, nb in sub.notebooks.items():
+            nb_id = name.removesuffix(".ipynb")
+            if name == target:
+                assert sub.expect_zero[nb_id] == set(), "the answers are right: they score"
+                assert sub.actions[name] == {action}
+                text = "\n".join(c.source for c in nb.cells)
+                assert sc.BEACON in text and "/api/contents/" in text and "X-XSRFToken" in text
+            else:
+                assert sub.expect_zero[nb_id] == set(sc.answer_items(RELEASED[name])), (s.id, name)
+
+
+@pytest.mark.parametrize("code", ["HTML_OUTPUT", "JAVASCRIPT_OUTPUT", "SVG_OUTPUT", "MARKDOWN_OUTPUT"])
+def test_view_payload_code_runs(code, capsys):
+    """A payload that raised would stop the answer cell and cost the points it is declared to keep."""
+    exec(getattr(sc, code), {})

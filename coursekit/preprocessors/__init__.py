@@ -8,6 +8,7 @@ class                                  replaces or joins                        
 ``coursekit.trusted.TrustedExecute``   nbgrader's ``Execute``                      ``autograde``
 ``replay.StashExecuted``               joins ``TrustedExecute`` in a worker        ``autograde`` (parallel)
 ``replay.ReplayExecute``               ``TrustedExecute`` in the recording run     ``autograde`` (parallel)
+``sanitize.SanitizeStudentContent``    joins last (outputs, answers made inert)    ``autograde``
 ``shorten_tracebacks.ShortenTestTracebacks``  joins after ``ClearHiddenTests``     ``generate_feedback``
 =====================================  ==========================================  ==============================
 

@@ -58,6 +58,8 @@ import nbformat
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO / ".venv" / "bin"
 ARTIFACTS = REPO / "artifacts" / "browser"
+#: The instructor's Jupyter server configuration (``make lab``, the hub): deploy/lab/jupyter_server_config.py.
+SERVER_CONFIG = REPO / "deploy" / "lab"
 
 #: Debian's Chromium (``apt-get install -y chromium``); override with SYNAPSES_CHROMIUM.
 CHROMIUM = os.environ.get("SYNAPSES_CHROMIUM", "/usr/bin/chromium")
@@ -291,6 +293,8 @@ class LabServer:
         env.update({
             RUN_MARKER: self.marker,
             "JUPYTER_CONFIG_DIR": str(dirs["config"]),
+            # the course's server configuration, as `make lab` uses it (Content-Security-Policy, sanitize_html)
+            "JUPYTER_CONFIG_PATH": str(SERVER_CONFIG),
             "JUPYTER_DATA_DIR": str(dirs["data"]),
             "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
             "JUPYTERLAB_SETTINGS_DIR": str(dirs["settings"]),
