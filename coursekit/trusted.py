@@ -379,6 +379,10 @@ class TrustedExecute(Execute):
     file_size = Integer(64 << 20, help="Largest file the kernel may write (bytes).").tag(config=True)
     disk_quota = Integer(1 << 30, help="Most bytes the kernel's scratch folder may hold; a kernel that writes "
                                        "more is killed and its files removed.").tag(config=True)
+    isolate = Bool(True, help="Keep the kernel and the grader away from every other process: /proc narrowed to "
+                              "their own entries and, as root, a network namespace and a group of their own "
+                              "(coursekit.sandbox.Policy.private_proc, .separate). False only to show, in a test, "
+                              "what a submission could do without it.").tag(config=True)
     max_restarts = Integer(3, help="Kernel restarts per notebook before the remaining cells are skipped.").tag(
         config=True)
     source_path = Unicode("", help="Instructor notebook to take the locked cells from when not run by "
@@ -406,11 +410,15 @@ class TrustedExecute(Execute):
         private = [HELPERS_DIR / name for name in PRIVATE_PACKAGES] + [COURSEKIT_DIR]
         kernel = sandbox.Policy(read=read_paths_without(base, private), write=(str(self._root / "kernel"),),
                                 memory=self.kernel_memory, file_size=self.file_size, open_files=256, processes=0,
-                                network=False)
+                                network=False, **self._isolation())
         grader = sandbox.Policy(read=tuple(base) + (str(HELPERS_DIR), str(COURSEKIT_DIR)), write=(str(self._root / "grader"),),
                                 memory=self.grader_memory, file_size=self.file_size, open_files=256,
-                                processes=0, network=False)
+                                processes=0, network=False, **self._isolation())
         return kernel, grader
+
+    def _isolation(self) -> dict[str, bool]:
+        """Policy fields that keep each sandbox away from every other one (:attr:`isolate`)."""
+        return {"private_proc": self.isolate, "separate": self.isolate}
 
     def preprocess(self, nb: NotebookNode, resources: dict | None = None, km: Any = None):  # noqa: D401
         resources = resources if resources is not None else {}
