@@ -45,6 +45,9 @@ __all__ = ["PlainDataError", "encode", "decode", "dumps", "loads", "describe", "
 
 #: Largest total of array bytes in one message.
 MAX_BYTES = 64 << 20
+#: Largest reply (bytes of JSON) the kernel's comm target sends; the instructor's side refuses
+#: larger ZeroMQ messages anyway (:data:`coursekit.trusted.MAX_KERNEL_MESSAGE`, a little more).
+MAX_REPLY = 15 << 20
 #: Deepest nesting of lists, tuples and dicts.
 MAX_DEPTH = 16
 #: Most digits of an int sent as ``{"__int__": ...}`` (Python's own limit for str(int)).
@@ -206,7 +209,7 @@ COMM_TARGET = "synapses_grader"
 
 KERNEL_CODE = r'''
 def __synapses_grader_install():
-    import base64, sys
+    import base64, json, sys
     import numpy
     from IPython import get_ipython
     user_ns = get_ipython().user_ns
@@ -316,6 +319,9 @@ def __synapses_grader_install():
             except BaseException as exc:
                 reply = {"status": "failed", "message": "%s: %s" % (type(exc).__name__, str(exc)[:300])}
             reply["id"] = request.get("id")
+            if len(json.dumps(reply)) > __MAX_REPLY__:  # a courtesy: the grader's side drops it anyway
+                reply = {"status": "failed", "id": request.get("id"), "message": "the answer is larger than "
+                         "the %d MiB the grader accepts" % (__MAX_REPLY__ >> 20)}
             comm.send(reply)
     get_ipython().kernel.comm_manager.register_target("__TARGET__", target)
 __synapses_grader_install()
@@ -332,4 +338,4 @@ def kernel_code() -> str:
     back with the same ``id``. A kernel that unregisters or replaces the
     target answers nothing useful, and only its own tests suffer.
     """
-    return KERNEL_CODE.replace("__TARGET__", COMM_TARGET)
+    return KERNEL_CODE.replace("__TARGET__", COMM_TARGET).replace("__MAX_REPLY__", str(MAX_REPLY))

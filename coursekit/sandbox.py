@@ -92,6 +92,24 @@ Layers, in the order :func:`apply` sets them up
      its identity) and ``ioctl(TIOCSTI)``/``ioctl(TIOCLINUX)`` (typing into a
      terminal).
 
+Isolation from other sandboxes (optional, both on in grading)
+------------------------------------------------------------
+* :attr:`Policy.private_proc`: the ``/proc`` read rule becomes the process's own
+  ``/proc/<pid>`` entries (no ``net``, ``task``, ``ns``, magic links) and
+  :data:`PROC_SHARED`; no other process's ``cmdline``, no listing of ``/proc``,
+  no socket table. Works for any user.
+* :attr:`Policy.separate`, as root only (set up before the capabilities go):
+  a network namespace of its own (``unshare(CLONE_NEWNET)``), a group of its
+  own (:func:`separate_id`, no supplementary groups) and every :attr:`Policy.write`
+  directory ``0770`` owned by that id. Another sandbox, uid 0 without
+  capabilities in another group, cannot resolve any path beneath it, so a
+  unix socket there cannot be connected to even when its name is known
+  (Landlock ABI 7 does not govern ``connect`` to pathname sockets). The uid
+  stays 0: the interpreter may live where only root reads (``/root/.pyenv``).
+  Without root this layer is skipped: names then stay unknown (no ``/proc``,
+  no directory listing outside the sandbox, random scratch names) but a
+  leaked socket path could be connected to.
+
 Everything is per process or inherited, but no-new-privs, capabilities,
 Landlock and the ``prctl`` seccomp filter are per *thread* when they are set:
 :func:`apply` therefore refuses to run in a process with more than one thread.
@@ -139,6 +157,8 @@ __all__ = [
     "seccomp_program",
     "command",
     "main",
+    "private_proc_paths",
+    "separate_id",
 ]
 
 #: Exit status of the launcher when the sandbox cannot be applied (``EX_SOFTWARE``).
@@ -381,6 +401,19 @@ class Policy:
         files may not be read: the folders on the way to one cut out of
         ``read`` (``site-packages`` above ``helpers/references`` in a wheel
         install), which Python must list to import what is next to it.
+    private_proc : bool
+        True: a ``"/proc"`` in :attr:`read` is narrowed to this process's own
+        entries (``/proc/<pid>`` without ``net``, ``task``, ``ns``, the magic
+        links and the memory files) and a few machine-wide files
+        (:data:`PROC_SHARED`): no other process's ``cmdline`` or ``environ``, no
+        ``/proc/net/unix`` listing of every socket on the machine.
+    separate : bool
+        True, and only as root (skipped otherwise): the process gets a network
+        namespace of its own (empty ``/proc/net``, no loopback) and a group of
+        its own, :func:`separate_id` ``(pid)``, with no supplementary groups;
+        each directory of :attr:`write` becomes ``0770``, owned by that id, so
+        no other sandbox (uid 0 without capabilities, another group) can even
+        resolve a path beneath it (its unix sockets included).
     """
 
     read: tuple[str, ...] = ()
@@ -392,6 +425,8 @@ class Policy:
     network: bool = False
     cpu_seconds: int | None = None
     list: tuple[str, ...] = ()
+    private_proc: bool = False
+    separate: bool = False
 
     def __post_init__(self):
         for name in ("read", "write", "list"):
@@ -403,8 +438,9 @@ class Policy:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "processes" else 1):
                 raise ValueError(f"Policy.{name} must be a {'non-negative' if name == 'processes' else 'positive'} integer, not {value!r}.")
-        if not isinstance(self.network, bool):
-            raise ValueError(f"Policy.network must be a bool, not {self.network!r}.")
+        for name in ("network", "private_proc", "separate"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"Policy.{name} must be a bool, not {getattr(self, name)!r}.")
         if self.cpu_seconds is not None and (
             isinstance(self.cpu_seconds, bool) or not isinstance(self.cpu_seconds, int) or self.cpu_seconds < 1
         ):
@@ -795,6 +831,89 @@ def _install_seccomp(policy: Policy) -> None:
         raise _oserror("prctl(PR_SET_SECCOMP)")
 
 
+# ---------------------------------------------------------------------------
+# Isolation from other sandboxes (Policy.private_proc, Policy.separate)
+# ---------------------------------------------------------------------------
+
+#: Machine-wide files of /proc a sandbox with ``private_proc`` may still read (CPU count and
+#: features, memory size: numpy, OpenBLAS, glibc's sysconf); nothing names another process.
+PROC_SHARED = ("/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/filesystems",
+               "/proc/sys/vm/overcommit_memory")
+#: Entries of ``/proc/<pid>`` a sandbox with ``private_proc`` does not get even for itself:
+#: ``net`` lists every socket of the network namespace, ``task/<tid>/net`` too; ``ns``,
+#: ``map_files`` and the magic links (``root``, ``cwd``, ``exe``) resolve outside ``/proc``;
+#: ``mem`` and ``pagemap`` are raw memory.
+PROC_PRIVATE_EXCLUDED = frozenset({"net", "task", "ns", "map_files", "mem", "pagemap", "root", "cwd", "exe"})
+#: :func:`separate_id` is this plus the pid: above every uid and gid a distribution hands out
+#: (and below 2**31, the largest id some tools accept), distinct for every live process.
+SEPARATE_ID_BASE = 1_800_000_000
+CLONE_NEWNET = 0x40000000
+
+
+def separate_id(pid: int) -> int:
+    """The group (and owner of its write directories) of a ``separate`` sandbox whose launcher has ``pid``.
+
+    >>> separate_id(1234) - separate_id(1233)
+    1
+    """
+    return SEPARATE_ID_BASE + pid
+
+
+def private_proc_paths(pid: int | None = None) -> tuple[str, ...]:
+    """What ``private_proc`` leaves of ``/proc`` for process ``pid`` (default: this one).
+
+    Its own ``/proc/<pid>`` entries except :data:`PROC_PRIVATE_EXCLUDED` and
+    symbolic links, then :data:`PROC_SHARED`. The rules hold the inodes of
+    *this* process's entries, which an ``execve`` keeps (same pid).
+    """
+    base = f"/proc/{os.getpid() if pid is None else pid}"
+    out = []
+    for name in sorted(os.listdir(base)):
+        path = f"{base}/{name}"
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            continue
+        if name in PROC_PRIVATE_EXCLUDED or stat.S_ISLNK(mode):
+            continue
+        if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+            out.append(path)
+    return tuple(out) + tuple(p for p in PROC_SHARED if os.path.exists(p))
+
+
+def _policy_read_paths(policy: Policy) -> tuple[str, ...]:
+    """:attr:`Policy.read` with ``/proc`` narrowed when :attr:`Policy.private_proc`."""
+    if not policy.private_proc:
+        return policy.read
+    read = tuple(p for p in policy.read if os.path.realpath(p) != "/proc")
+    return read + private_proc_paths() if len(read) != len(policy.read) else read
+
+
+def _separate(policy: Policy) -> None:
+    """:attr:`Policy.separate` as root: own network namespace, own group, write directories ``0770`` for it.
+
+    Skipped without root (an unprivileged process can do none of it); the
+    uid stays 0 because the interpreter may live where only root may read
+    (``/root/.pyenv``), and uid 0 without capabilities reads only what its
+    owner bits allow -- never a directory owned by another sandbox's id.
+    """
+    if not policy.separate or os.geteuid() != 0:
+        return
+    libc = _get_libc()
+    if libc.unshare(CLONE_NEWNET) != 0:
+        raise _oserror("unshare(CLONE_NEWNET)")
+    ident = separate_id(os.getpid())
+    for path in policy.write:
+        real = os.path.realpath(path)
+        if not os.path.isdir(real) or real == "/" or real.split("/")[1] in ("dev", "proc", "sys"):
+            continue
+        os.chown(real, ident, ident)
+        os.chmod(real, 0o770)
+    os.setgroups([])
+    os.setresgid(ident, ident, ident)
+
+
+
 def apply(policy: Policy) -> None:
     """Sandbox the calling process irrevocably (see the module docstring for the layers).
 
@@ -826,7 +945,7 @@ def apply(policy: Policy) -> None:
     fds = []
     ruleset = None
     try:
-        for paths, access in ((policy.read, _FS_ACCESS_READ), (policy.write, _FS_ACCESS_ALL),
+        for paths, access in ((_policy_read_paths(policy), _FS_ACCESS_READ), (policy.write, _FS_ACCESS_ALL),
                               (policy.list, LANDLOCK_ACCESS_FS_READ_DIR)):
             for path in paths:
                 fd, is_dir = _open_path(path)
@@ -837,6 +956,7 @@ def apply(policy: Policy) -> None:
             for fd, _, _ in fds:
                 os.close(fd)
             fds = []
+            _separate(policy)
             _apply_limits(policy)
             _prctl(PR_SET_NO_NEW_PRIVS, 1, what="prctl(PR_SET_NO_NEW_PRIVS)")
             _drop_capabilities()

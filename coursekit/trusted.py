@@ -30,6 +30,16 @@ grade this way::
   to a comm target installed in the kernel once; each kernel call has a time
   limit (:attr:`TrustedExecute.call_timeout`) after which the kernel is
   interrupted (and restarted, with its cells replayed, if that does not help).
+* Isolation between students (:attr:`TrustedExecute.isolate`): each sandbox
+  sees only its own ``/proc`` entries and, as root, has a network namespace
+  and a group of its own, its scratch folder ``0770`` for that group only.
+* Bounded resources on this side: every message from the kernel is refused by
+  libzmq past :data:`MAX_KERNEL_MESSAGE` (``ZMQ_MAXMSGSIZE``, before Python
+  sees a byte; at most :data:`KERNEL_RECEIVE_QUEUE` wait per socket); a cell
+  keeps at most :attr:`TrustedExecute.max_cell_output` bytes of output and a
+  notebook :attr:`TrustedExecute.max_notebook_output`, the rest dropped as it
+  arrives with one line saying how much; a test cell has one deadline for all
+  its calls (``Execute.timeout``) and a notebook :attr:`TrustedExecute.notebook_timeout`.
 
 Where Landlock is missing, grading refuses with one sentence unless
 ``--TrustedExecute.allow_unsandboxed=True``; the trusted tests then still decide
@@ -55,11 +65,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import zmq
+import zmq.asyncio
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from jupyter_core.utils import ensure_async, run_sync
 from nbformat.notebooknode import NotebookNode, from_dict
-from traitlets import Bool, Integer, Unicode
+from traitlets import Bool, DottedObjectName, Integer, Type, Unicode, default
 
 import helpers
 from nbgrader import utils as nbgrader_utils
@@ -215,6 +228,31 @@ def trusted_sources(resources: dict | None, source_path: str = "") -> dict[str, 
 # ---------------------------------------------------------------------------
 # The student's kernel
 # ---------------------------------------------------------------------------
+#: Largest ZeroMQ message (bytes) the instructor's process accepts from a student's kernel.
+MAX_KERNEL_MESSAGE = 16 << 20
+#: Messages of a kernel that ZeroMQ queues for the instructor's process per socket, at most.
+KERNEL_RECEIVE_QUEUE = 16
+
+
+class BoundedKernelClient(AsyncKernelClient):
+    """A kernel client whose sockets refuse any message larger than :data:`MAX_KERNEL_MESSAGE`.
+
+    ``ZMQ_MAXMSGSIZE`` is checked by libzmq while the message arrives, before
+    any of it is handed to Python (the kernel's connection is dropped and
+    re-established, the message lost); ``ZMQ_RCVHWM`` bounds how many messages
+    wait. A kernel can then make this process hold at most about
+    ``MAX_KERNEL_MESSAGE * KERNEL_RECEIVE_QUEUE`` bytes per socket.
+    """
+
+    @default("context")
+    def _bounded_context(self) -> zmq.asyncio.Context:
+        self._created_context = True  # destroyed with the client, as jupyter_client's own
+        context = zmq.asyncio.Context()
+        context.setsockopt(zmq.MAXMSGSIZE, MAX_KERNEL_MESSAGE)  # defaults of every socket it creates
+        context.setsockopt(zmq.RCVHWM, KERNEL_RECEIVE_QUEUE)
+        return context
+
+
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel that runs sandboxed in its own scratch folder, on IPC sockets.
 
@@ -223,6 +261,8 @@ class SandboxedKernelManager(AsyncKernelManager):
     """
 
     scratch_root = Unicode("", help="Folder of this kernel's scratch space (created by the caller).")
+    client_class = DottedObjectName("coursekit.trusted.BoundedKernelClient")
+    client_factory = Type(klass=AsyncKernelClient, default_value=BoundedKernelClient)
     #: Sandbox policy of the kernel; None runs it unsandboxed (the instructor opted out).
     policy: sandbox.Policy | None = None
 
@@ -342,6 +382,10 @@ def _tree_size(root: Path, limit: int) -> int:
     return total
 
 
+#: ``ename`` of the error output of the cells not run after :attr:`TrustedExecute.notebook_timeout`.
+NOTEBOOK_OVERTIME = "NotebookTimeout"
+#: ``ename`` of the error output of a test cell that ran past its deadline.
+GRADER_TIMEOUT = "GraderTimeout"
 #: ``ename`` of the error output written into a cell during which the kernel died (rescue mode).
 KERNEL_DIED = "KernelDied"
 #: ``ename`` of the error output written into a cell that ignored the interrupt (rescue mode).
@@ -367,6 +411,17 @@ def _utc_now() -> str:
     """The time now as nbclient writes it in ``metadata.execution`` (ISO 8601, UTC, ``Z``)."""
     import datetime
     return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _content_size(content: Any) -> int:
+    """Characters of the strings in a message's content (what an output would hold)."""
+    if isinstance(content, str):
+        return len(content)
+    if isinstance(content, dict):
+        return sum(_content_size(v) for v in content.values())
+    if isinstance(content, list):
+        return sum(_content_size(v) for v in content)
+    return 8
 
 
 def _clean_outputs(outputs: Any) -> list[NotebookNode]:
@@ -404,6 +459,17 @@ class TrustedExecute(Execute):
     file_size = Integer(64 << 20, help="Largest file the kernel may write (bytes).").tag(config=True)
     disk_quota = Integer(1 << 30, help="Most bytes the kernel's scratch folder may hold; a kernel that writes "
                                        "more is killed and its files removed.").tag(config=True)
+    max_cell_output = Integer(2 << 20, help="Most bytes of output one cell of the kernel may keep; the rest is "
+                                            "dropped as it arrives, and one line says how much.").tag(config=True)
+    max_notebook_output = Integer(16 << 20, help="Most bytes of output all the cells of one notebook may keep "
+                                                 "(as max_cell_output).").tag(config=True)
+    notebook_timeout = Integer(1800, help="Seconds one notebook may take in all, its kernel cells and every call "
+                                          "of its tests; cells after that are not run and earn nothing.").tag(
+        config=True)
+    isolate = Bool(True, help="Keep the kernel and the grader away from every other process: /proc narrowed to "
+                              "their own entries and, as root, a network namespace and a group of their own "
+                              "(coursekit.sandbox.Policy.private_proc, .separate). False only to show, in a test, "
+                              "what a submission could do without it.").tag(config=True)
     max_restarts = Integer(3, help="Kernel restarts per notebook before the remaining cells are skipped.").tag(
         config=True)
     source_path = Unicode("", help="Instructor notebook to take the locked cells from when not run by "
@@ -434,11 +500,15 @@ class TrustedExecute(Execute):
         kernel = sandbox.Policy(read=read_paths_without(base, private), list=listing_paths_without(base, private),
                                 write=(str(self._root / "kernel"),),
                                 memory=self.kernel_memory, file_size=self.file_size, open_files=256, processes=0,
-                                network=False)
+                                network=False, **self._isolation())
         grader = sandbox.Policy(read=tuple(base) + layout.grader_read_paths(), write=(str(self._root / "grader"),),
                                 memory=self.grader_memory, file_size=self.file_size, open_files=256,
-                                processes=0, network=False)
+                                processes=0, network=False, **self._isolation())
         return kernel, grader
+
+    def _isolation(self) -> dict[str, bool]:
+        """Policy fields that keep each sandbox away from every other one (:attr:`isolate`)."""
+        return {"private_proc": self.isolate, "separate": self.isolate}
 
     def preprocess(self, nb: NotebookNode, resources: dict | None = None, km: Any = None):  # noqa: D401
         resources = resources if resources is not None else {}
@@ -456,6 +526,11 @@ class TrustedExecute(Execute):
         self._rpc_stats = [0, 0.0]
         self._comm_id: str | None = None  # None: not opened yet; "": the kernel would not open it
         self._request_id = 0
+        self._output_bytes: dict[int, int] = {}
+        self._notebook_output = 0
+        self._cut: dict[int, list] = {}
+        self._notebook_deadline = time.monotonic() + self.notebook_timeout
+        self._cell_deadline = float("inf")
         _t0 = time.perf_counter()
         try:
             self._kernel_policy, self._grader_policy = self._policies()
@@ -500,6 +575,11 @@ class TrustedExecute(Execute):
 
     # -- cells ------------------------------------------------------------------
     def preprocess_cell(self, cell, resources, index):  # noqa: D401 (nbconvert API)
+        if cell.cell_type == "code" and cell.source.strip() and time.monotonic() >= self._notebook_deadline:
+            cell.outputs = [_error(NOTEBOOK_OVERTIME, f"not run: this notebook had used up its "
+                                                      f"{self.notebook_timeout} s")]
+            cell.execution_count = None
+            return cell, self.resources
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         trusted = self._trusted.get(grade_id) if cell.cell_type == "code" and grade_id else None
         if trusted is None:
@@ -520,10 +600,69 @@ class TrustedExecute(Execute):
     def _run_in_kernel(self, cell, resources, index):
         if self.rescue and cell.cell_type == "code" and cell.source.strip():
             return self._rescue_in_kernel(cell, resources, index)
-        result = super().preprocess_cell(cell, resources, index)
+        result = self._execute_kernel_cell(cell, resources, index)
         if cell.cell_type == "code" and cell.source.strip():
             self._kernel_cells.append(index)
         return result
+
+    def _get_timeout(self, cell):  # noqa: D401 (nbclient API)
+        """nbclient's per-cell timeout, never past the notebook's deadline."""
+        timeout = super()._get_timeout(cell)
+        deadline = getattr(self, "_notebook_deadline", None)
+        if deadline is None:
+            return timeout
+        left = max(1, int(deadline - time.monotonic()) + 1)
+        return left if timeout is None else min(timeout, left)
+
+    def _execute_kernel_cell(self, cell, resources, index):
+        """nbconvert's cell execution, where output that does not end after the cell's reply is cut.
+
+        nbclient raises "Timeout waiting for IOPub output" only once the kernel has replied that the
+        cell finished: its output went on (a thread printing forever) or its end was lost (messages over
+        :data:`MAX_KERNEL_MESSAGE` are dropped, and a status message can be lost with them). That is
+        the student's cell, not a failure of grading: one line says so and grading goes on.
+        """
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except CellTimeoutError as exc:
+            if "Timeout waiting for IOPub output" not in str(exc):
+                raise
+        self.log.warning("Cell %s: its output did not end within %s s of its reply; cut", index, self.iopub_timeout)
+        target = self.nb.cells[index] if index < len(self.nb.cells) else cell
+        target.outputs = list(target.get("outputs", [])) + [from_dict({
+            "output_type": "stream", "name": "stdout",
+            "text": f"\n[output cut: this cell's output had not ended {self.iopub_timeout} s after the cell "
+                    f"finished, or came in messages over the {MAX_KERNEL_MESSAGE >> 20} MiB limit; the rest was "
+                    "dropped]\n"})]
+        return target, self.resources
+
+    # -- bounded outputs -----------------------------------------------------------
+    def output(self, outs, msg, display_id, cell_index):  # noqa: D401 (nbclient API)
+        """Keep an output only while the cell and the notebook are under their caps; count what is dropped."""
+        size = _content_size(msg.get("content"))
+        used = self._output_bytes.get(cell_index, 0)
+        if (cell_index in self._cut or used + size > self.max_cell_output
+                or self._notebook_output + size > self.max_notebook_output):
+            self._drop_output(outs, cell_index, size)
+            return None
+        self._output_bytes[cell_index] = used + size
+        self._notebook_output += size
+        return super().output(outs, msg, display_id, cell_index)
+
+    def _drop_output(self, outs, cell_index: int, size: int) -> None:
+        """One line at the end of the cell's outputs, updated as outputs are dropped."""
+        if cell_index not in self._cut:
+            notice = from_dict({"output_type": "stream", "name": "stdout", "text": ""})
+            outs.append(notice)
+            self._cut[cell_index] = [notice, 0, 0]
+        entry = self._cut[cell_index]
+        entry[1] += 1
+        entry[2] += size
+        which = ("this cell's" if self._output_bytes.get(cell_index, 0) + size > self.max_cell_output
+                 else "this notebook's")
+        entry[0].text = (f"\n[output cut: {which} output limit ({self.max_cell_output >> 20} MiB per cell, "
+                         f"{self.max_notebook_output >> 20} MiB per notebook) was reached; {entry[1]} more "
+                         f"outputs ({entry[2]:,} bytes) were dropped]\n")
 
     # -- rescue mode --------------------------------------------------------------
     def _stuck_message(self) -> str:
@@ -549,7 +688,7 @@ class TrustedExecute(Execute):
             cell.execution_count = None
             return cell, self.resources
         try:
-            result = super().preprocess_cell(cell, resources, index)
+            result = self._execute_kernel_cell(cell, resources, index)
         except DeadKernelError:
             self.log.warning("The kernel died in cell %s; restarting it", index)
             self._record_failure(cell, index, KERNEL_DIED, self._died_message())
@@ -612,12 +751,16 @@ class TrustedExecute(Execute):
                     grader.kill()
                 grader = self._start_grader()
             self._collect_setup(grader)
+            self._cell_deadline = min(time.monotonic() + self._grader_budget(), self._notebook_deadline)
             outputs, log = self._grader_exchange(grader, source, kind)
         except TimeoutError:
-            self.log.warning("The grader ran over %s s; killed it", self._grader_budget())
+            self.log.warning("The grader ran over its deadline; killed it")
             self._kill_grader()
-            return [_error("GraderTimeout", f"grading this cell took longer than {self._grader_budget():g} s "
-                                            "(a student string or function that runs too long?)")]
+            if time.monotonic() >= self._notebook_deadline:
+                return [_error(GRADER_TIMEOUT, f"this notebook had used up its {self.notebook_timeout} s while "
+                                               "this cell was graded (student functions that run too long?)")]
+            return [_error(GRADER_TIMEOUT, f"grading this cell took longer than {self._grader_budget():g} s "
+                                           "(a student string or function that runs too long?)")]
         except (ChannelClosed, OSError, ValueError) as exc:
             if grader is not None and not grader.ready:  # it never started: the machinery's failure, not the student's
                 raise preflight.GraderUnavailable(preflight.cause(grader, self._grader_policy, str(exc))) from None
@@ -626,9 +769,15 @@ class TrustedExecute(Execute):
             self._kill_grader()
             return [_error("GraderStopped", "the grader's process stopped while it checked this cell (out of "
                                             "memory or a crash in a simulation of your strings?)")]
+        finally:
+            self._cell_deadline = float("inf")
         if log.strip():
             self.log.debug("Grader log for a %s cell:\n%s", kind, log)
         return outputs
+
+    def _time_left(self) -> float:
+        """Seconds until the test cell's deadline (its whole budget, all its calls) or the notebook's."""
+        return min(self._cell_deadline, self._notebook_deadline) - time.monotonic()
 
     def _kill_grader(self) -> None:
         if self._grader is not None:
@@ -638,7 +787,10 @@ class TrustedExecute(Execute):
     def _grader_exchange(self, grader: GraderProcess, source: str, kind: str) -> tuple[list[NotebookNode], str]:
         grader.channel.send({"op": "run", "source": source, "kind": kind})
         while True:
-            message = grader.channel.receive(timeout=self._grader_budget())
+            left = self._time_left()
+            if left <= 0:
+                raise TimeoutError("the test cell ran past its deadline")
+            message = grader.channel.receive(timeout=left)
             op = message.get("op")
             if op == "done":
                 return _clean_outputs(message.get("outputs")), str(message.get("log", ""))
@@ -661,7 +813,10 @@ class TrustedExecute(Execute):
         if request["op"] == "lookup" and not names:
             return {"status": "ok", "names": {}}
         _t = time.perf_counter()
-        reply, state = run_sync(self._async_kernel_request)(request, float(self.call_timeout))
+        limit = min(float(self.call_timeout), self._time_left())
+        if limit <= 0:
+            return {"status": "failed", "message": "not run: the test cell had used up its time"}
+        reply, state = run_sync(self._async_kernel_request)(request, limit)
         self._rpc_stats[0] += 1
         self._rpc_stats[1] += time.perf_counter() - _t
         if state == "ok":

@@ -713,3 +713,124 @@ def test_a_listing_path_lists_but_does_not_read(tmp_path):
                           timeout=60)
     assert done.stdout.split("\n")[:2] == ["['answer.py']", "refused"], (done.stdout, done.stderr)
     assert sandbox.Policy.from_json(policy.to_json()) == policy
+
+
+# --- isolation from other sandboxes (Policy.private_proc, Policy.separate) -------------
+
+
+def test_policy_isolation_fields_round_trip_and_validation():
+    policy = Policy(read=("/proc",), private_proc=True, separate=True)
+    assert Policy.from_json(policy.to_json()) == policy
+    with pytest.raises(ValueError):
+        Policy(private_proc=1)
+    with pytest.raises(ValueError):
+        Policy(separate="yes")
+
+
+def test_private_proc_paths_are_this_processes_own_entries():
+    paths = sandbox.private_proc_paths()
+    own = f"/proc/{os.getpid()}/"
+    assert f"{own}status" in paths and f"{own}cmdline" in paths
+    assert not any(p.startswith(own) and p[len(own):] in sandbox.PROC_PRIVATE_EXCLUDED for p in paths)
+    assert all(p.startswith(own) or p in sandbox.PROC_SHARED for p in paths), paths
+    assert not any(os.path.islink(p) for p in paths)
+
+
+@needs_sandbox
+@pytest.mark.parametrize("separate", [False, True], ids=["private-proc", "private-proc-and-separate"])
+def test_private_proc_hides_other_processes_and_every_socket(scratch, separate):
+    """Only the sandbox's own /proc entries: no other cmdline, no /proc listing, no socket table.
+
+    ``separate`` is skipped without root: ``private-proc`` is what an instructor who is not root gets.
+    """
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(scratch.parent / "outside.sock"))  # a pathname socket the table would list
+    try:
+        snippet = f"""
+            report(
+                own_status=attempt(lambda: "CapEff" in open("/proc/self/status").read()),
+                own_cmdline=attempt(lambda: len(open("/proc/self/cmdline").read()) > 0),
+                cpuinfo=attempt(lambda: len(open("/proc/cpuinfo").read()) > 0),
+                runner_cmdline=attempt(lambda: open("/proc/{os.getpid()}/cmdline", "rb").read()),
+                init_cmdline=attempt(lambda: open("/proc/1/cmdline", "rb").read()),
+                proc_listing=attempt(os.listdir, "/proc"),
+                net_unix=attempt(lambda: open("/proc/net/unix").read()),
+                self_net_unix=attempt(lambda: open("/proc/self/net/unix").read()),
+                task_net_unix=attempt(lambda: open(f"/proc/self/task/{{os.getpid()}}/net/unix").read()),
+                self_root=attempt(os.listdir, "/proc/self/root/"),
+                numpy=attempt(lambda: bool(__import__("numpy").ones(3).sum() == 3)),
+            )
+        """
+        policy = Policy(read=runtime_read_paths(), write=(str(scratch),), private_proc=True, separate=separate)
+        result, _ = run_sandboxed(snippet, scratch, policy=policy)
+    finally:
+        listener.close()
+    for key in ("own_status", "own_cmdline", "cpuinfo", "numpy"):
+        assert result[key] == "ok", (key, result[key])
+    for key in ("runner_cmdline", "init_cmdline", "proc_listing", "net_unix", "self_net_unix", "task_net_unix",
+                "self_root"):
+        assert result[key] == ACCESS, (key, result[key])
+    # the control: without private_proc the same process reads the socket table and another's cmdline
+    result, _ = run_sandboxed(snippet, scratch)
+    assert result["net_unix"].startswith("ok") and result["runner_cmdline"].startswith("ok"), result
+
+
+LISTENER = """
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(5)
+print("READY", flush=True)
+s.settimeout(60)
+try:
+    while True:
+        s.accept()[0].close()
+except OSError:
+    pass
+"""
+
+
+def _listening_sandbox(scratch: Path, policy: Policy, path: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(command([sys.executable, "-c", LISTENER, str(path)], policy), cwd=scratch,
+                            env=dict(os.environ, HOME=str(scratch)), stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "READY"
+    return proc
+
+
+@needs_sandbox
+@as_root
+@pytest.mark.parametrize("separate", [True, False], ids=["separate", "same-group"])
+def test_separate_sandboxes_cannot_connect_to_each_others_sockets(tmp_path, separate):
+    """A classmate's socket path is known (say it leaked): with ``separate`` it still cannot be reached.
+
+    Each ``separate`` sandbox has a group of its own and its write directory ``0770`` owned by it, so
+    another sandbox (uid 0 without capabilities) cannot resolve a path beneath it. Without ``separate``
+    (an instructor who is not root) the path would connect: the names must stay secret there.
+    """
+    victim_dir, sniffer_dir = tmp_path / "victim", tmp_path / "sniffer"
+    victim_dir.mkdir()
+    sniffer_dir.mkdir()
+    path = victim_dir / "kernel-ipc-1"
+    victim = _listening_sandbox(victim_dir, Policy(read=runtime_read_paths(), write=(str(victim_dir),),
+                                                   private_proc=True, separate=separate), path)
+    try:
+        probe = socket.socket(socket.AF_UNIX)  # the socket is live: the (root) parent reaches it
+        probe.connect(str(path))
+        probe.close()
+        result, _ = run_sandboxed(f"""
+            import socket
+            s = socket.socket(socket.AF_UNIX)
+            report(connect=attempt(s.connect, {str(path)!r}), listdir=attempt(os.listdir, {str(victim_dir)!r}),
+                   gid=os.getgid())
+        """, sniffer_dir, policy=Policy(read=runtime_read_paths(), write=(str(sniffer_dir),), private_proc=True,
+                                        separate=separate))
+    finally:
+        victim.kill()
+        victim.wait()
+    assert result["listdir"] == ACCESS
+    if separate:
+        assert result["gid"] == sandbox.separate_id(result["gid"] - sandbox.SEPARATE_ID_BASE) != 0
+        assert result["connect"] == ACCESS, result
+        assert oct(victim_dir.stat().st_mode & 0o777) == "0o770"
+    else:
+        assert result["connect"] == "ok", result

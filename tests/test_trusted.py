@@ -286,3 +286,69 @@ def test_scratch_of_a_killed_grading_process_is_removed_by_the_next(tmp_path):
         (folder / "kernel").mkdir(parents=True)
     _remove_orphaned_scratch(tmp_path)
     assert not orphan.exists() and mine.exists() and other.exists()
+
+
+# --- bounded resources on the instructor's side (issue 18) -------------------------------
+BYPASS = textwrap.dedent("""\
+    import builtins
+    _real_len = builtins.len  # blinds the kernel-side size check: only the instructor's side remains
+    builtins.len = lambda x: 0 if type(x) is str and _real_len(x) > (30 << 20) else _real_len(x)
+    verdict = 'x' * (40 << 20)
+    """)
+
+
+@needs_sandbox
+@pytest.mark.parametrize("verdict_source, words", [
+    ("verdict = 'x' * (40 << 20)\n", "verdict is not a string"),
+    (BYPASS, ""),
+], ids=["honest-kernel-refuses", "kernel-bypasses-its-check"])
+def test_a_kernel_reply_over_the_size_limit_earns_nothing(source, tmp_path, verdict_source, words):
+    """A 40 MB answer: the kernel's courtesy check says so; a kernel without it is cut off by ZeroMQ."""
+    cells = grade(source, submission(verdict=verdict_source), tmp_path)
+    assert verdict(cells["test_double"]) == "pass"
+    assert verdict(cells["test_verdict"]) != "pass"
+    assert words in verdict(cells["test_verdict"])
+
+
+@needs_sandbox
+def test_a_cells_output_is_cut_at_its_cap_with_one_line(source, tmp_path):
+    flood = "import sys, time\nfor _ in range(80):\n    sys.stdout.write('y' * (64 << 10)); sys.stdout.flush()\n"
+    cells = grade(source, submission(before=flood), tmp_path, max_cell_output=1 << 20)
+    kept = "".join(o.get("text", "") for o in cells["double"].outputs)
+    assert (1 << 20) - (64 << 10) <= len(kept.replace("y", "")) + kept.count("y") <= (1 << 20) + 1000
+    assert kept.rstrip().endswith("bytes) were dropped]")
+    assert "output cut: this cell's output limit" in kept
+    assert verdict(cells["test_double"]) == "pass" and verdict(cells["test_verdict"]) == "pass"
+
+
+@needs_sandbox
+def test_the_notebooks_output_is_capped_across_cells(source, tmp_path):
+    cells = grade(source, submission(before="print('a' * 600_000)\n", verdict="print('b' * 600_000)\n"
+                                                                             "verdict = 'subtractive'\n"),
+                  tmp_path, max_notebook_output=1_000_000)
+    second = "".join(o.get("text", "") for o in cells["verdict"].outputs)
+    assert "b" * 1000 not in second and "this notebook's output limit" in second
+    assert verdict(cells["test_verdict"]) == "pass"
+
+
+SLOW = "import time\ndef double(x):\n    time.sleep(1.5)\n    return 2 * np.asarray(x, dtype=float)\n"
+
+
+@needs_sandbox
+def test_a_slow_caller_runs_out_of_its_test_cells_deadline(source, tmp_path):
+    """A right double that sleeps 1.5 s per call; its test cell (3 calls) has 2 s in all: it earns 0."""
+    import time
+    start = time.monotonic()
+    cells = grade(source, submission(double=SLOW), tmp_path, timeout=2, call_timeout=5)
+    elapsed = time.monotonic() - start
+    assert verdict(cells["test_double"]).startswith("GraderTimeout: grading this cell took longer than 2 s")
+    assert verdict(cells["test_verdict"]) == "pass"
+    assert elapsed < 60
+
+
+@needs_sandbox
+def test_a_notebook_past_its_deadline_runs_no_more_cells(source, tmp_path):
+    cells = grade(source, submission(double=SLOW, before="import time\ntime.sleep(4)\n"), tmp_path,
+                  notebook_timeout=3)
+    assert verdict(cells["test_double"]).startswith(("NotebookTimeout", "GraderTimeout"))
+    assert verdict(cells["test_verdict"]).startswith("NotebookTimeout: not run")
