@@ -451,8 +451,10 @@ def set_up_course(hub: Hub) -> None:
         folder = hub.etc / audience
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "nbgrader_config.py").write_text(text)
-        # the server's Content-Security-Policy and Formgrader's sanitize_html, as `make lab` has them
-        shutil.copy2(REPO / "deploy" / "lab" / "jupyter_server_config.py", folder / "jupyter_server_config.py")
+        if audience == "instructor":
+            # the server's Content-Security-Policy and Formgrader's sanitize_html, as `make lab` has them: the
+            # instructor's server is where other people's work is shown (students' servers show their own)
+            shutil.copy2(REPO / "deploy" / "lab" / "jupyter_server_config.py", folder / "jupyter_server_config.py")
     os.chmod(hub.etc, 0o755)
     os.chmod(hub.etc / "student", 0o755)
     os.chown(hub.etc / "instructor", 0, grp.getgrnam(STAFF_GROUP).gr_gid)
