@@ -13,8 +13,9 @@ the defence that counts:
   nothing is loaded from or sent to another origin (no beacon, no exfiltration by
   image, fetch, CSS, form or frame), no plugin, no ``<base>`` rewrite, and no other
   site may frame the pages. Formgrader's templates use inline scripts, so
-  ``'unsafe-inline'`` stays for scripts: a script injected into the page itself is
-  stopped by the sanitizer, not by this header. MathJax comes from cdnjs (nbconvert's
+  ``'unsafe-inline'`` stays for scripts, and JupyterLab evaluates code it builds
+  (``'unsafe-eval'``, ``blob:``; without them it never shows a notebook's cells): a
+  script injected into the page itself is stopped by the sanitizer, not by this header. MathJax comes from cdnjs (nbconvert's
   default URL), the one other origin allowed for scripts, styles and fonts.
 """
 
@@ -24,7 +25,7 @@ c = get_config()  # noqa: F821
 MATHJAX_ORIGIN = "https://cdnjs.cloudflare.com"
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
-    f"script-src 'self' 'unsafe-inline' {MATHJAX_ORIGIN}",
+    f"script-src 'self' 'unsafe-inline' 'unsafe-eval' blob: {MATHJAX_ORIGIN}",
     f"style-src 'self' 'unsafe-inline' {MATHJAX_ORIGIN}",
     f"font-src 'self' data: {MATHJAX_ORIGIN}",
     "img-src 'self' data: blob:",
