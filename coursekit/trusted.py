@@ -622,10 +622,13 @@ class TrustedExecute(Execute):
         :data:`MAX_KERNEL_MESSAGE` are dropped, and a status message can be lost with them). That is
         the student's cell, not a failure of grading: one line says so and grading goes on.
         """
+        self._interrupted_cell = False
         try:
             return super().preprocess_cell(cell, resources, index)
         except CellTimeoutError as exc:
-            if "Timeout waiting for IOPub output" not in str(exc):
+            # after an interrupt the reply is nbclient's own; no end of output then means the kernel is
+            # still busy: it ignored the interrupt (a failure of the notebook, for nbgrader or the rescue)
+            if "Timeout waiting for IOPub output" not in str(exc) or self._interrupted_cell:
                 raise
         self.log.warning("Cell %s: its output did not end within %s s of its reply; cut", index, self.iopub_timeout)
         target = self.nb.cells[index] if index < len(self.nb.cells) else cell
@@ -635,6 +638,11 @@ class TrustedExecute(Execute):
                     f"finished, or came in messages over the {MAX_KERNEL_MESSAGE >> 20} MiB limit; the rest was "
                     "dropped]\n"})]
         return target, self.resources
+
+    async def _async_handle_timeout(self, timeout, cell=None):  # noqa: D401 (nbclient API)
+        """nbclient's interrupt on a cell over its time, remembered for :meth:`_execute_kernel_cell`."""
+        self._interrupted_cell = True
+        return await super()._async_handle_timeout(timeout, cell)
 
     # -- bounded outputs -----------------------------------------------------------
     def output(self, outs, msg, display_id, cell_index):  # noqa: D401 (nbclient API)
