@@ -119,6 +119,56 @@ def runtime_package(dest: Path, source: Path | None = None) -> Path:
     return target
 
 
+#: Bytes of printed text one kernel cell hands to ipykernel before the kernel itself drops the rest.
+KERNEL_STREAM_LIMIT = 1 << 20
+#: Module the sandboxed kernel imports at start (``IPKernelApp.exec_lines``); see :func:`kernel_startup`.
+KERNEL_STARTUP_MODULE = "synapses_kernel_startup"
+KERNEL_STARTUP = '''"""Run by the grader's sandboxed kernel at start: printed text per cell kept to {limit} bytes.
+
+ipykernel sends everything a cell printed in one 0.2 s as one message; a cell printing a gigabyte makes
+messages the grader refuses (and keeps the kernel's IOPub thread busy for a minute), so the cell's end,
+and the answers of the cells after it, would be lost. This is a courtesy to a student who left a print in
+a loop, not a defence: the grader bounds what it accepts by itself.
+"""
+import sys
+
+def _install(limit={limit}):
+    ip = get_ipython()
+    state = {{"used": 0, "dropped": 0}}
+
+    def capped(stream):
+        write = stream.write
+
+        def capped_write(text):
+            size = len(text)
+            if state["used"] + size > limit:
+                if not state["dropped"]:
+                    write("\\n[output cut by the kernel: this cell printed more than %d MiB]\\n" % (limit >> 20))
+                state["dropped"] += size
+                return size
+            state["used"] += size
+            return write(text)
+        stream.write = capped_write
+
+    def before_cell(*_):
+        # IPython wraps the streams' write for each cell (its output history) and restores it after:
+        # wrap the wrapper, so the text dropped here is not kept in the history either
+        state["used"], state["dropped"] = 0, 0
+        for stream in (sys.stdout, sys.stderr):
+            capped(stream)
+    ip.events.register("pre_run_cell", before_cell)
+
+_install()
+del _install
+'''
+
+
+def kernel_startup(dest: Path) -> list[str]:
+    """Write :data:`KERNEL_STARTUP` into `dest` (on the kernel's path); the kernel arguments that run it."""
+    (Path(dest) / f"{KERNEL_STARTUP_MODULE}.py").write_text(KERNEL_STARTUP.format(limit=KERNEL_STREAM_LIMIT))
+    return [f"--IPKernelApp.exec_lines=import {KERNEL_STARTUP_MODULE}"]
+
+
 def read_paths_without(paths: tuple[str, ...] | list[str], excluded: list[Path]) -> tuple[str, ...]:
     """`paths` with every `excluded` folder cut out (Landlock can only allow, never deny, below a rule).
 
@@ -279,12 +329,13 @@ class SandboxedKernelManager(AsyncKernelManager):
         super().__init__(*args, **kwargs)
         self.dirs = _scratch(Path(self.scratch_root))
         runtime_package(self.dirs["pkgs"])
+        self._startup_args = kernel_startup(self.dirs["pkgs"])
         self.transport = "ipc"
         self.connection_file = str(self.dirs["run"] / "kernel.json")
         self.ip = str(self.dirs["run"] / "kernel-ipc")
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        cmd = super().format_kernel_cmd(extra_arguments)
+        cmd = super().format_kernel_cmd(extra_arguments) + self._startup_args
         if cmd and os.path.basename(cmd[0]).startswith("python"):
             cmd[0] = sys.executable
         return sandbox.command(cmd, self.policy) if self.policy is not None else cmd

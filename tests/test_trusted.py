@@ -21,7 +21,7 @@ import trusted_grading
 from trusted_grading import verdict
 
 from coursekit import sandbox
-from coursekit.trusted import HELPERS_DIR, SandboxRefused, _remove_orphaned_scratch, read_paths_without
+from coursekit.trusted import HELPERS_DIR, KERNEL_STREAM_LIMIT, SandboxRefused, _remove_orphaned_scratch, read_paths_without
 
 pytestmark = [pytest.mark.timeout(600)]
 
@@ -312,13 +312,34 @@ def test_a_kernel_reply_over_the_size_limit_earns_nothing(source, tmp_path, verd
 
 @needs_sandbox
 def test_a_cells_output_is_cut_at_its_cap_with_one_line(source, tmp_path):
-    flood = "import sys, time\nfor _ in range(80):\n    sys.stdout.write('y' * (64 << 10)); sys.stdout.flush()\n"
+    """Past the kernel's courtesy cap (OutStream.write called directly), the grader's own cap holds."""
+    flood = ("import sys, time\nfor _ in range(80):\n    type(sys.stdout).write(sys.stdout, 'y' * (64 << 10)); "
+             "sys.stdout.flush()\n")
     cells = grade(source, submission(before=flood), tmp_path, max_cell_output=1 << 20)
     kept = "".join(o.get("text", "") for o in cells["double"].outputs)
     assert (1 << 20) - (64 << 10) <= len(kept.replace("y", "")) + kept.count("y") <= (1 << 20) + 1000
     assert kept.rstrip().endswith("bytes) were dropped]")
     assert "output cut: this cell's output limit" in kept
     assert verdict(cells["test_double"]) == "pass" and verdict(cells["test_verdict"]) == "pass"
+
+
+@needs_sandbox
+def test_a_gigabyte_printer_keeps_its_later_answers(source, tmp_path):
+    """A debugging print in a loop (1 GiB in 1 MiB writes): the kernel keeps 1 MiB, says so, and grades on.
+
+    Without the kernel's cap, ipykernel sent the gigabyte as messages over the grader's limit, the cell's
+    end was lost and every later test of the notebook timed out (issue 18's benchmark).
+    """
+    import time
+    flood = "import sys\nfor _ in range(1024):\n    sys.stdout.write('y' * (1 << 20))\n"
+    start = time.monotonic()
+    cells = grade(source, submission(before=flood), tmp_path, timeout=20)
+    elapsed = time.monotonic() - start
+    kept = "".join(o.get("text", "") for o in cells["double"].outputs)
+    assert f"[output cut by the kernel: this cell printed more than {KERNEL_STREAM_LIMIT >> 20} MiB]" in kept
+    assert kept.split("[output cut")[0].count("y") <= KERNEL_STREAM_LIMIT
+    assert verdict(cells["test_double"]) == "pass" and verdict(cells["test_verdict"]) == "pass"
+    assert elapsed < 60, f"grading took {elapsed:.0f} s"
 
 
 @needs_sandbox
