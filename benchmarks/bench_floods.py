@@ -8,6 +8,8 @@ and the grading time:
 * ``honest``: the right answers (the baseline of the ratios);
 * ``string``: a right ``double`` and a ``verdict`` of 600 MiB;
 * ``print``: a right ``double`` whose cell prints 1 GiB (1 MiB writes);
+* ``print_bypass``: the same past the kernel's courtesy cap (``OutStream.write`` called directly), so
+  only the grader's own bounds stand;
 * ``slow``: a right ``double`` that sleeps 8 s per call, a test cell deadline of 20 s.
 
 Figures: ``<case>_rss_ratio`` (peak RSS over the honest student's, measured in
@@ -37,6 +39,7 @@ floods = {
     "honest": {},
     "string": {"verdict": "verdict = 'x' * (600 << 20)\n"},
     "print": {"before": "import sys\nfor _ in range(1024):\n    sys.stdout.write('y' * (1 << 20))\n"},
+    "print_bypass": {"before": "import sys\nfor _ in range(1024):\n    type(sys.stdout).write(sys.stdout, 'y' * (1 << 20))\n"},
     "slow": {"double": "import time\ndef double(x):\n    time.sleep(8)\n    return 2 * np.asarray(x, dtype=float)\n"},
 }
 work = Path(tempfile.mkdtemp(prefix="bench-floods-"))
@@ -63,7 +66,7 @@ def _case(case: str) -> dict:
 
 
 def run() -> dict:
-    results = {case: _case(case) for case in ("honest", "string", "print", "slow")}
+    results = {case: _case(case) for case in ("honest", "string", "print", "print_bypass", "slow")}
     base = results["honest"]["rss_mib"]
     figures = {}
     for case, r in results.items():

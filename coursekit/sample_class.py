@@ -71,6 +71,9 @@ __all__ = [
     "COURSE_ROOT",
     "HOSTILE_ACTIONS",
     "VIEW_ACTIONS",
+    "BOUND_ACTIONS",
+    "SNIFFED_LINE",
+    "sniffer_code",
     "BEACON",
     "PWNED_FILE",
     "view_payload",
@@ -433,6 +436,139 @@ RAW_HTML_ANSWER = (
 )
 
 
+# -- the floods, the slow caller and the sniffer (issue 18: bounded resources, isolation)
+#: A right answer whose cell prints 1 GiB (1 MiB writes): the kernel keeps 1 MiB and grading goes on.
+OUTPUT_FLOOD = textwrap.dedent("""\
+    import sys
+    for _chunk in range(1024):  # 1 GiB of output
+        sys.stdout.write("y" * (1 << 20))
+    """)
+#: Replaces a right function by one that returns a 600 MiB string (``{name}`` is the function).
+STRING_FLOOD = textwrap.dedent("""\
+
+    def {name}(*args, **kwargs):  # the answer, 600 MiB of it
+        return "x" * (600 << 20)
+    """)
+#: Wraps a right function so that every call takes 8 s (``{name}`` is the function).
+SLOW_CALLER = textwrap.dedent("""\
+
+    import time as _time
+    _{name}_right = {name}
+
+    def {name}(*args, **kwargs):  # right, and 8 s per call
+        _time.sleep(8)
+        return _{name}_right(*args, **kwargs)
+    """)
+#: Seconds the sample sniffer listens for a classmate's kernel.
+SNIFF_WINDOW = 8
+
+
+def sniffer_code(window: int = SNIFF_WINDOW) -> str:
+    """The sniffer of issue 18: for `window` seconds, find other sandboxes' kernel sockets and subscribe.
+
+    It looks through ``/proc/net/unix``, every ``/proc/<pid>/cmdline`` (kernels name their connection
+    files) and the scratch folders beside its own, subscribes to every IPC socket it finds with pyzmq,
+    and prints one line: ``SNIFFED <n> messages from <k> sockets; refused: [...]``.
+    """
+    return textwrap.dedent(f"""\
+        import glob, json, os, re, time
+        import zmq
+        own = os.path.dirname(os.environ.get("JUPYTER_RUNTIME_DIR", "/nonexistent").rstrip("/"))
+        scratch_parent = os.path.dirname(os.path.dirname(own))
+        ctx = zmq.Context()
+        poller = zmq.Poller()
+        subscribed, refused, received = set(), {{}}, 0
+
+        def note(what, exc):
+            refused[what] = type(exc).__name__
+
+        def candidates():
+            found = set()
+            try:  # every unix socket of the network namespace, with its path
+                for line in open("/proc/net/unix").read().splitlines()[1:]:
+                    parts = line.split()
+                    if len(parts) >= 8 and "synapses-grading-" in parts[-1]:
+                        found.add(parts[-1])
+            except OSError as exc:
+                note("/proc/net/unix", exc)
+            try:  # kernels' command lines name their connection files
+                pids = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]
+            except OSError as exc:
+                note("listdir /proc", exc)
+                pids = []
+            for pid in pids:
+                try:
+                    cmdline = open(f"/proc/{{pid}}/cmdline", "rb").read().decode(errors="replace").split("\\0")
+                except OSError as exc:
+                    note("/proc/<pid>/cmdline", exc)
+                    continue
+                for arg in cmdline:
+                    if arg.endswith("kernel.json") and "synapses-grading-" in arg:
+                        try:
+                            info = json.load(open(arg))
+                            found.update(f"{{info['ip']}}-{{info[k]}}" for k in ("iopub_port", "shell_port"))
+                        except (OSError, ValueError, KeyError) as exc:
+                            note("kernel.json", exc)
+                        found.update(glob.glob(os.path.join(os.path.dirname(arg), "kernel-ipc-*")))
+            try:
+                os.listdir(scratch_parent)
+            except OSError as exc:
+                note("listdir scratch parent", exc)
+            found.update(glob.glob(os.path.join(scratch_parent, "synapses-grading-*", "kernel", "run",
+                                                "kernel-ipc-*")))
+            return {{p for p in found if not p.startswith(own + "/")}}
+
+        end = time.monotonic() + {window}
+        while time.monotonic() < end:
+            for path in candidates() - subscribed:
+                subscribed.add(path)
+                sub = ctx.socket(zmq.SUB)
+                sub.setsockopt(zmq.SUBSCRIBE, b"")
+                sub.setsockopt(zmq.LINGER, 0)
+                try:
+                    sub.connect("ipc://" + path)
+                    poller.register(sub, zmq.POLLIN)
+                except zmq.ZMQError as exc:
+                    note("connect", exc)
+            for sock, _ in poller.poll(200):
+                while True:
+                    try:
+                        sock.recv_multipart(zmq.NOBLOCK)
+                    except zmq.ZMQError:
+                        break
+                    received += 1
+        print(f"SNIFFED {{received}} messages from {{len(subscribed)}} sockets; refused: {{sorted(refused.items())}}")
+        """)
+
+
+#: The line the sniffer prints (its message count in group 1).
+SNIFFED_LINE = re.compile(r"SNIFFED (\d+) messages from (\d+) sockets.*")
+
+
+def _wrap_last_function(template: str, what: str) -> Callable[["_Ctx"], bool]:
+    """Append `template` (formatted with the function's name) to the last answer cell that defines a
+    function: its item's tests score 0, and so do those of answers that call it."""
+    def act(ctx: "_Ctx") -> bool:
+        for i in reversed(ctx.cells(_is_answer)):
+            cell = ctx.nb.cells[i]
+            found = re.findall(r"^def (\w+)\(", cell.source, flags=re.M)
+            if cell.cell_type == "code" and found:
+                break
+        else:
+            return False
+        name, gid = found[0], _gid(cell)
+        cell.source = cell.source.rstrip("\n") + "\n" + template.format(name=name)
+        ctx.expect_zero |= ctx.tests_of(gid)
+        uses = re.compile(r"\b" + re.escape(name) + r"\s*\(")
+        for j in ctx.cells(_is_answer):
+            other = _gid(ctx.nb.cells[j])
+            if j != i and uses.search(ctx.nb.cells[j].source):
+                ctx.expect_zero |= ctx.tests_of(other)
+        ctx.notes.append(f"{what}: {name} in answer cell {gid}")
+        return True
+    return act
+
+
 def _append_to_written_answer(text: str, what: str) -> Callable[["_Ctx"], bool]:
     """Append ``text`` to the first written (Markdown) answer of the notebook; grades are unchanged."""
     def act(ctx: "_Ctx") -> bool:
@@ -672,6 +808,12 @@ ACTIONS: dict[str, Callable[[_Ctx], bool]] = {
     "svg_output": _prepend_to_answer(SVG_OUTPUT, False, "an SVG output with onload and a script"),
     "markdown_output": _prepend_to_answer(MARKDOWN_OUTPUT, False, "a Markdown output with an event handler"),
     "raw_html_answer": _append_to_written_answer(RAW_HTML_ANSWER, "raw HTML (onerror, javascript: link, style)"),
+    # what the grader must bound, and the classmate it must not reach
+    "output_flood": _prepend_to_answer(OUTPUT_FLOOD, False, "1 GiB printed (1 MiB writes)"),
+    "string_flood": _wrap_last_function(STRING_FLOOD, "a 600 MiB string returned"),
+    "slow_caller": _wrap_last_function(SLOW_CALLER, "a right function that sleeps 8 s per call"),
+    "sniffer": _prepend_to_answer(sniffer_code(), False, f"a {SNIFF_WINDOW} s sniffer of classmates' kernel "
+                                                         "sockets"),
 }
 
 
@@ -749,6 +891,15 @@ SAMPLE_CLASS: tuple[SampleStudent, ...] = (
                   edits=(Edit("markdown_output", 3),)),
     SampleStudent("sample-raw-html-answer", "raw HTML (script, javascript: link, style) in a written answer",
                   only=3, edits=(Edit("raw_html_answer", 3),)),
+    # what the grader bounds and the classmates it protects (issue 18); 05 only, the rest blank
+    SampleStudent("sample-sniffer", "listens for classmates' kernel sockets while graded (right answers)",
+                  only=4, edits=(Edit("sniffer", 4),)),
+    SampleStudent("sample-output-flood", "a right answer whose cell prints 1 GiB", only=4,
+                  edits=(Edit("output_flood", 4),)),
+    SampleStudent("sample-string-flood", "a function that returns a 600 MiB string", only=4,
+                  edits=(Edit("string_flood", 4),)),
+    SampleStudent("sample-slow-caller", "a right function that sleeps 8 s per call", only=4,
+                  edits=(Edit("slow_caller", 4),)),
 )
 
 
@@ -757,12 +908,14 @@ SAMPLE_CLASS: tuple[SampleStudent, ...] = (
 STRUCTURAL_ACTIONS = frozenset({"delete_answer", "delete_test", "edit_readonly", "strip_metadata",
                                 "damage_metadata", "omit_notebook"})
 #: Actions that make a cell hang or kill the kernel on purpose.
-RUNTIME_ACTIONS = frozenset({"endless_loop", "ignores_interrupt", "kernel_dies", "disk_filler"})
+RUNTIME_ACTIONS = frozenset({"endless_loop", "ignores_interrupt", "kernel_dies", "disk_filler", "slow_caller"})
 #: Actions that attack the grading itself (the hostile class).
 HOSTILE_ACTIONS = frozenset({"transformer", "kernel_hooks", "write_outside", "copy_classmate", "fork_bomb",
                              "memory_hog", "disk_filler", "network", "child_process", "reexport", "patch_numpy"})
 #: Actions that attack whoever views the graded notebook (issue 18: rendered inert).
 VIEW_ACTIONS = frozenset({"html_output", "javascript_output", "svg_output", "markdown_output", "raw_html_answer"})
+#: Actions the grader must bound (size and time) or keep away from classmates (issue 18).
+BOUND_ACTIONS = frozenset({"output_flood", "string_flood", "slow_caller", "sniffer"})
 
 
 @dataclass

@@ -11,7 +11,9 @@ throw-away copies of the course, restricted to the two fast notebooks (04, 05):
   writes into ``helpers/``, the course, the gradebook and a classmate's folder,
   reading a classmate's submission and the source notebooks, a fork bomb, a
   memory hog, a disk filler, network connections and a child process meant to
-  outlive grading.
+  outlive grading; and issue 18's sniffer of classmates' kernel sockets, a cell
+  printing 1 GiB, a function returning 600 MiB and a right function that sleeps
+  8 s per call.
 
 Each hostile student must score exactly what it earned (0 for what it tried to
 forge), the base students' gradebook rows must be identical in both runs, no
@@ -65,6 +67,11 @@ def hostile_class() -> list[sc.SampleStudent]:
         sc.SampleStudent("sample-resources", "fork bomb, memory hog, network, child process, disk filler",
                          edits=_fast_only(sc.Edit("fork_bomb", b), sc.Edit("memory_hog", b), sc.Edit("network", b),
                                           sc.Edit("child_process", b), sc.Edit("disk_filler", a))),
+        # issue 18: what the grader bounds, and the classmate it keeps out of reach
+        sc.SampleStudent("sample-sniffer", "sniffs classmates' kernels", edits=_fast_only(sc.Edit("sniffer", a))),
+        sc.SampleStudent("sample-output-flood", "prints 1 GiB", edits=_fast_only(sc.Edit("output_flood", b))),
+        sc.SampleStudent("sample-string-flood", "a 600 MiB string", edits=_fast_only(sc.Edit("string_flood", b))),
+        sc.SampleStudent("sample-slow-caller", "8 s per call", edits=_fast_only(sc.Edit("slow_caller", a))),
     ]
 
 
@@ -148,3 +155,34 @@ def test_no_scratch_folder_is_left(runs):
     from pathlib import Path
     left = [p for p in Path(tempfile.gettempdir()).glob("synapses-run-*") if p.stat().st_mtime >= runs.started]
     assert left == []
+
+
+def _outputs(root, student: str, notebook: str) -> tuple[str, list]:
+    import nbformat
+    nb = nbformat.read(root / "autograded" / student / rel.ASSIGNMENT_ID / notebook, as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.get("outputs", []) if o.output_type == "stream")
+    return text, nb.cells
+
+
+def test_the_sniffer_receives_nothing_from_any_other_kernel(runs):
+    text, _ = _outputs(runs.hostile.root, "sample-sniffer", FAST[0])
+    match = sc.SNIFFED_LINE.search(text)
+    assert match, text[-2000:]
+    print(f"sample-sniffer under make grade (2 workers): {match.group(0)}")
+    assert match.group(1) == "0" and match.group(2) == "0", match.group(0)
+
+
+def test_floods_and_the_slow_caller_are_bounded(runs):
+    """1 GiB printed: 1 MiB kept and the answers graded; 600 MiB and 8 s per call: that item only."""
+    root = runs.hostile.root
+    flood = root / "autograded" / "sample-output-flood" / rel.ASSIGNMENT_ID / FAST[1]
+    assert flood.stat().st_size < 4 << 20, f"{flood.stat().st_size:,} bytes"
+    text, _ = _outputs(root, "sample-output-flood", FAST[1])
+    assert "[output cut by the kernel: this cell printed more than 1 MiB]" in text
+    reasons = {(s, c.grade_id): c.reason for s in ("sample-string-flood", "sample-slow-caller")
+               for r in runs.hostile.run.results[s].values() if r.submitted for c in r.tests if c.score == 0}
+    print("bounded:", reasons)
+    slow = [why for (s, _), why in reasons.items() if s == "sample-slow-caller"]
+    assert slow and all("longer than" in why for why in slow), reasons
+    assert any(s == "sample-string-flood" for s, _ in reasons), reasons

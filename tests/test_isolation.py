@@ -35,6 +35,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from coursekit import parallel as par
 from coursekit import release as rel
 from coursekit import sandbox
+from coursekit import sample_class as sc
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.slow, pytest.mark.timeout(1200),
               pytest.mark.skipif(sandbox.unavailable_reason() is not None,
@@ -45,75 +46,8 @@ NOTEBOOK = "01_spy.ipynb"
 #: Seconds the sniffer listens and the victim talks (the victim a little longer).
 WINDOW = 20
 
-SNIFFER = textwrap.dedent(f"""\
-    import glob, json, os, re, time
-    import zmq
-    own = os.path.dirname(os.environ.get("JUPYTER_RUNTIME_DIR", "/nonexistent").rstrip("/"))
-    scratch_parent = os.path.dirname(os.path.dirname(own))
-    ctx = zmq.Context()
-    poller = zmq.Poller()
-    subscribed, refused, received = set(), {{}}, 0
-
-    def note(what, exc):
-        refused[what] = type(exc).__name__
-
-    def candidates():
-        found = set()
-        try:  # every unix socket of the network namespace, with its path
-            for line in open("/proc/net/unix").read().splitlines()[1:]:
-                parts = line.split()
-                if len(parts) >= 8 and "synapses-grading-" in parts[-1]:
-                    found.add(parts[-1])
-        except OSError as exc:
-            note("/proc/net/unix", exc)
-        try:  # kernels' command lines name their connection files
-            pids = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]
-        except OSError as exc:
-            note("listdir /proc", exc)
-            pids = []
-        for pid in pids:
-            try:
-                cmdline = open(f"/proc/{{pid}}/cmdline", "rb").read().decode(errors="replace").split("\\0")
-            except OSError as exc:
-                note("/proc/<pid>/cmdline", exc)
-                continue
-            for arg in cmdline:
-                if arg.endswith("kernel.json") and "synapses-grading-" in arg:
-                    try:
-                        info = json.load(open(arg))
-                        found.update(f"{{info['ip']}}-{{info[k]}}" for k in ("iopub_port", "shell_port"))
-                    except (OSError, ValueError, KeyError) as exc:
-                        note("kernel.json", exc)
-                    found.update(glob.glob(os.path.join(os.path.dirname(arg), "kernel-ipc-*")))
-        try:
-            os.listdir(scratch_parent)
-        except OSError as exc:
-            note("listdir scratch parent", exc)
-        found.update(glob.glob(os.path.join(scratch_parent, "synapses-grading-*", "kernel", "run", "kernel-ipc-*")))
-        return {{p for p in found if not p.startswith(own + "/")}}
-
-    end = time.monotonic() + {WINDOW}
-    while time.monotonic() < end:
-        for path in candidates() - subscribed:
-            subscribed.add(path)
-            sub = ctx.socket(zmq.SUB)
-            sub.setsockopt(zmq.SUBSCRIBE, b"")
-            sub.setsockopt(zmq.LINGER, 0)
-            try:
-                sub.connect("ipc://" + path)
-                poller.register(sub, zmq.POLLIN)
-            except zmq.ZMQError as exc:
-                note("connect", exc)
-        for sock, _ in poller.poll(200):
-            while True:
-                try:
-                    sock.recv_multipart(zmq.NOBLOCK)
-                except zmq.ZMQError:
-                    break
-                received += 1
-    print(f"SNIFFED {{received}} messages from {{len(subscribed)}} sockets; refused: {{sorted(refused.items())}}")
-    answer = 42
-    """)
+#: The sample class's sniffer (:func:`coursekit.sample_class.sniffer_code`), then a right answer.
+SNIFFER = sc.sniffer_code(WINDOW) + "answer = 42\n"
 
 VICTIM = textwrap.dedent(f"""\
     import time

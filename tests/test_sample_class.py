@@ -297,3 +297,23 @@ def test_view_attackers_answer_one_notebook_and_carry_their_payload(built):
 def test_view_payload_code_runs(code, capsys):
     """A payload that raised would stop the answer cell and cost the points it is declared to keep."""
     exec(getattr(sc, code), {})
+
+
+def test_bound_attackers_declare_what_they_cost_them(built):
+    """Issue 18's floods, slow caller and sniffer: one notebook each; the flood of text and the sniffer
+    cost nothing, the 600 MiB string and the 8 s calls cost the item they replace (and its users)."""
+    students = {s.id: s for s in sc.SAMPLE_CLASS if {e.action for e in s.edits} & sc.BOUND_ACTIONS}
+    assert {e.action for s in students.values() for e in s.edits} == set(sc.BOUND_ACTIONS)
+    for sid, s in students.items():
+        sub = built[sid]
+        target = NOTEBOOKS[s.only].removesuffix(".ipynb")
+        (action,) = {e.action for e in s.edits}
+        zero = sub.expect_zero[target]
+        if action in ("output_flood", "sniffer"):
+            assert zero == set(), (sid, zero)
+        else:
+            assert zero, f"{sid}: the wrapped function's tests must be declared zero"
+            assert zero < set(sc.answer_items(SOURCES[NOTEBOOKS[s.only]])), "only the wrapped item's tests"
+        text = "\n".join(c.source for c in sub.notebooks[NOTEBOOKS[s.only]].cells if c.cell_type == "code")
+        compile(text.replace("%matplotlib", "#"), sid, "exec")  # the edited notebook is still Python
+    assert "SNIFFED" in sc.sniffer_code(5) and sc.SNIFFED_LINE.search("SNIFFED 0 messages from 0 sockets; x")
