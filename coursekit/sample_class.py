@@ -559,11 +559,7 @@ def _wrap_last_function(template: str, what: str) -> Callable[["_Ctx"], bool]:
         name, gid = found[0], _gid(cell)
         cell.source = cell.source.rstrip("\n") + "\n" + template.format(name=name)
         ctx.expect_zero |= ctx.tests_of(gid)
-        uses = re.compile(r"\b" + re.escape(name) + r"\s*\(")
-        for j in ctx.cells(_is_answer):
-            other = _gid(ctx.nb.cells[j])
-            if j != i and uses.search(ctx.nb.cells[j].source):
-                ctx.expect_zero |= ctx.tests_of(other)
+        _zero_users(ctx, [name], [gid])
         ctx.notes.append(f"{what}: {name} in answer cell {gid}")
         return True
     return act
@@ -766,13 +762,21 @@ def _reexport(ctx: _Ctx) -> bool:
         return False
     ctx.notes.append("re-exported the helpers reference for " + ", ".join(done))
     # an answer computed with a re-exported function (e.g. slope_ratio from lif_rate) fails with it
-    uses = re.compile(r"\b(" + "|".join(map(re.escape, done)) + r")\s*\(")
+    for gid in _zero_users(ctx, done, done):
+        ctx.notes.append(f"{gid} is computed with a re-exported function")
+    return True
+
+
+def _zero_users(ctx: _Ctx, functions: Iterable[str], skip: Iterable[str]) -> list[str]:
+    """Answers (other than `skip`) that call one of `functions`: their tests must score 0 too."""
+    uses = re.compile(r"\b(" + "|".join(map(re.escape, functions)) + r")\s*\(")
+    found = []
     for i in ctx.cells(_is_answer):
         gid = _gid(ctx.nb.cells[i])
-        if gid not in done and uses.search(ctx.nb.cells[i].source):
+        if gid not in set(skip) and uses.search(ctx.nb.cells[i].source):
             ctx.expect_zero |= ctx.tests_of(gid)
-            ctx.notes.append(f"{gid} is computed with a re-exported function")
-    return True
+            found.append(gid)
+    return found
 
 
 #: What each :class:`Edit` action does (to the notebook it names).

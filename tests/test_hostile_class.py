@@ -125,15 +125,10 @@ def test_nothing_of_the_course_or_the_helpers_package_changed(runs):
 
 def test_the_attacks_were_refused_inside_the_sandbox(runs):
     """The autograded copies show what each attack met (the student's own printout)."""
-    import nbformat
-
-    root = runs.hostile.root / "autograded"
-    text = {}
-    for s in ("sample-intruder", "sample-copycat", "sample-resources"):
-        for path in (root / s / rel.ASSIGNMENT_ID).glob("*.ipynb"):
-            nb = nbformat.read(path, as_version=4)
-            text[(s, path.name)] = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                                           for o in c.get("outputs", []) if o.output_type == "stream")
+    root = runs.hostile.root
+    text = {(s, path.name): _outputs(root, s, path.name)
+            for s in ("sample-intruder", "sample-copycat", "sample-resources")
+            for path in (root / "autograded" / s / rel.ASSIGNMENT_ID).glob("*.ipynb")}
     intruder = text[("sample-intruder", FAST[0])]
     assert "wrote" not in intruder and intruder.count("refused:") == 5, intruder
     assert "copied" not in text[("sample-copycat", FAST[0])]
@@ -157,16 +152,16 @@ def test_no_scratch_folder_is_left(runs):
     assert left == []
 
 
-def _outputs(root, student: str, notebook: str) -> tuple[str, list]:
+def _outputs(root, student: str, notebook: str) -> str:
+    """The printed text of a student's autograded notebook (what their attacks met)."""
     import nbformat
     nb = nbformat.read(root / "autograded" / student / rel.ASSIGNMENT_ID / notebook, as_version=4)
-    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
                    for o in c.get("outputs", []) if o.output_type == "stream")
-    return text, nb.cells
 
 
 def test_the_sniffer_receives_nothing_from_any_other_kernel(runs):
-    text, _ = _outputs(runs.hostile.root, "sample-sniffer", FAST[0])
+    text = _outputs(runs.hostile.root, "sample-sniffer", FAST[0])
     match = sc.SNIFFED_LINE.search(text)
     assert match, text[-2000:]
     print(f"sample-sniffer under make grade (2 workers): {match.group(0)}")
@@ -178,7 +173,7 @@ def test_floods_and_the_slow_caller_are_bounded(runs):
     root = runs.hostile.root
     flood = root / "autograded" / "sample-output-flood" / rel.ASSIGNMENT_ID / FAST[1]
     assert flood.stat().st_size < 4 << 20, f"{flood.stat().st_size:,} bytes"
-    text, _ = _outputs(root, "sample-output-flood", FAST[1])
+    text = _outputs(root, "sample-output-flood", FAST[1])
     assert "[output cut by the kernel: this cell printed more than 1 MiB]" in text
     reasons = {(s, c.grade_id): c.reason for s in ("sample-string-flood", "sample-slow-caller")
                for r in runs.hostile.run.results[s].values() if r.submitted for c in r.tests if c.score == 0}
