@@ -1,9 +1,9 @@
 """The cost of the similarity of submissions in the class report, for 200 students.
 
 In one run, in a temporary course: a gradebook and autograded notebooks for 200
-simulated students (:func:`coursekit.synthetic_class.simulate`, no grading
+simulated students (:func:`coursekit.classes.synthetic.simulate`, no grading
 run), and as their submissions the notebooks of a planted class of 200
-(:mod:`coursekit.planted_class`: rows of the mutation tables, 40 of them
+(:mod:`coursekit.classes.planted`: rows of the mutation tables, 40 of them
 disguised copies of classmates). The class report is built twice, alternately:
 without the similarity (``build_report(similarity=False)``, the baseline) and
 with it (copydetect on every pair of students in every notebook and over the
@@ -33,11 +33,12 @@ REPEATS = 2
 
 def run() -> dict:
     os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
-    from coursekit import class_report as cr
-    from coursekit import planted_class as pc
+    from coursekit.insight import class_report as cr
+    from coursekit.classes import planted as pc
     from coursekit import release as rel
-    from coursekit import similarity as sm
-    from coursekit import synthetic_class as syn
+    from coursekit import course
+    from coursekit.insight import similarity as sm
+    from coursekit.classes import synthetic as syn
 
     with tempfile.TemporaryDirectory() as tmp:
         root = rel.make_course(Path(tmp) / "course")
@@ -47,21 +48,21 @@ def run() -> dict:
         planted = pc.build(root, N, copiers=COPIERS)
         names = {p: f"{syn.PREFIX}{k:03d}" for k, p in enumerate(planted.students, start=1)}
         for student, per in planted.notebooks.items():
-            dest = root / "submitted" / names[student] / rel.ASSIGNMENT_ID
+            dest = root / "submitted" / names[student] / course.ASSIGNMENT_ID
             dest.mkdir(parents=True, exist_ok=True)
             for name, nb in per.items():
                 nbformat.write(nb, dest / name)
         without, with_ = [], []
         for _ in range(REPEATS):
             t0 = time.perf_counter()
-            cr.build_report(root, rel.ASSIGNMENT_ID, root / "reports" / "without.html", db_url=url,
+            cr.build_report(root, course.ASSIGNMENT_ID, root / "reports" / "without.html", db_url=url,
                             course_id="bench", say=None, similarity=False)
             without.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            cr.build_report(root, rel.ASSIGNMENT_ID, root / "reports" / "with.html", db_url=url,
+            cr.build_report(root, course.ASSIGNMENT_ID, root / "reports" / "with.html", db_url=url,
                             course_id="bench", say=None)
             with_.append(time.perf_counter() - t0)
-        data = cr.collect(root, rel.ASSIGNMENT_ID, db_url=url, course_id="bench")
+        data = cr.collect(root, course.ASSIGNMENT_ID, db_url=url, course_id="bench")
         flagged = data.similarity.flagged_pairs(sm.ALL)
         truth = {frozenset(names[s] for s in pair) for pair in planted.copied_pairs()}
         truth = {pair for pair in truth if pair <= set(data.students)}  # 1 in 30 simulated submits nothing

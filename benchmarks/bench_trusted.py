@@ -35,8 +35,9 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
 import nbformat  # noqa: E402
 
 from coursekit import release as rel  # noqa: E402
+from coursekit import course
 
-ASSIGNMENT = rel.ASSIGNMENT_ID
+ASSIGNMENT = course.ASSIGNMENT_ID
 #: Today's engine: nbgrader's default autograde preprocessors, Execute included.
 PLAIN = ("--Autograde.autograde_preprocessors=['nbgrader.preprocessors.Execute',"
          "'nbgrader.preprocessors.IgnorePattern','nbconvert.preprocessors.ClearMetadataPreprocessor',"
@@ -52,7 +53,7 @@ def _course(base: Path, prefixes: list[str] | None) -> Path:
         for nb in source.glob("*.ipynb"):
             if not any(nb.name.startswith(p) for p in prefixes):
                 nb.unlink()
-    rel.run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root, timeout=600)
+    course.run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root, timeout=600)
     dest = root / "submitted" / "complete" / ASSIGNMENT
     dest.mkdir(parents=True)
     for nb in sorted(source.glob("*.ipynb")):
@@ -64,7 +65,7 @@ def _course(base: Path, prefixes: list[str] | None) -> Path:
 
 def _autograde(root: Path, extra: tuple[str, ...]) -> float:
     start = time.perf_counter()
-    rel.run_nbgrader(["autograde", ASSIGNMENT, "--student", "complete", "--force", *extra], root, timeout=1800)
+    course.run_nbgrader(["autograde", ASSIGNMENT, "--student", "complete", "--force", *extra], root, timeout=1800)
     return time.perf_counter() - start
 
 
@@ -90,8 +91,8 @@ async def _start(km) -> float:
 def kernel_startup(repeat: int) -> tuple[list[float], list[float]]:
     from jupyter_client.manager import AsyncKernelManager
 
-    from coursekit import sandbox
-    from coursekit.trusted import SandboxedKernelManager
+    from coursekit.grading import sandbox
+    from coursekit.grading.trusted import SandboxedKernelManager
 
     plain, boxed = [], []
     for _ in range(repeat):

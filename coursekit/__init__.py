@@ -1,19 +1,19 @@
 """The instructor side of the course: ``make grade`` and its parts.
 
-* :mod:`coursekit.pipeline` -- :func:`~coursekit.pipeline.grade`:
+* :mod:`coursekit.pipeline.phases` -- :func:`~coursekit.pipeline.phases.grade`:
   release, sample class, autograde, rescue, feedback, export, report.
-* :mod:`coursekit.sample_class` -- the sample class, built from
+* :mod:`coursekit.classes.sample` -- the sample class, built from
   ``source/`` at run time by declared edits.
-* :mod:`coursekit.rescue` -- grading what nbgrader 0.9.6 refuses
+* :mod:`coursekit.pipeline.rescue` -- grading what nbgrader 0.9.6 refuses
   (dead or Ctrl-C-proof kernels, damaged cell metadata, deleted cells).
-* :mod:`coursekit.report` -- scores from the gradebook, reasons from
+* :mod:`coursekit.pipeline.report` -- scores from the gradebook, reasons from
   the autograded notebooks, the printed table.
-* :mod:`coursekit.parallel` -- autograde several students at once.
-* :mod:`coursekit.trusted` -- ``TrustedExecute``, nbgrader's Execute
+* :mod:`coursekit.pipeline.engine` -- autograde several students at once.
+* :mod:`coursekit.grading.trusted` -- ``TrustedExecute``, nbgrader's Execute
   step with the test cells run by a trusted grader
-  (:mod:`coursekit.grader`) that gets the student's results as plain
-  data (:mod:`coursekit.plaindata`); kernel and grader run in
-  :mod:`coursekit.sandbox`.
+  (:mod:`coursekit.grading.grader`) that gets the student's results as plain
+  data (:mod:`coursekit.grading.plaindata`); kernel and grader run in
+  :mod:`coursekit.grading.sandbox`.
 
 Command line: ``python -m coursekit grade --workers 2`` (see
 ``python -m coursekit --help``). Nothing is imported here, so

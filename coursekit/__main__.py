@@ -22,21 +22,21 @@
     gradebook rows. Real students are never touched.
 ``report``
     ``make report``: (re)write ``reports/<assignment>.html``, the class view
-    (:mod:`coursekit.class_report`); ``grade`` ends with it too.
+    (:mod:`coursekit.insight.class_report`); ``grade`` ends with it too.
 ``student-env``
     ``make student-env``: build what students get (:mod:`coursekit.student_env`).
 ``export canvas|moodle``
-    ``make export``: the gradebook's grades into the LMS (:mod:`coursekit.lms_export`):
+    ``make export``: the gradebook's grades into the LMS (:mod:`coursekit.insight.lms_export`):
     fill the assignment's column of a Gradebook CSV exported from Canvas
     (``--canvas-csv``), or write Moodle's "Import grades from CSV" file. Exit
     status 1 if a student matches nobody or more than one (listed, not
     written), 2 if nothing could be written (one line on stderr).
 
 ``grade --planted N`` (``make grade PLANTED=40``) grades the planted class of
-:mod:`coursekit.planted_class` (8 disguised copies among N) instead.
+:mod:`coursekit.classes.planted` (8 disguised copies among N) instead.
 ``grade --class-size N`` (``make grade CLASS=60``) grades a synthetic class
 of N students drawn from the mutation tables' wrong answers
-(:mod:`coursekit.synthetic_class`) instead of the sample class.
+(:mod:`coursekit.classes.synthetic`) instead of the sample class.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Iterable
 
 from coursekit import release as rel
+from coursekit import course
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="grade a synthetic class of N students drawn from the mutation tables' wrong answers "
                         "instead of the sample class (the report marks it synthetic)")
     g.add_argument("--planted", type=int, default=None, metavar="N",
-                   help="grade a planted class of N >= 16 students (coursekit.planted_class: answers from the mutation "
+                   help="grade a planted class of N >= 16 students (coursekit.classes.planted: answers from the mutation "
                         "tables, 8 of them disguised copies of classmates) to check the report's similarity")
     g.add_argument("--seed", type=int, default=2026, help="random seed of the synthetic class (default 2026)")
     g.add_argument("--allow-unsandboxed", action="store_true",
@@ -92,16 +93,16 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("student-env", help="build the student environment (wheel, release notebooks, "
                                            "pinned requirements) into --out")
     s.add_argument("--out", type=Path, default=Path("dist") / "student-env", help="folder to (re)create")
-    here = Path.cwd() if (Path.cwd() / "nbgrader_config.py").is_file() else rel.REPO_ROOT
+    here = Path.cwd() if (Path.cwd() / "nbgrader_config.py").is_file() else course.REPO_ROOT
     for p in sub.choices.values():
         p.add_argument("--course", type=Path, default=here,
                        help="nbgrader course root (default: this folder if it has an nbgrader_config.py, as for "
-                            f"nbgrader; else {rel.REPO_ROOT})")
+                            f"nbgrader; else {course.REPO_ROOT})")
     return parser
 
 
 def _release(args) -> int:
-    source, out = args.course / "source" / rel.ASSIGNMENT_ID, args.course / "release" / rel.ASSIGNMENT_ID
+    source, out = args.course / "source" / course.ASSIGNMENT_ID, args.course / "release" / course.ASSIGNMENT_ID
     if args.check:
         problems = rel.check_release(source, out)
         if problems:
@@ -115,8 +116,8 @@ def _release(args) -> int:
 
 
 def _grade(args) -> int:
-    from coursekit import pipeline
-    from coursekit.trusted import SandboxRefused
+    from coursekit.pipeline import phases as pipeline
+    from coursekit.grading.trusted import SandboxRefused
 
     if args.workers < 1:
         print("--workers must be at least 1", file=sys.stderr)
@@ -129,7 +130,7 @@ def _grade(args) -> int:
         return 2
     try:
         if args.planted is not None:
-            from coursekit.planted_class import prepare_for_grading as plant
+            from coursekit.classes.planted import prepare_for_grading as plant
 
             ids = plant(args.course, args.planted, say=print)
             run = pipeline.grade(args.course, workers=args.workers, scheduler=args.scheduler, students=ids,
@@ -137,7 +138,7 @@ def _grade(args) -> int:
                                  allow_unsandboxed=args.allow_unsandboxed)
             return 0 if not run.problems else 1
         if args.class_size is not None:
-            from coursekit.synthetic_class import grade_synthetic
+            from coursekit.classes.synthetic import grade_synthetic
 
             run = grade_synthetic(args.course, args.class_size, seed=args.seed, workers=args.workers,
                                   scheduler=args.scheduler, cell_timeout=args.cell_timeout,
@@ -155,14 +156,15 @@ def _grade(args) -> int:
 
 
 def _sample_or_clean(args) -> int:
-    from coursekit import pipeline, sample_class
+    from coursekit.settings import read_settings
+    from coursekit.classes import sample as sample_class
 
-    settings = pipeline.load_settings(args.course)
+    settings = read_settings(args.course)
     removed = sample_class.remove_sample_students(args.course, settings.db_url, settings.course_id,
                                                   settings.exchange_root)
     print(f"removed {len(removed)} sample students" + (": " + ", ".join(removed) if removed else ""))
     if args.command == "sample":
-        rel.run_nbgrader(["generate_assignment", rel.ASSIGNMENT_ID, "--force"], args.course, timeout=900)
+        course.run_nbgrader(["generate_assignment", course.ASSIGNMENT_ID, "--force"], args.course, timeout=900)
         built = sample_class.assemble(args.course, settings.db_url, settings.course_id, settings.exchange_root,
                                       say=print)
         print(f"{len(built)} sample students in {args.course / 'submitted'}")
@@ -172,10 +174,10 @@ def _sample_or_clean(args) -> int:
 def _report(args) -> int:
     import time
 
-    from coursekit.class_report import build_report
+    from coursekit.insight.class_report import build_report
 
     t0 = time.perf_counter()
-    build_report(args.course, rel.ASSIGNMENT_ID, args.out, db_url=args.db_url, say=print)
+    build_report(args.course, course.ASSIGNMENT_ID, args.out, db_url=args.db_url, say=print)
     print(f"  (built in {time.perf_counter() - t0:.1f} s)")
     return 0
 
@@ -190,13 +192,13 @@ def _student_env(args) -> int:
 
 
 def _export(args) -> int:
-    from coursekit import lms_export
-    from coursekit.pipeline import load_settings
+    from coursekit.insight import lms_export
+    from coursekit.settings import read_settings
 
-    assignment = rel.ASSIGNMENT_ID
+    assignment = course.ASSIGNMENT_ID
     out = args.out or args.course / "reports" / f"{assignment}-{args.lms}.csv"
     try:
-        settings = load_settings(args.course)
+        settings = read_settings(args.course)
         grades = lms_export.gradebook_grades(args.db_url or settings.db_url, settings.course_id, assignment)
         if args.lms == "canvas":
             if args.canvas_csv is None:

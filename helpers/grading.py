@@ -103,7 +103,7 @@ class GradingError(AssertionError):
         AssertionError.__init__(self, *args)
         #: Stable identifier of the known wrong answer this failure detects
         #: ("alpha-jump-w-not-ew"), or None: the trusted grader then names it
-        #: from the sentence (coursekit.misconceptions) or calls it "other".
+        #: from the sentence (coursekit.answers.misconceptions) or calls it "other".
         #: It is never part of the sentence: the grader reports it in a separate
         #: output that the students' feedback does not show.
         self.misconception = misconception if isinstance(misconception, str) and misconception else None
@@ -1171,7 +1171,7 @@ def check_number(obj, name, unit=""):
     ("rheobase_shift is a string; give a number in pA").
     """
     where = " in " + unit if unit else ""
-    wrong = "not-a-number"  # the identifier of every refusal below but NaN/infinity (coursekit.misconceptions)
+    wrong = "not-a-number"  # the identifier of every refusal below but NaN/infinity (coursekit.answers.misconceptions)
     if _is_bool(obj):  # every form: bool, np.bool_, a 0-d or n-d bool array, a list of bools
         flat = np.asarray(obj).reshape(-1)
         what = repr(bool(flat[0])) + " (a bool)" if flat.size == 1 else "an array of bools"

@@ -2,7 +2,7 @@
 
 Key: (notebook number, item, label) of a row in ``tests/test_mutations_NN.py``;
 value: the identifier the trusted grader must put in the test cell's marker
-output (:mod:`coursekit.misconceptions`). Rows whose mistake has no name of its
+output (:mod:`coursekit.answers.misconceptions`). Rows whose mistake has no name of its
 own map to ``other``. ``tests/test_misconceptions.py`` checks that every WRONG
 row has an entry here and is reported with it; a new WRONG row without an entry
 fails that test, so the table grows with the mutation suite.

@@ -1,4 +1,4 @@
-"""The class report (coursekit.class_report) on a small class built by hand.
+"""The class report (coursekit.insight.class_report) on a small class built by hand.
 
 The gradebook is made with nbgrader's API and the autograded notebooks are
 written directly (no nbgrader autograde), so every number below is counted by
@@ -25,9 +25,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coursekit import class_report as cr
-from coursekit import misconceptions as mc
-from coursekit import similarity as sim
+from coursekit.insight import class_report as cr
+from coursekit.answers import misconceptions as mc
+from coursekit.insight import similarity as sim
 
 ROOT = Path(__file__).resolve().parents[1]
 # nbgrader's own add_submission trips SQLAlchemy's autoflush warning; not ours to fix
@@ -331,12 +331,12 @@ def test_report_opens_in_chromium(course):
 @pytest.mark.browser
 @pytest.mark.slow
 def test_report_of_a_synthetic_class_of_60_in_chromium(tmp_path):
-    """60 simulated students (coursekit.synthetic_class.simulate: no grading run): the report builds in seconds,
+    """60 simulated students (coursekit.classes.synthetic.simulate: no grading run): the report builds in seconds,
     opens in Chromium, and its first screen is saved as artifacts/report/first-screen.png."""
     import time
 
     from coursekit import release as rel
-    from coursekit import synthetic_class as syn
+    from coursekit.classes import synthetic as syn
 
     chromium = os.environ.get("SYNAPSES_CHROMIUM", "/usr/bin/chromium")
     if not Path(chromium).is_file():

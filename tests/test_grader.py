@@ -1,11 +1,11 @@
-"""coursekit.grader: what the grader makes of the kernel's replies (the parts that need no kernel)."""
+"""coursekit.grading.grader: what the grader makes of the kernel's replies (the parts that need no kernel)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from coursekit import plaindata as pd
-from coursekit.grader import show_changes
+from coursekit.grading import plaindata as pd
+from coursekit.grading.grader import show_changes
 
 
 def test_an_argument_changed_in_the_kernel_is_changed_for_the_caller():

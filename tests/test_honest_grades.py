@@ -3,7 +3,7 @@
 The mutation tables (tests/test_mutations_01.py, _06.py) hold these rows and
 check them in one kernel; here the same mutants go through what an instructor
 runs, the sandboxed kernel and the trusted grader, where values cross as
-plain data (coursekit.plaindata) and used to lose the very thing the checks
+plain data (coursekit.grading.plaindata) and used to lose the very thing the checks
 look at: ``np.True_`` arrived as a 0-d array and scored as the number 1, and
 the caller's t never saw the student's in-place clipping.
 """
@@ -14,7 +14,7 @@ import pytest
 
 import autograde_course as ac
 import trusted_grading
-from coursekit import misconceptions
+from coursekit.answers import misconceptions
 from test_mutations_01 import WRONG as WRONG_01
 from test_mutations_06 import WRONG as WRONG_06
 

@@ -3,7 +3,7 @@
 Fast tests at the top check the reasons, the table, the metadata repair, the
 hung-cell finder and the preprocessor list without running nbgrader.
 
-The ``pipeline`` / ``slow`` tests run :func:`coursekit.pipeline.grade`
+The ``pipeline`` / ``slow`` tests run :func:`coursekit.pipeline.phases.grade`
 once, with 2 workers, on a throw-away copy of the course (all notebooks of
 ``source/``, ``cell_timeout=10`` s) and a reduced sample class:
 
@@ -36,16 +36,18 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
+from coursekit.settings import read_settings
 from coursekit import processes
 from coursekit import release as rel
-from coursekit import pipeline as pl
-from coursekit import report as rep
-from coursekit import rescue as rsc
-from coursekit import sample_class as sc
+from coursekit import course
+from coursekit.pipeline import phases as pl
+from coursekit.pipeline import report as rep
+from coursekit.pipeline import rescue as rsc
+from coursekit.classes import sample as sc
 from test_pipeline import hidden_test_lines
 
-ASSIGNMENT = rel.ASSIGNMENT_ID
-NOTEBOOKS = rel.notebook_names(rel.SOURCE_DIR)
+ASSIGNMENT = course.ASSIGNMENT_ID
+NOTEBOOKS = rel.notebook_names(course.SOURCE_DIR)
 NB_IDS = [n.removesuffix(".ipynb") for n in NOTEBOOKS]
 #: Cell time limit (s) of the test run: the Ctrl-C-proof loop costs this + nbclient's 10 s.
 CELL_TIMEOUT = 10
@@ -197,11 +199,11 @@ def test_trusted_preprocessors_replace_only_execute():
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute
 
-    from coursekit.config import describe_preprocessors
+    from coursekit.settings import describe_preprocessors
 
     default = list(Autograde.class_traits()["autograde_preprocessors"].default())
     names = pl.trusted_preprocessors(describe_preprocessors(default))
-    assert names[default.index(Execute)] == "coursekit.trusted.TrustedExecute"
+    assert names[default.index(Execute)] == "coursekit.grading.trusted.TrustedExecute"
     assert [n for i, n in enumerate(names) if default[i] is not Execute] == \
         [f"{p.__module__}.{p.__qualname__}" for p in default if p is not Execute]
     assert pl.trusted_preprocessors(describe_preprocessors(names)) == names  # the course's list stays
@@ -210,10 +212,10 @@ def test_trusted_preprocessors_replace_only_execute():
 
 
 def test_settings_come_from_the_course_config():
-    s = pl.load_settings(rel.REPO_ROOT)
-    assert s.db_url == f"sqlite:///{rel.REPO_ROOT / 'gradebook.db'}"
+    s = read_settings(course.REPO_ROOT)
+    assert s.db_url == f"sqlite:///{course.REPO_ROOT / 'gradebook.db'}"
     assert s.course_id == "synapses-course"
-    assert s.exchange_root == rel.REPO_ROOT / "exchange"
+    assert s.exchange_root == course.REPO_ROOT / "exchange"
     assert s.cell_timeout and s.cell_timeout >= 60
 
 
@@ -221,7 +223,7 @@ def test_generated_paths_are_ignored_by_git():
     paths = ["gradebook.db", "grades.csv", "submitted/sample-x/synapses/a.ipynb",
              "autograded/sample-x/synapses/a.ipynb", "feedback/sample-x/synapses/a.html",
              "exchange/synapses-course/inbound/x"]
-    proc = subprocess.run(["git", "check-ignore", *paths], cwd=rel.REPO_ROOT, capture_output=True, text=True)
+    proc = subprocess.run(["git", "check-ignore", *paths], cwd=course.REPO_ROOT, capture_output=True, text=True)
     assert sorted(proc.stdout.split()) == sorted(paths), proc.stderr
 
 
@@ -237,9 +239,9 @@ def test_cli_help_and_bad_workers():
 
 
 def test_grading_refuses_without_a_sandbox_unless_told(tmp_path, monkeypatch, capsys):
-    from coursekit import sandbox
+    from coursekit.grading import sandbox
     from coursekit.__main__ import main
-    from coursekit.trusted import SandboxRefused
+    from coursekit.grading.trusted import SandboxRefused
 
     monkeypatch.setattr(sandbox, "unavailable_reason", lambda: "Landlock is not enabled in this kernel")
     with pytest.raises(SandboxRefused, match="Landlock is not enabled in this kernel.*--allow-unsandboxed"):
@@ -345,10 +347,10 @@ def graded(tmp_path_factory):
         pytest.skip("the pipeline tests need two notebooks")
     root = rel.make_course(tmp_path_factory.mktemp("instructor") / "course")
     # a real student, who must come out untouched
-    rel.run_nbgrader(["db", "student", "add", "alice", "--first-name=Alice", "--last-name=Real"], root, timeout=120)
+    course.run_nbgrader(["db", "student", "add", "alice", "--first-name=Alice", "--last-name=Real"], root, timeout=120)
     alice = root / "submitted" / "alice" / ASSIGNMENT
     alice.mkdir(parents=True)
-    shutil.copy(rel.RELEASE_DIR / FAST_A, alice / FAST_A)
+    shutil.copy(course.RELEASE_DIR / FAST_A, alice / FAST_A)
     (alice / "timestamp.txt").write_text("2025-01-01 10:00:00.000000 UTC")
     inbound = root / "exchange" / "synapses-course" / "inbound" / f"alice+{ASSIGNMENT}+2025-01-01 10:00:00.000000 UTC+x"
     inbound.mkdir(parents=True)
@@ -409,7 +411,7 @@ def test_every_cell_that_can_be_graded_is_graded_in_the_gradebook(graded):
     from nbgrader.api import Gradebook
 
     run = graded.run
-    settings = pl.load_settings(graded.root)
+    settings = read_settings(graded.root)
     with Gradebook(settings.db_url, settings.course_id) as gb:
         for s in run.students:
             for nb_id in NB_IDS:
@@ -475,7 +477,7 @@ def test_submissions_are_untouched_and_real_students_left_alone(graded):
     assert before == after, "the real student's files changed"
     from nbgrader.api import Gradebook
 
-    settings = pl.load_settings(graded.root)
+    settings = read_settings(graded.root)
     with Gradebook(settings.db_url, settings.course_id) as gb:
         assert gb.find_student("alice").first_name == "Alice"
     # the pathology is still in the submission (the rescue graded a repaired copy elsewhere)
@@ -546,7 +548,7 @@ def test_feedback_hides_hidden_tests_and_expected_values(graded, name):
 @pytest.mark.slow
 def test_misconception_markers_reach_the_instructor_not_the_student(graded):
     """Failed test cells carry the grader's misconception marker; no feedback page shows it (issue 14)."""
-    from coursekit import misconceptions as mc
+    from coursekit.answers import misconceptions as mc
     marked = 0
     for page in sorted((graded.root / "feedback").glob(f"*/{ASSIGNMENT}/*.html")):
         student, nb_id = page.parts[-3], page.stem

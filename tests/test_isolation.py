@@ -8,9 +8,9 @@ many messages it received from other kernels. The classmate (:data:`VICTIM`)
 prints a line every 0.1 s meanwhile.
 
 Both students are graded at once by ``nbgrader autograde`` through the course's
-:class:`coursekit.trusted.TrustedExecute`:
+:class:`coursekit.grading.trusted.TrustedExecute`:
 
-* with the parallel engine of ``make grade`` (:func:`coursekit.parallel.autograde`, 2 workers);
+* with the parallel engine of ``make grade`` (:func:`coursekit.pipeline.engine.autograde`, 2 workers);
 * as two plain ``nbgrader autograde --student`` commands run concurrently;
 * and, as the positive controls that show the sniffer works, the same two
   commands with the sniffer's isolation off (``--TrustedExecute.isolate=False``,
@@ -32,21 +32,22 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from coursekit import parallel as par
+from coursekit.pipeline import engine as par
 from coursekit import release as rel
-from coursekit import sandbox
-from coursekit import sample_class as sc
+from coursekit import course
+from coursekit.grading import sandbox
+from coursekit.classes import sample as sc
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.slow, pytest.mark.timeout(1200),
               pytest.mark.skipif(sandbox.unavailable_reason() is not None,
                                  reason=f"no sandbox here: {sandbox.unavailable_reason()}")]
 
-ASSIGNMENT = rel.ASSIGNMENT_ID
+ASSIGNMENT = course.ASSIGNMENT_ID
 NOTEBOOK = "01_spy.ipynb"
 #: Seconds the sniffer listens and the victim talks (the victim a little longer).
 WINDOW = 20
 
-#: The sample class's sniffer (:func:`coursekit.sample_class.sniffer_code`), then a right answer.
+#: The sample class's sniffer (:func:`coursekit.classes.sample.sniffer_code`), then a right answer.
 SNIFFER = sc.sniffer_code(WINDOW) + "answer = 42\n"
 
 VICTIM = textwrap.dedent(f"""\
@@ -85,7 +86,7 @@ def course(tmp_path_factory) -> Path:
     src.mkdir()
     nbformat.write(_instructor_notebook(), src / NOTEBOOK)
     root = rel.make_course(tmp / "base", src)
-    rel.run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root, timeout=300)
+    course.run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root, timeout=300)
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "synapses-course") as gb:
         gb.update_or_create_assignment(ASSIGNMENT, duedate=datetime.datetime(2030, 3, 1, 12, 0))
     for student, answer in (("sniffer", SNIFFER), ("victim", VICTIM)):
@@ -115,7 +116,7 @@ def _concurrently(root_a: Path, root_b: Path, args_a=(), args_b=()) -> None:
 
     def run(root, student, extra):
         try:
-            rel.run_nbgrader(["autograde", ASSIGNMENT, "--student", student, "--force", *extra], root, timeout=600)
+            course.run_nbgrader(["autograde", ASSIGNMENT, "--student", student, "--force", *extra], root, timeout=600)
         except Exception as exc:  # noqa: BLE001 (re-raised below, in the test's thread)
             errors.append(exc)
 

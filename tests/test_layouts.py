@@ -6,7 +6,7 @@ Each layout is built for real from a fresh ``git clone`` of this repository:
   parent process imports the clone's ``helpers`` and ``coursekit`` from its
   working folder) run in the clone, with this checkout's environment, whose
   editable install resolves the packages to *this* checkout. Before
-  coursekit.layout, the grader's policy granted the clone's folders while the
+  coursekit.grading.layout, the grader's policy granted the clone's folders while the
   grader imported this checkout's: every test cell scored 0 and autograde
   exited 0.
 * **regular wheel**: a wheel built from the clone, installed (not editable)
@@ -16,7 +16,7 @@ Each layout is built for real from a fresh ``git clone`` of this repository:
 In each, the model solutions of 01 and 04 score full marks, and a cell the
 "student" added finds neither ``helpers.references`` importable nor the
 answers' files readable. Conda: there is none on this machine, so that layout
-is not built here (coursekit.layout resolves packages the same way there).
+is not built here (coursekit.grading.layout resolves packages the same way there).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Grades into Canvas and Moodle (coursekit.lms_export) from a gradebook made with nbgrader's API.
+"""Grades into Canvas and Moodle (coursekit.insight.lms_export) from a gradebook made with nbgrader's API.
 
 =======  ===============  ============  ======================  ==================================
 student  e-mail           t1 (30) + w1  in Canvas as            expected
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from coursekit import lms_export as lx
+from coursekit.insight import lms_export as lx
 
 pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
 A = "synapses"

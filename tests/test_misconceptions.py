@@ -3,7 +3,7 @@
 * ``GradingError`` carries an optional identifier; the checks of
   ``helpers.grading`` set one where they recognise a known wrong answer.
 * The trusted grader's ``run_cell`` adds a marker output naming it
-  (``coursekit.misconceptions``) and keeps it out of the error's sentence.
+  (``coursekit.answers.misconceptions``) and keeps it out of the error's sentence.
 * Every WRONG row of the six mutation tables is reported with the identifier
   in ``tests/misconception_table.py``: the row's answer replaces the stored
   one in a kernel of the notebook and the item's whole test cell runs through
@@ -23,7 +23,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from coursekit import grader, misconceptions
+from coursekit.grading import grader
+from coursekit.answers import misconceptions
 from helpers import grading
 from misconception_table import EXPECTED
 from nbkernel import NotebookKernel
@@ -83,7 +84,7 @@ def test_grader_adds_a_marker_and_keeps_the_sentence_plain():
 
 
 def test_trusted_execute_keeps_only_well_formed_markers():
-    from coursekit.trusted import _clean_outputs
+    from coursekit.grading.trusted import _clean_outputs
     raw = [misconceptions.marker_output("rate-khz", "check"),
            {"output_type": "display_data", "data": {misconceptions.MIME_TYPE: {"id": "<script>"}}},
            {"output_type": "display_data", "data": {"text/html": "<b>x</b>"}},
@@ -113,7 +114,7 @@ def test_every_wrong_row_has_an_expected_identifier():
 # ---------------------------------------------------------------------------- every WRONG row
 _RUN = """
 import json as _mc_json
-from coursekit.grader import run_cell as _mc_run_cell
+from coursekit.grading.grader import run_cell as _mc_run_cell
 _mc_out, _mc_log = _mc_run_cell({source!r}, "test", get_ipython().user_ns)
 print("@@MC@@" + _mc_json.dumps(_mc_out))
 """

@@ -1,4 +1,4 @@
-"""coursekit.plaindata: only numbers, strings, lists and dicts cross from the kernel."""
+"""coursekit.grading.plaindata: only numbers, strings, lists and dicts cross from the kernel."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from coursekit import plaindata as pd
+from coursekit.grading import plaindata as pd
 
 
 def _kinds():

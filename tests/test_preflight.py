@@ -1,4 +1,4 @@
-"""coursekit.preflight: a grader that cannot run stops the run; it is never a student's zero.
+"""coursekit.grading.preflight: a grader that cannot run stops the run; it is never a student's zero.
 
 The slow test breaks the grader on purpose in a throw-away layout (the course
 installed from a wheel into a copy of this environment, one module of the
@@ -18,8 +18,9 @@ import subprocess
 import pytest
 
 import autograde_course as ac
-from coursekit import preflight, sandbox
-from coursekit.trusted import TrustedExecute
+from coursekit.grading import preflight
+from coursekit.grading import sandbox
+from coursekit.grading.trusted import TrustedExecute
 
 needs_sandbox = pytest.mark.skipif(sandbox.unavailable_reason() is not None,
                                    reason=f"no sandbox here: {sandbox.unavailable_reason()}")
@@ -100,8 +101,8 @@ def test_a_grader_that_never_starts_mid_run_stops_it_instead_of_zeroing_the_cell
     import nbformat
 
     import trusted_grading
-    from coursekit import trusted
-    from coursekit.grader import ChannelClosed
+    from coursekit.grading import trusted
+    from coursekit.grading.grader import ChannelClosed
     from test_trusted import instructor_notebook, submission
 
     source = tmp_path / "nb.ipynb"

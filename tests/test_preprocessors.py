@@ -17,7 +17,7 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import OverwriteCells, SaveCells
 from nbgrader.utils import compute_checksum
 
-from coursekit.release import interpreter_path
+from coursekit.course import interpreter_path
 from coursekit.preprocessors.clear_solutions import InstructiveClearSolutions, stub_instruction
 from coursekit.preprocessors.overwrite_cells import OverwriteCellsKeepHiddenTests, strip_hidden_tests
 from coursekit.preprocessors.shorten_tracebacks import ShortenTestTracebacks

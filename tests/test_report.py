@@ -1,4 +1,4 @@
-"""coursekit/report.py: what make grade prints; student text reaches the instructor's terminal inert.
+"""coursekit/pipeline/report.py: what make grade prints; student text reaches the instructor's terminal inert.
 
 A hostile error message (ANSI colours and screen clearing, a carriage return that overwrites the line
 with a forged grade, BEL, an OSC 8 hyperlink, an OSC window title, a BIDI override, C1 controls, a
@@ -8,8 +8,8 @@ Unicode line separator) goes through the reasons and through ``Progress``, the o
 
 import unicodedata
 
-from coursekit import report as rep
-from coursekit.pipeline import Progress
+from coursekit.pipeline import report as rep
+from coursekit.pipeline.phases import Progress
 
 HOSTILE = ("\x1b[2J\x1b[H\x1b[32mall tests passed\x1b[0m\rgrade: 10/10\x07 "
            "\x1b]8;;http://10.6.6.6/\x1b\\click\x1b]8;;\x1b\\ \x1b]0;title\x07 "

@@ -1,4 +1,4 @@
-"""The sample class (coursekit.sample_class), built from the real notebooks without nbgrader.
+"""The sample class (coursekit.classes.sample), built from the real notebooks without nbgrader.
 
 Whether the built students score as declared is checked by the pipeline run
 in tests/test_instructor.py (the errata student there submits every notebook).
@@ -15,11 +15,12 @@ import nbformat
 import pytest
 
 from coursekit import release as rel
-from coursekit import sample_class as sc
+from coursekit import course
+from coursekit.classes import sample as sc
 
-NOTEBOOKS = rel.notebook_names(rel.SOURCE_DIR)
-RELEASED = {n: nbformat.read(rel.RELEASE_DIR / n, as_version=4) for n in NOTEBOOKS}
-SOURCES = {n: nbformat.read(rel.SOURCE_DIR / n, as_version=4) for n in NOTEBOOKS}
+NOTEBOOKS = rel.notebook_names(course.SOURCE_DIR)
+RELEASED = {n: nbformat.read(course.RELEASE_DIR / n, as_version=4) for n in NOTEBOOKS}
+SOURCES = {n: nbformat.read(course.SOURCE_DIR / n, as_version=4) for n in NOTEBOOKS}
 BY_ID = {s.id: s for s in sc.SAMPLE_CLASS}
 
 pytestmark = pytest.mark.skipif(not NOTEBOOKS, reason="no notebooks in source/synapses")
@@ -170,7 +171,7 @@ def test_metadata_edits(built):
     n = len(NOTEBOOKS)
     name = NOTEBOOKS[BY_ID["sample-stripped-metadata"].edits[0].notebook % n]
     nb = built["sample-stripped-metadata"].notebooks[name]
-    from coursekit.rescue import metadata_problems
+    from coursekit.pipeline.rescue import metadata_problems
 
     assert metadata_problems(nb), "the damaged grade id should make nbgrader refuse the notebook"
     stripped = [c for c in nb.cells if "nbgrader" not in c.metadata
@@ -201,7 +202,7 @@ def test_lms_submission_has_an_nbgrader_timestamp(tmp_path, built):
     from nbgrader.utils import parse_utc
 
     dest = sc.write_lms_submission(tmp_path, built["sample-errata"])
-    assert dest == tmp_path / "submitted" / "sample-errata" / rel.ASSIGNMENT_ID
+    assert dest == tmp_path / "submitted" / "sample-errata" / course.ASSIGNMENT_ID
     assert sorted(p.name for p in dest.glob("*.ipynb")) == NOTEBOOKS
     assert parse_utc((dest / "timestamp.txt").read_text()).year >= 2025
     with pytest.raises(ValueError):
@@ -220,7 +221,7 @@ def test_removal_touches_sample_students_only(tmp_path, monkeypatch):
     made = []
     for folder in ("submitted", "autograded", "feedback"):
         for s in ("alice", "sample-blank", "samples-are-not-a-prefix"):
-            p = tmp_path / folder / s / rel.ASSIGNMENT_ID / "x.ipynb"
+            p = tmp_path / folder / s / course.ASSIGNMENT_ID / "x.ipynb"
             p.parent.mkdir(parents=True)
             p.write_text("{}")
             if folder == "autograded":
@@ -228,7 +229,7 @@ def test_removal_touches_sample_students_only(tmp_path, monkeypatch):
             made.append(p)
     inbound = tmp_path / "ex" / "c" / "inbound"
     for s in ("alice", "sample-blank"):
-        (inbound / f"{s}+{rel.ASSIGNMENT_ID}+2025-01-01 00:00:00 UTC+r").mkdir(parents=True)
+        (inbound / f"{s}+{course.ASSIGNMENT_ID}+2025-01-01 00:00:00 UTC+r").mkdir(parents=True)
     removed = sc.remove_sample_students(tmp_path, db, "c", tmp_path / "ex")
     assert removed == ["sample-blank"]
     with Gradebook(db, "c") as gb:

@@ -1,4 +1,4 @@
-"""The grading sandbox (coursekit.sandbox) against hostile student code.
+"""The grading sandbox (coursekit.grading.sandbox) against hostile student code.
 
 Every test below except the first few is an *attack*: a ``python -c`` snippet
 run through the launcher (``command([...], policy)``, a real subprocess that
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from coursekit import sandbox
-from coursekit.sandbox import Policy, command, runtime_read_paths, unavailable_reason
+from coursekit.grading import sandbox
+from coursekit.grading.sandbox import Policy, command, runtime_read_paths, unavailable_reason
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -136,7 +136,7 @@ def test_policy_json_round_trip_and_validation():
 def test_command_argv():
     policy = Policy(read=("/usr",))
     argv = command(["python", "-c", "pass"], policy)
-    assert argv == [sys.executable, "-m", "coursekit.sandbox", "--policy", policy.to_json(),
+    assert argv == [sys.executable, "-m", "coursekit.grading.sandbox", "--policy", policy.to_json(),
                     "--", "python", "-c", "pass"]
 
 
@@ -192,7 +192,7 @@ def test_launcher_runs_true(scratch):
 
 def _launch_expecting_refusal(scratch, policy_json: str, env=None):
     marker = scratch / "ran"
-    argv = [sys.executable, "-m", "coursekit.sandbox", "--policy", policy_json, "--",
+    argv = [sys.executable, "-m", "coursekit.grading.sandbox", "--policy", policy_json, "--",
             sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"]
     proc = subprocess.run(argv, cwd=scratch, capture_output=True, text=True, timeout=60,
                           env=dict(os.environ, **(env or {})))
@@ -220,7 +220,7 @@ def test_launcher_refuses_impossible_policies(scratch):
 
 
 def test_launcher_usage_error():
-    proc = subprocess.run([sys.executable, "-m", "coursekit.sandbox", "true"],
+    proc = subprocess.run([sys.executable, "-m", "coursekit.grading.sandbox", "true"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == sandbox.EXIT_USAGE and "usage" in proc.stderr
 
@@ -229,7 +229,7 @@ def test_launcher_usage_error():
 def test_apply_refuses_a_multithreaded_process(scratch):
     code = textwrap.dedent(f"""
         import threading, time, sys
-        from coursekit import sandbox
+        from coursekit.grading import sandbox
         threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
         try:
             sandbox.apply(sandbox.Policy(read=sandbox.runtime_read_paths(), write=({str(scratch)!r},)))
@@ -697,7 +697,7 @@ def test_a_listing_path_lists_but_does_not_read(tmp_path):
     import subprocess
     import sys
 
-    from coursekit import sandbox
+    from coursekit.grading import sandbox
     if sandbox.unavailable_reason():
         pytest.skip(sandbox.unavailable_reason())
     folder = tmp_path / "listed"

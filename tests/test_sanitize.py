@@ -221,7 +221,7 @@ def test_outputs_keep_text_png_traceback_and_drop_active_types():
         _display({"image/png": PNG}, {"image/png": {"width": "1 onerror=PWNED()"}, "isolated": True}),
         _display({"text/html": "<b onclick=PWNED()>bold</b>"}, kind="execute_result"),
     ]
-    from coursekit import misconceptions
+    from coursekit.answers import misconceptions
     marker = misconceptions.marker_output("exp-plus", "check")
     outputs.append(_display({**marker["data"], "text/html": "<script>PWNED()</script>"}))
     clean, notes = clean_outputs(outputs)
@@ -302,9 +302,9 @@ def test_sanitizing_twice_changes_nothing():
 # ------------------------------------------------------------------ it runs in every autograde
 def test_sanitizer_is_the_last_step_of_plain_autograde_and_of_make_grade():
     """nbgrader_config.py appends it; make grade's worker, replay and rescue lists keep it last."""
-    from coursekit import config
-    from coursekit.parallel import autograde_preprocessors
-    from coursekit.pipeline import trusted_preprocessors
+    from coursekit import settings as config
+    from coursekit.pipeline.engine import autograde_preprocessors
+    from coursekit.pipeline.phases import trusted_preprocessors
 
     name = f"{SanitizeStudentContent.__module__}.{SanitizeStudentContent.__qualname__}"
     root = Path(__file__).resolve().parents[1]

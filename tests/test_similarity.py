@@ -1,4 +1,4 @@
-"""Similarity of submissions (coursekit.similarity, copydetect) and the planted class (coursekit.planted_class).
+"""Similarity of submissions (coursekit.insight.similarity, copydetect) and the planted class (coursekit.classes.planted).
 
 Nothing here runs student code: the notebooks are read as JSON and their
 solution cells tokenised by copydetect (pygments).
@@ -14,8 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coursekit import planted_class as pc
-from coursekit import similarity as sm
+from coursekit.classes import planted as pc
+from coursekit.insight import similarity as sm
 
 ROOT = Path(__file__).resolve().parents[1]
 A = "synapses"

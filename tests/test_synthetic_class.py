@@ -1,4 +1,4 @@
-"""The synthetic class (coursekit.synthetic_class): drawn from the mutation tables, built at run time."""
+"""The synthetic class (coursekit.classes.synthetic): drawn from the mutation tables, built at run time."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coursekit import class_report as cr
+from coursekit.insight import class_report as cr
 from coursekit import release as rel
-from coursekit import sample_class as sc
-from coursekit import synthetic_class as syn
+from coursekit.classes import sample as sc
+from coursekit.classes import synthetic as syn
 
 ROOT = Path(__file__).resolve().parents[1]
 # nbgrader's own add_submission trips SQLAlchemy's autoflush warning; not ours to fix

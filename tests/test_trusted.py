@@ -1,4 +1,4 @@
-"""coursekit.trusted: hidden tests outside the student's interpreter, kernel and grader sandboxed.
+"""coursekit.grading.trusted: hidden tests outside the student's interpreter, kernel and grader sandboxed.
 
 Each test grades a small notebook with :class:`TrustedExecute` directly (as
 nbgrader's autograde does, without the gradebook: ``source_path`` names the
@@ -20,8 +20,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 import trusted_grading
 from trusted_grading import verdict
 
-from coursekit import sandbox
-from coursekit.trusted import HELPERS_DIR, KERNEL_STREAM_LIMIT, SandboxRefused, _remove_orphaned_scratch, read_paths_without
+from coursekit.grading import sandbox
+from coursekit.grading.trusted import HELPERS_DIR, KERNEL_STREAM_LIMIT, SandboxRefused, _remove_orphaned_scratch, read_paths_without
 
 pytestmark = [pytest.mark.timeout(600)]
 
@@ -269,7 +269,7 @@ def test_a_symlink_to_a_folder_with_the_answers_does_not_grant_them_again(tmp_pa
     assert not any(p == str(site / "helpers") or p.startswith(str(site / "helpers" / "references")) for p in got)
     assert str(site / "numpy") in got
     # the folders on the way may be listed (Python lists site-packages to import from it), not read
-    from coursekit.trusted import listing_paths_without
+    from coursekit.grading.trusted import listing_paths_without
     assert listing_paths_without([str(env)], [site / "helpers" / "references"]) == (
         str(env), str(env / "lib"), str(env / "lib" / "python3.11"), str(site), str(site / "helpers"))
 

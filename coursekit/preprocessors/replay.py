@@ -1,6 +1,6 @@
 """``StashExecuted`` and ``ReplayExecute``: execute in a worker, record in the course.
 
-The pair behind parallel autograding (:mod:`coursekit.parallel`): a worker's
+The pair behind parallel autograding (:mod:`coursekit.pipeline.engine`): a worker's
 ``nbgrader autograde`` runs ``StashExecuted`` right after the Execute step and
 saves each notebook as the kernel left it; the course's one writer then runs
 nbgrader's autograde converter with ``ReplayExecute`` in place of the Execute

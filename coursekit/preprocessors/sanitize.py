@@ -49,7 +49,7 @@ from nbformat import from_dict
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import List
 
-from coursekit import misconceptions
+from coursekit.answers import misconceptions
 
 __all__ = ["SanitizeStudentContent", "clean_html", "clean_markdown", "clean_outputs", "clean_latex",
            "KEPT_MIME_TYPES"]

@@ -58,7 +58,7 @@ def cannot_run() -> str | None:
     """Why the hub tests can never run on this machine (skip), or None: not root, no sandbox."""
     if os.geteuid() != 0:
         return "the hub tests create Linux users and run servers as them, which needs root"
-    from coursekit import sandbox
+    from coursekit.grading import sandbox
 
     reason = sandbox.unavailable_reason()
     if reason:

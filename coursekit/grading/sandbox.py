@@ -5,7 +5,7 @@ process* irrevocably, and everything it later becomes or starts inherits the
 confinement: every thread it creates, every program it ``execve``\\ s, every
 child it may be allowed to create. The usual way in is the launcher::
 
-    python -m coursekit.sandbox --policy '<Policy JSON>' -- python -m ipykernel_launcher -f conn.json
+    python -m coursekit.grading.sandbox --policy '<Policy JSON>' -- python -m ipykernel_launcher -f conn.json
 
 which :func:`command` builds. The launcher runs *before* the sandbox exists
 (it may import anything), calls :func:`os.setsid` (so the caller can
@@ -989,13 +989,13 @@ def command(cmd: list[str], policy: Policy) -> list[str]:
     Returns
     -------
     list of str
-        ``[sys.executable, "-m", "coursekit.sandbox", "--policy", policy.to_json(), "--", *cmd]``
+        ``[sys.executable, "-m", "coursekit.grading.sandbox", "--policy", policy.to_json(), "--", *cmd]``
     """
-    return [sys.executable, "-m", "coursekit.sandbox", "--policy", policy.to_json(), "--", *cmd]
+    return [sys.executable, "-m", "coursekit.grading.sandbox", "--policy", policy.to_json(), "--", *cmd]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The launcher: ``python -m coursekit.sandbox --policy JSON -- cmd ...``.
+    """The launcher: ``python -m coursekit.grading.sandbox --policy JSON -- cmd ...``.
 
     Starts a new session (its own process group, no controlling terminal;
     skipped if it already leads a process group), applies the policy and
@@ -1009,7 +1009,7 @@ def main(argv: list[str] | None = None) -> int:
         line; 127 when ``cmd`` cannot be executed in the sandbox.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    prog = "coursekit.sandbox"
+    prog = "coursekit.grading.sandbox"
     if len(argv) < 4 or argv[0] != "--policy" or argv[2] != "--":
         print(f"{prog}: usage: python -m {prog} --policy JSON -- command [args...]", file=sys.stderr)
         return EXIT_USAGE

@@ -1,8 +1,8 @@
 """The trusted grader: runs the instructor's test cells, never student code.
 
 One grader process serves one notebook of one student. It is started by
-:class:`coursekit.trusted.TrustedExecute` (inside the sandbox of
-:mod:`coursekit.sandbox`: it runs Brian2 on the student's equation
+:class:`coursekit.grading.trusted.TrustedExecute` (inside the sandbox of
+:mod:`coursekit.grading.sandbox`: it runs Brian2 on the student's equation
 strings) and talks to it over one socket with length-prefixed JSON messages
 (:class:`Channel`). It runs, in one namespace of its own and in notebook order,
 
@@ -13,16 +13,16 @@ taking both sources from the gradebook, never from the submission. A name that
 a cell uses but does not define (``exp_conductance``, ``alpha_model``) is looked
 up in the student's kernel through the parent (``lookup``): a function becomes a
 :class:`StudentFunction` whose calls send plain data (``call``) and get plain
-data back (:mod:`coursekit.plaindata`); a string or an array becomes
+data back (:mod:`coursekit.grading.plaindata`); a string or an array becomes
 that value; a name the student never defined stays undefined, so the test says
 "... is not defined". Each cell answers with the outputs that nbgrader scores:
 a ``stream`` with what it printed and, if it failed, one ``error`` whose
 traceback is a single line (no hidden test code ever reaches feedback); a
 failed test cell also gets a marker output before its error that names the
-misconception for the instructor's report (:mod:`coursekit.misconceptions`;
+misconception for the instructor's report (:mod:`coursekit.answers.misconceptions`;
 it changes no score, and feedback does not show it).
 
-Run as ``python -m coursekit.grader FD`` with FD an inherited socket.
+Run as ``python -m coursekit.grading.grader FD`` with FD an inherited socket.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ class StudentFunction:
         return f"<student function {self._name}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from coursekit import plaindata
+        from coursekit.grading import plaindata
         grading = _grading()
         try:
             request = {"op": "call", "name": self._name, "args": plaindata.encode(list(args)),
@@ -177,7 +177,7 @@ def show_changes(args: tuple, kwargs: dict, reply: dict) -> list[str]:
     nothing back); that only hides a side effect of its own function, it
     cannot make a wrong value right.
     """
-    from coursekit import plaindata
+    from coursekit.grading import plaindata
     import numpy as np
 
     changed_args = reply.get("changed_args")
@@ -216,7 +216,7 @@ def show_changes(args: tuple, kwargs: dict, reply: dict) -> list[str]:
 
 
 def _same(a: Any, b: Any) -> bool:
-    from coursekit import plaindata
+    from coursekit.grading import plaindata
     try:
         return plaindata.encode(a) == plaindata.encode(b)
     except plaindata.PlainDataError:
@@ -282,7 +282,7 @@ def run_cell(source: str, kind: str, namespace: dict) -> tuple[list[dict], str]:
     import warnings
 
     from IPython.core.inputtransformer2 import TransformerManager
-    from coursekit import plaindata
+    from coursekit.grading import plaindata
 
     import time
 
@@ -331,7 +331,7 @@ def run_cell(source: str, kind: str, namespace: dict) -> tuple[list[dict], str]:
             log.write("".join(traceback.format_exception(exc)))
         ename = "GradingError" if expected else type(exc).__name__
         error = _error_output(ename, " ".join(str(exc).split())[:2000] or ename)
-        if kind == "test":  # the misconception, for the instructor only (coursekit.misconceptions)
+        if kind == "test":  # the misconception, for the instructor only (coursekit.answers.misconceptions)
             try:
                 marker = _misconception_marker(exc, code, namespace, time.monotonic() - started)
             except Exception:  # noqa: BLE001 (naming it must never change the grade)
@@ -371,7 +371,7 @@ def _misconception_marker(exc: BaseException, code: str, namespace: dict, second
     import io
     import warnings
 
-    from coursekit import misconceptions
+    from coursekit.answers import misconceptions
 
     ident, origin = misconceptions.identify(exc)
     settled = misconceptions.RUNTIME | {"not-answered", "not-defined"}  # the hidden tests would say the same

@@ -8,18 +8,18 @@ the real nbgrader commands:
    date, and fills the course gradebook with the assignment's cells); sample
    students' gradebook rows are removed first, so a changed set of notebooks
    can be regenerated;
-2. **sample class**: :mod:`coursekit.sample_class` builds the
+2. **sample class**: :mod:`coursekit.classes.sample` builds the
    students from ``source/`` and ``release/``; one goes through the exchange
    (``release_assignment``, ``fetch_assignment``, ``submit``, ``collect``), the
    others are written to ``submitted/`` as an LMS download would be. Only
    ``sample-...`` folders, rows and exchange submissions are ever removed or
    replaced;
-3. **autograde**: :func:`coursekit.parallel.autograde` (one
+3. **autograde**: :func:`coursekit.pipeline.engine.autograde` (one
    ``nbgrader autograde synapses --student S --force`` per student; serial
    for one worker, concurrent otherwise);
 4. **rescue**: every notebook that nbgrader did not grade completely (it
    failed the whole student, or left a test cell without a score) is graded
-   once more on its own with :mod:`coursekit.rescue` (the real
+   once more on its own with :mod:`coursekit.pipeline.rescue` (the real
    ``nbgrader autograde --student S --notebook N --force`` with a repaired
    staging copy, ``TrustedExecute`` in rescue mode and ``OverwriteCells.add_missing_cells``);
    a test cell that still has no score is set to 0 and flagged for manual
@@ -42,7 +42,7 @@ the test cells their edits break).
 How the nbgrader walls are handled
 ----------------------------------
 * #174 (no parallel autograde): ``--workers N`` / ``--scheduler ADDR`` are
-  passed to :func:`coursekit.parallel.autograde`.
+  passed to :func:`coursekit.pipeline.engine.autograde`.
 * #917 (hidden tests in feedback): ``nbgrader_config.py`` adds
   ``ClearHiddenTests`` and ``ShortenTestTracebacks`` to ``GenerateFeedback``;
   ``tests/test_instructor.py`` greps the feedback HTML for every hidden-test
@@ -80,15 +80,15 @@ from typing import Any, Callable, Mapping, Sequence
 import nbformat
 
 from coursekit import processes
-from coursekit.config import CourseSettings, read_settings
+from coursekit.settings import CourseSettings, read_settings
 from coursekit import release as rel
-from coursekit import report as rep
-from coursekit import rescue as rsc
-from coursekit import sample_class as sc
+from coursekit import course
+from coursekit.pipeline import report as rep
+from coursekit.pipeline import rescue as rsc
+from coursekit.classes import sample as sc
 
 __all__ = [
     "CourseSettings",
-    "load_settings",
     "hash_tree",
     "Progress",
     "Rescue",
@@ -100,7 +100,7 @@ __all__ = [
 ]
 
 #: Environment tag carried by every process a :func:`grade` run starts
-#: (the same variable :mod:`coursekit.parallel` uses).
+#: (the same variable :mod:`coursekit.pipeline.engine` uses).
 RUN_TAG = "SYNAPSES_AUTOGRADE_RUN"
 #: Seconds of silence after which the progress printer says what is going on.
 HEARTBEAT_SECONDS = 30.0
@@ -110,12 +110,6 @@ COMMAND_TIMEOUT = 900.0
 #: slowest cell of the model solutions takes about 3 s, and the sample class's
 #: endless loops would otherwise wait the course's full limit (180 s) each.
 SAMPLE_CELL_TIMEOUT = 60.0
-
-
-# =============================================================================== settings
-def load_settings(course_root: Path) -> CourseSettings:
-    """The course's settings as nbgrader reads them (:func:`coursekit.config.read_settings`)."""
-    return read_settings(course_root)
 
 
 #: Folders and files of the course root that grading writes (not part of the repository).
@@ -131,7 +125,7 @@ def repository_digest(root: Path) -> dict[str, str]:
     plus the ``helpers`` package that is imported (it may be installed
     elsewhere). A submission that wrote anywhere in it changes this.
     """
-    from coursekit.trusted import COURSEKIT_DIR, HELPERS_DIR
+    from coursekit.grading.trusted import COURSEKIT_DIR, HELPERS_DIR
 
     out: dict[str, str] = {}
     for base, label in ((Path(root), "course"), (HELPERS_DIR, "helpers"), (COURSEKIT_DIR, "coursekit")):
@@ -163,7 +157,7 @@ class Progress:
     """Prints ``[mm:ss] message`` lines and a heartbeat while a long step is silent.
 
     Everything ``make grade`` prints goes through here, student data included (error messages, stderr,
-    cell ids): terminal controls are shown escaped (:func:`coursekit.report.terminal_safe`).
+    cell ids): terminal controls are shown escaped (:func:`coursekit.pipeline.report.terminal_safe`).
 
     Parameters
     ----------
@@ -222,11 +216,11 @@ class Progress:
 def trusted_preprocessors(configured: list[dict[str, Any]]) -> list[str]:
     """Dotted names of the course's autograde preprocessors, the Execute step made ``TrustedExecute``.
 
-    ``configured`` is :attr:`coursekit.config.CourseSettings.autograde_preprocessors`. The rescue run puts
+    ``configured`` is :attr:`coursekit.settings.CourseSettings.autograde_preprocessors`. The rescue run puts
     ``TrustedExecute`` in its rescue mode; this makes sure it is the step that runs the notebook even if
     the course configuration names nbgrader's own ``Execute``.
     """
-    from coursekit.trusted import TrustedExecute
+    from coursekit.grading.trusted import TrustedExecute
 
     trusted = f"{TrustedExecute.__module__}.{TrustedExecute.__qualname__}"
     out = [trusted if p["execute"] else p["name"] for p in configured]
@@ -265,17 +259,17 @@ class Rescue:
 
 def _nbgrader(args: list[str], cwd: Path, tag: str, timeout: float = COMMAND_TIMEOUT,
               check: bool = True) -> subprocess.CompletedProcess:
-    return rel.run_nbgrader(args, cwd, timeout=timeout, env=rel.nbgrader_env({RUN_TAG: tag}), check=check)
+    return course.run_nbgrader(args, cwd, timeout=timeout, env=course.nbgrader_env({RUN_TAG: tag}), check=check)
 
 
 def rescue(settings: CourseSettings, student: str, why: Mapping[str, str], *, first_log: str = "",
-           tag: str, whole: bool = False, assignment: str = rel.ASSIGNMENT_ID,
+           tag: str, whole: bool = False, assignment: str = course.ASSIGNMENT_ID,
            timeout: float = COMMAND_TIMEOUT) -> Rescue:
     """Grade notebooks of one student again, so that every gradable cell gets a score.
 
     A staging copy of the student's submitted folder (all files, so nbgrader
     does not zero the other notebooks as missing) gets each notebook in
-    ``why`` repaired with :func:`coursekit.rescue.repair_notebook`;
+    ``why`` repaired with :func:`coursekit.pipeline.rescue.repair_notebook`;
     then the real command runs in the course::
 
         nbgrader autograde <assignment> --student S [--notebook N] --force
@@ -376,8 +370,8 @@ def _zero_ungraded(settings: CourseSettings, student: str, nb_id: str, grade_ids
 # =============================================================================== autograde
 def _autograde(settings: CourseSettings, students: list[str], workers: int, scheduler: str | None,
                say: Callable[[str], None], tag: str, assignment: str) -> dict[str, Any]:
-    """:func:`coursekit.parallel.autograde` of ``students`` with the run's tag and the course's options."""
-    from coursekit.parallel import autograde
+    """:func:`coursekit.pipeline.engine.autograde` of ``students`` with the run's tag and the course's options."""
+    from coursekit.pipeline.engine import autograde
 
     return autograde(settings.root, students, workers=workers, scheduler=scheduler, progress=say,
                      assignment=assignment, run_tag=tag, nbgrader_args=settings.execute_args)
@@ -395,7 +389,7 @@ class GradeRun:
     notebooks : list of str
         Notebook ids (without ``.ipynb``).
     results : dict
-        student -> notebook id -> :class:`coursekit.report.NotebookResult`.
+        student -> notebook id -> :class:`coursekit.pipeline.report.NotebookResult`.
     outcomes : dict
         student -> the autograde outcome (``ok``, ``seconds``, ``log_tail``).
     rescues : list of Rescue
@@ -500,10 +494,10 @@ def _check_expectations(run: GradeRun) -> list[str]:
     return out
 
 
-def grade(course_root: Path | str = rel.REPO_ROOT, *, workers: int = 2, scheduler: str | None = None,
+def grade(course_root: Path | str = course.REPO_ROOT, *, workers: int = 2, scheduler: str | None = None,
           students: Sequence[str] | None = None, sample_class: Sequence[sc.SampleStudent] = sc.SAMPLE_CLASS,
           regenerate: bool = True, out: Callable[[str], None] | None = None,
-          assignment: str = rel.ASSIGNMENT_ID, cell_timeout: float | None = None,
+          assignment: str = course.ASSIGNMENT_ID, cell_timeout: float | None = None,
           allow_unsandboxed: bool = False) -> GradeRun:
     """Run the instructor pipeline (see the module docstring) and print the report.
 
@@ -514,7 +508,7 @@ def grade(course_root: Path | str = rel.REPO_ROOT, *, workers: int = 2, schedule
     workers : int, optional
         Students autograded at once (default 2; 1 = plain serial nbgrader).
     scheduler : str, optional
-        Dask scheduler address for :func:`coursekit.parallel.autograde`.
+        Dask scheduler address for :func:`coursekit.pipeline.engine.autograde`.
     students : sequence of str, optional
         Grade these existing submissions (``submitted/<id>/``) instead of the
         sample class; nothing is assembled or removed.
@@ -539,11 +533,11 @@ def grade(course_root: Path | str = rel.REPO_ROOT, *, workers: int = 2, schedule
 
     Raises
     ------
-    coursekit.trusted.SandboxRefused
+    coursekit.grading.trusted.SandboxRefused
         No sandbox here and `allow_unsandboxed` is False (nothing was run).
     """
-    from coursekit import sandbox
-    from coursekit.trusted import SandboxRefused
+    from coursekit.grading import sandbox
+    from coursekit.grading.trusted import SandboxRefused
 
     reason = sandbox.unavailable_reason()
     if reason and not allow_unsandboxed:
@@ -613,9 +607,9 @@ def _setup(progress: Progress, tag: str, root: Path, use_sample: bool, assignmen
            cell_timeout: float | None, allow_unsandboxed: bool, scratch: str) -> _Job:
     """Read the course settings and fix this run's cell time limit and sandbox options."""
     # the Gradebook this process opens runs `alembic` from PATH when it creates a database
-    os.environ["PATH"] = rel.interpreter_path(os.environ.get("PATH", ""))
+    os.environ["PATH"] = course.interpreter_path(os.environ.get("PATH", ""))
     run = GradeRun(root, tag=tag)
-    settings = load_settings(root)
+    settings = read_settings(root)
     names = rel.notebook_names(root / "source" / assignment)
     run.notebooks = [n.removesuffix(".ipynb") for n in names]
     progress(f"course {root}: {len(names)} notebooks in source/{assignment}; gradebook {settings.db_url}")
@@ -692,13 +686,13 @@ def _autograde_phase(job: _Job, workers: int, scheduler: str | None) -> None:
 
 
 def _preflight(job: _Job) -> None:
-    """Before any student: the grader starts, imports the checks and answers, and answers (coursekit.preflight).
+    """Before any student: the grader starts, imports the checks and answers, and answers (coursekit.grading.preflight).
 
     Every autograde worker checks again in its own process; this one stops the run before the first of
-    them, with the one line of :class:`coursekit.preflight.GraderUnavailable` (exit status 1).
+    them, with the one line of :class:`coursekit.grading.preflight.GraderUnavailable` (exit status 1).
     """
-    from coursekit import preflight
-    from coursekit.trusted import TrustedExecute
+    from coursekit.grading import preflight
+    from coursekit.grading.trusted import TrustedExecute
 
     s = job.settings
     preflight.check(TrustedExecute(allow_unsandboxed=s.allow_unsandboxed, scratch_dir=s.scratch_dir))
@@ -708,10 +702,10 @@ def _preflight(job: _Job) -> None:
 def grader_failures(outcomes: dict) -> dict[str, str]:
     """Students whose autograde stopped because the grader could not run (not because of their work): the line.
 
-    Such a run wrote no score for the student (:mod:`coursekit.preflight`); these are told apart from
+    Such a run wrote no score for the student (:mod:`coursekit.grading.preflight`); these are told apart from
     nbgrader failing a submission, which the rescue grades again.
     """
-    from coursekit import preflight
+    from coursekit.grading import preflight
 
     out = {}
     for student, outcome in outcomes.items():
@@ -723,7 +717,7 @@ def grader_failures(outcomes: dict) -> dict[str, str]:
 
 def _stop_if_the_grader_failed(job: _Job) -> None:
     """Stop the run (no rescue, no feedback) if a worker's grader could not run: it is never a student's zero."""
-    from coursekit import preflight
+    from coursekit.grading import preflight
 
     broken = grader_failures(job.run.outcomes)
     if broken:
@@ -823,9 +817,9 @@ def _check_phase(job: _Job) -> None:
 
 
 def _class_report(root: Path, assignment: str, progress: Progress) -> Path | None:
-    """Write the class report (coursekit.class_report), print its summary and path; never fails the run."""
+    """Write the class report (coursekit.insight.class_report), print its summary and path; never fails the run."""
     try:
-        from coursekit.class_report import build_report
+        from coursekit.insight.class_report import build_report
         path = build_report(root, assignment, say=progress.plain)
     except Exception as exc:  # noqa: BLE001 (the grades are in; a broken report must not hide them)
         progress(f"class report NOT written: {type(exc).__name__}: {exc}")
@@ -919,7 +913,7 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _print_report(run: GradeRun, progress: Progress, workers: int, scheduler: str | None,
-                  assignment: str = rel.ASSIGNMENT_ID) -> None:
+                  assignment: str = course.ASSIGNMENT_ID) -> None:
     p = progress.plain
     labels = {sub.student.id: "exchange" for sub in run.sample if sub.student.via_exchange}
     p("")
@@ -935,7 +929,7 @@ def _print_report(run: GradeRun, progress: Progress, workers: int, scheduler: st
       f"({len(run.feedback)} pages)")
     p(f"  grades        : {_rel(run.grades_csv, run.root) if run.grades_csv else '(none)'} (nbgrader export)")
     p(f"  autograded    : {_rel(run.root / 'autograded', run.root)}/<student>/{assignment}/")
-    p(f"  gradebook     : {load_settings(run.root).db_url}")
+    p(f"  gradebook     : {read_settings(run.root).db_url}")
     p("")
     p("Summary")
     top = sum(r.max_score for r in (run.results[run.students[0]].values() if run.students else []))

@@ -17,7 +17,7 @@ this order,
 
 The channel
 -----------
-The trusted grader (:mod:`coursekit.grader`) turns the identifier into one
+The trusted grader (:mod:`coursekit.grading.grader`) turns the identifier into one
 extra output of the failing test cell, before its error::
 
     {"output_type": "display_data", "metadata": {},

@@ -22,7 +22,7 @@ two in each of the four ways copiers do (:data:`DISGUISES`):
 
 The truth (who copied whom, how) is in :attr:`PlantedClass.copies`, so a test
 can count precision and recall of the similarity report
-(:mod:`coursekit.similarity`). Ids start with :data:`PREFIX` (``planted-``);
+(:mod:`coursekit.insight.similarity`). Ids start with :data:`PREFIX` (``planted-``);
 :func:`prepare_for_grading` writes the class into ``submitted/`` for
 ``python -m coursekit grade --planted N`` (the report then is a real graded
 run).
@@ -42,9 +42,9 @@ from pathlib import Path
 
 import nbformat
 
-from coursekit import release as rel
-from coursekit import sample_class as sc
-from coursekit.synthetic_class import _tests_dir, remove_synthetic
+from coursekit import course
+from coursekit.classes import sample as sc
+from coursekit.classes.synthetic import _tests_dir, remove_synthetic
 
 __all__ = ["PREFIX", "COPIERS", "DISGUISES", "PlantedClass", "answer_rows", "disguise", "build", "prepare_for_grading",
            "remove_planted"]
@@ -71,7 +71,7 @@ class PlantedClass:
         return {frozenset((c, o)) for c, (o, _) in self.copies.items()}
 
     def as_json(self) -> dict[str, dict[str, dict]]:
-        """student -> notebook id -> notebook as plain JSON (what :func:`coursekit.similarity.class_similarity` reads)."""
+        """student -> notebook id -> notebook as plain JSON (what :func:`coursekit.insight.similarity.class_similarity` reads)."""
         return {s: {Path(name).stem: nbformat.from_dict(nb) for name, nb in per.items()}
                 for s, per in self.notebooks.items()}
 
@@ -179,8 +179,8 @@ def disguise(sources: list[str], how: str, rng: random.Random) -> list[str]:
 
 
 # =============================================================================== the class
-def build(course_root: Path | str = rel.REPO_ROOT, n: int = 40, *, seed: int = 22, copiers: int = COPIERS,
-          assignment: str = rel.ASSIGNMENT_ID) -> PlantedClass:
+def build(course_root: Path | str = course.REPO_ROOT, n: int = 40, *, seed: int = 22, copiers: int = COPIERS,
+          assignment: str = course.ASSIGNMENT_ID) -> PlantedClass:
     """``n`` students (``n - copiers`` independent, ``copiers`` disguised copies) as notebooks to submit."""
     if n < 2 * copiers:
         raise ValueError(f"a planted class needs at least {2 * copiers} students, not {n}")
@@ -224,18 +224,18 @@ def build(course_root: Path | str = rel.REPO_ROOT, n: int = 40, *, seed: int = 2
     return planted
 
 
-def remove_planted(course_root: Path, db_url: str, course_id: str, assignment: str = rel.ASSIGNMENT_ID) -> list[str]:
+def remove_planted(course_root: Path, db_url: str, course_id: str, assignment: str = course.ASSIGNMENT_ID) -> list[str]:
     """Remove every ``planted-`` student (folders and gradebook rows)."""
     return remove_synthetic(course_root, db_url, course_id, assignment, prefix=PREFIX)
 
 
 def prepare_for_grading(course_root: Path | str, n: int = 40, *, seed: int = 22, say=print,
-                        assignment: str = rel.ASSIGNMENT_ID) -> list[str]:
+                        assignment: str = course.ASSIGNMENT_ID) -> list[str]:
     """Write the planted class into ``submitted/`` (removing an earlier one); return the ids to grade."""
-    from coursekit.pipeline import load_settings
+    from coursekit.settings import read_settings
 
     root = Path(course_root).resolve()
-    settings = load_settings(root)
+    settings = read_settings(root)
     removed = remove_planted(root, settings.db_url, settings.course_id, assignment)
     if removed and say:
         say(f"removed the previous planted class ({len(removed)} students)")

@@ -18,7 +18,7 @@ And it silently leaves a test *ungraded* (``auto_score`` None, flagged for
 manual grading) when a student deleted the test cell or stripped its nbgrader
 metadata.
 
-The pipeline (:mod:`coursekit.pipeline`) first runs the ordinary
+The pipeline (:mod:`coursekit.pipeline.phases`) first runs the ordinary
 ``nbgrader autograde`` for every student. For each notebook that nbgrader then
 did not grade completely it runs, serially and in the course, the real command
 once more for that one notebook::
@@ -63,7 +63,7 @@ from nbclient.exceptions import CellTimeoutError
 
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
-from coursekit.trusted import KERNEL_DIED, KERNEL_GAVE_UP, KERNEL_STUCK, source_digest
+from coursekit.grading.trusted import KERNEL_DIED, KERNEL_GAVE_UP, KERNEL_STUCK, source_digest
 
 __all__ = [
     "KERNEL_DIED",

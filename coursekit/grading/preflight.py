@@ -4,7 +4,7 @@ A grader that cannot run is the grading machinery's failure, never a
 student's zero. So every run that grades (plain ``nbgrader autograde``,
 ``make grade``, each of its parallel or Dask workers, which are ``nbgrader
 autograde`` processes too) first starts one grader with exactly the sandbox
-policy that grading uses (:class:`coursekit.trusted.TrustedExecute`), has it
+policy that grading uses (:class:`coursekit.grading.trusted.TrustedExecute`), has it
 import the course's checks and answers (:data:`CELL`) and waits for its answer.
 The result is cached once per process.
 
@@ -44,7 +44,7 @@ import numpy
 import helpers.grading, helpers.reference_data, helpers.references
 for _m in pkgutil.iter_modules(helpers.references.__path__):
     importlib.import_module("helpers.references." + _m.name)
-import coursekit.plaindata, coursekit.misconceptions
+import coursekit.grading.plaindata, coursekit.answers.misconceptions
 print("preflight ok")
 """
 
@@ -67,7 +67,7 @@ def _key(te: Any) -> tuple:
 def check(te: Any) -> None:
     """Start one grader as `te` would, have it run :data:`CELL`; raise :class:`GraderUnavailable` if it cannot.
 
-    `te` is a :class:`coursekit.trusted.TrustedExecute` (its sandbox traits
+    `te` is a :class:`coursekit.grading.trusted.TrustedExecute` (its sandbox traits
     decide the policy). Once per process and set of traits.
     """
     key = _key(te)
@@ -78,9 +78,9 @@ def check(te: Any) -> None:
 
 
 def _probe(te: Any) -> str | None:
-    from coursekit import layout
-    from coursekit.grader import ChannelClosed
-    from coursekit.trusted import GraderProcess, SandboxRefused, _clean_outputs
+    from coursekit.grading import layout
+    from coursekit.grading.grader import ChannelClosed
+    from coursekit.grading.trusted import GraderProcess, SandboxRefused, _clean_outputs
 
     parent = te.scratch_dir or tempfile.gettempdir()
     os.makedirs(parent, exist_ok=True)
@@ -124,12 +124,12 @@ def cause(grader: Any, policy: Any, what: str, log: str = "") -> str:
     last = errors[-1] if errors else (" ".join(what.split()) or "it stopped")
     found = _PATH.findall(last)
     if grader is not None and grader.proc.poll() is not None and not grader.ready:
-        head = f"the trusted grader ({sys.executable} -m coursekit.grader) did not start: {last}"
+        head = f"the trusted grader ({sys.executable} -m coursekit.grading.grader) did not start: {last}"
     else:
         head = f"the trusted grader cannot import the course's checks and answers: {last}"
     if not found:
         return (f"{head}; see {grader.log_path if grader is not None else 'its log'}; check that this environment "
-                "imports helpers and coursekit (python -c 'import helpers.grading, coursekit.grader')")
+                "imports helpers and coursekit (python -c 'import helpers.grading, coursekit.grading.grader')")
     path = found[-1]
     read = tuple(getattr(policy, "read", ()) or ())
     granted = [p for p in read if path == p or path.startswith(p.rstrip("/") + "/")]
@@ -148,7 +148,7 @@ def cause(grader: Any, policy: Any, what: str, log: str = "") -> str:
 def autograde_hook(**kwargs: Any) -> None:
     """``Autograde.pre_convert_hook``: the preflight with the running nbgrader's own TrustedExecute config."""
     from traitlets.config import Application
-    from coursekit.trusted import TrustedExecute
+    from coursekit.grading.trusted import TrustedExecute
 
     config = Application.instance().config if Application.initialized() else None
     check(TrustedExecute(config=config) if config is not None else TrustedExecute())

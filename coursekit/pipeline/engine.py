@@ -117,10 +117,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 
-from coursekit import config, processes
+from coursekit import processes
+from coursekit import settings as config
 from coursekit.preprocessors.replay import (ReplayError, ReplayExecute, ReplayMismatch, StashExecuted,
                                             replay_differences)
-from coursekit import release as rel
+from coursekit import course
 
 __all__ = [
     "AutogradeOutcome",
@@ -228,12 +229,12 @@ def _run_nbgrader_tagged(
     here (Ctrl-C) the processes are killed too and the exception propagates.
     """
     task_id = uuid.uuid4().hex
-    env = rel.nbgrader_env({RUN_TAG: run_id, TASK_TAG: task_id})
+    env = course.nbgrader_env({RUN_TAG: run_id, TASK_TAG: task_id})
     box: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            box["result"] = rel.run_nbgrader(args, cwd, timeout=timeout, env=env, check=False)
+            box["result"] = course.run_nbgrader(args, cwd, timeout=timeout, env=env, check=False)
         except BaseException as exc:  # noqa: BLE001 (reported to the caller below)
             box["error"] = exc
 
@@ -321,7 +322,7 @@ def _sqlite_path(db_url: str, course_root: Path) -> Path:
 
 
 # =============================================================================== gradebook
-def gradebook_rows(db_path: str | os.PathLike, assignment: str = rel.ASSIGNMENT_ID,
+def gradebook_rows(db_path: str | os.PathLike, assignment: str = course.ASSIGNMENT_ID,
                    students: Iterable[str] | None = None) -> dict[str, list[tuple]]:
     """Everything autograding records about students, as comparable rows.
 
@@ -575,10 +576,10 @@ class _Writer:
         self.count += 1
         self.task_id = uuid.uuid4().hex
         self.stderr_path = self.log_dir / f"writer-{self.count}.log"
-        env = rel.nbgrader_env({RUN_TAG: self.run_id, TASK_TAG: self.task_id})
+        env = course.nbgrader_env({RUN_TAG: self.run_id, TASK_TAG: self.task_id})
         with open(self.stderr_path, "w") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from coursekit.parallel import _writer_main; _writer_main()"],
+                [sys.executable, "-c", "from coursekit.pipeline.engine import _writer_main; _writer_main()"],
                 cwd=str(self.course_root), env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=err, text=True, start_new_session=True,
             )
@@ -595,7 +596,7 @@ class _Writer:
         if hello is None or "info" not in hello:
             detail = (hello or {}).get("error") or self._stderr_tail()
             self.close()
-            raise rel.NbgraderError(f"the gradebook writer could not start in {self.course_root}:\n{detail}")
+            raise course.NbgraderError(f"the gradebook writer could not start in {self.course_root}:\n{detail}")
         self.info = hello["info"]
 
     def _stderr_tail(self) -> str:

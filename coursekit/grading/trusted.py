@@ -15,7 +15,7 @@ grade this way::
      |     with plain data                              student names are proxies
      +-- SaveAutoGrades etc. score the grader's outputs
 
-* The kernel and the grader each run under :mod:`coursekit.sandbox`
+* The kernel and the grader each run under :mod:`coursekit.grading.sandbox`
   (Landlock, seccomp, rlimits; capabilities dropped when run as root): they
   can read the Python environment and write their own scratch folder, nothing
   else; a watchdog kills a kernel whose scratch folder grows past
@@ -26,7 +26,7 @@ grade this way::
   scores) are exactly what the grader returned: its printed text and, if it
   failed, one error with a one-line traceback.
 * What crosses between kernel and grader is JSON of numbers, strings, lists
-  and dicts (:mod:`coursekit.plaindata`), as Jupyter comm messages
+  and dicts (:mod:`coursekit.grading.plaindata`), as Jupyter comm messages
   to a comm target installed in the kernel once; each kernel call has a time
   limit (:attr:`TrustedExecute.call_timeout`) after which the kernel is
   interrupted (and restarted, with its cells replayed, if that does not help).
@@ -78,8 +78,12 @@ import helpers
 from nbgrader import utils as nbgrader_utils
 from nbgrader.preprocessors import Execute
 
-from coursekit import layout, misconceptions, plaindata, preflight, sandbox
-from coursekit.grader import Channel, ChannelClosed
+from coursekit.grading import layout
+from coursekit.answers import misconceptions
+from coursekit.grading import plaindata
+from coursekit.grading import preflight
+from coursekit.grading import sandbox
+from coursekit.grading.grader import Channel, ChannelClosed
 
 __all__ = ["TrustedExecute", "SandboxedKernelManager", "GraderProcess", "SandboxRefused",
            "runtime_package", "trusted_sources", "HELPERS_DIR"]
@@ -87,7 +91,7 @@ __all__ = ["TrustedExecute", "SandboxedKernelManager", "GraderProcess", "Sandbox
 #: The course's run-time package on this machine (all of it readable by the grader).
 HELPERS_DIR = Path(helpers.__file__).resolve().parent
 #: The instructor's package (this one): readable by the grader, never by the kernel.
-COURSEKIT_DIR = Path(__file__).resolve().parent
+COURSEKIT_DIR = Path(__file__).resolve().parents[1]
 #: Sub-packages of helpers that the student's kernel never gets.
 PRIVATE_PACKAGES = layout.PRIVATE_PACKAGES
 
@@ -103,7 +107,7 @@ def runtime_package(dest: Path, source: Path | None = None) -> Path:
     """Copy the run-time part of ``helpers`` (no references, no instructor code) to ``dest/helpers``.
 
     `source` is the ``helpers`` folder to copy (default: the one the grader imports,
-    :func:`coursekit.layout.runtime_source`).
+    :func:`coursekit.grading.layout.runtime_source`).
     """
     source = Path(source or layout.runtime_source()).resolve()
     target = Path(dest) / "helpers"
@@ -311,7 +315,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     """
 
     scratch_root = Unicode("", help="Folder of this kernel's scratch space (created by the caller).")
-    client_class = DottedObjectName("coursekit.trusted.BoundedKernelClient")
+    client_class = DottedObjectName("coursekit.grading.trusted.BoundedKernelClient")
     client_factory = Type(klass=AsyncKernelClient, default_value=BoundedKernelClient)
     #: Sandbox policy of the kernel; None runs it unsandboxed (the instructor opted out).
     policy: sandbox.Policy | None = None
@@ -352,12 +356,12 @@ class SandboxedKernelManager(AsyncKernelManager):
 # The grader
 # ---------------------------------------------------------------------------
 class GraderProcess:
-    """The parent's handle of one sandboxed grader (:mod:`coursekit.grader`)."""
+    """The parent's handle of one sandboxed grader (:mod:`coursekit.grading.grader`)."""
 
     def __init__(self, root: Path, policy: sandbox.Policy | None):
         self.dirs = _scratch(root)
         parent, child = socket.socketpair()
-        cmd = [sys.executable, "-m", "coursekit.grader", str(child.fileno())]
+        cmd = [sys.executable, "-m", "coursekit.grading.grader", str(child.fileno())]
         if policy is not None:
             cmd = sandbox.command(cmd, policy)
         self.log_path = root / "grader.log"
@@ -500,7 +504,7 @@ class TrustedExecute(Execute):
     """nbgrader's ``Execute`` with graded test cells run by a trusted grader (module docstring)."""
 
     sandbox = Bool(True, help="Run the student's kernel and the grader in the sandbox "
-                              "(coursekit.sandbox).").tag(config=True)
+                              "(coursekit.grading.sandbox).").tag(config=True)
     allow_unsandboxed = Bool(False, help="Grade even where the sandbox cannot be applied (no Landlock): student "
                                          "code then runs with the grader's rights; grades are still decided by the "
                                          "trusted grader.").tag(config=True)
@@ -519,7 +523,7 @@ class TrustedExecute(Execute):
         config=True)
     isolate = Bool(True, help="Keep the kernel and the grader away from every other process: /proc narrowed to "
                               "their own entries and, as root, a network namespace and a group of their own "
-                              "(coursekit.sandbox.Policy.private_proc, .separate). False only to show, in a test, "
+                              "(coursekit.grading.sandbox.Policy.private_proc, .separate). False only to show, in a test, "
                               "what a submission could do without it.").tag(config=True)
     max_restarts = Integer(3, help="Kernel restarts per notebook before the remaining cells are skipped.").tag(
         config=True)
@@ -530,9 +534,9 @@ class TrustedExecute(Execute):
     rescue = Bool(False, help="Survive a dead or unresponsive kernel: the cell gets a KernelDied or "
                               "KernelUnresponsive error output, the kernel is restarted, the cells before are "
                               "run again, and grading goes on (nbgrader fails the whole submission "
-                              "otherwise). coursekit.pipeline's rescue run sets it.").tag(config=True)
+                              "otherwise). coursekit.pipeline.phases's rescue run sets it.").tag(config=True)
     skip_digests = Unicode("", help="With rescue: comma-separated SHA-1 of stripped cell sources not to run, "
-                                    "because they hung the kernel in an earlier run (coursekit.rescue."
+                                    "because they hung the kernel in an earlier run (coursekit.pipeline.rescue."
                                     "source_digest); they get the KernelUnresponsive output at once.").tag(config=True)
 
     # -- set-up -----------------------------------------------------------------
@@ -546,7 +550,7 @@ class TrustedExecute(Execute):
             return None, None
         base = sandbox.runtime_read_paths()
         # the packages where the grader really imports them, and the answers out of the kernel's reach
-        # wherever either side finds them (coursekit.layout: editable elsewhere, wheel, conda)
+        # wherever either side finds them (coursekit.grading.layout: editable elsewhere, wheel, conda)
         private = layout.private_paths()
         kernel = sandbox.Policy(read=read_paths_without(base, private), list=listing_paths_without(base, private),
                                 write=(str(self._root / "kernel"),),

@@ -1,6 +1,6 @@
 """A synthetic class for the class report's demo: N students drawn from the mutation suite's wrong answers.
 
-Like the sample class (:mod:`coursekit.sample_class`) the students are built at
+Like the sample class (:mod:`coursekit.classes.sample`) the students are built at
 run time from ``source/`` and ``release/``: every answer cell starts as the
 instructor's solution, then some items are replaced by a WRONG row of the
 mutation tables (``tests/test_mutations_NN.py``: known wrong answers, the
@@ -40,8 +40,8 @@ from pathlib import Path
 
 import nbformat
 
-from coursekit import release as rel
-from coursekit import sample_class as sc
+from coursekit import course
+from coursekit.classes import sample as sc
 
 __all__ = ["PREFIX", "SyntheticStudent", "wrong_rows", "draw_class", "build_notebooks", "prepare_for_grading",
            "grade_synthetic", "remove_synthetic", "simulate"]
@@ -93,7 +93,7 @@ def wrong_rows(course_root: Path) -> dict[str, list[tuple[str, str, str]]]:
 def _tests_dir(course_root: Path) -> Path:
     """``tests/`` of the course root, else of the repository (a scratch course without tests)."""
     tests = Path(course_root) / "tests"
-    return tests if (tests / "mutation_suite.py").is_file() else rel.REPO_ROOT / "tests"
+    return tests if (tests / "mutation_suite.py").is_file() else course.REPO_ROOT / "tests"
 
 
 def _weight(label: str) -> float:
@@ -135,7 +135,7 @@ def draw_class(n: int, rows: dict[str, list[tuple[str, str, str]]], seed: int = 
     return students
 
 
-def build_notebooks(student: SyntheticStudent, course_root: Path, rows, assignment: str = rel.ASSIGNMENT_ID
+def build_notebooks(student: SyntheticStudent, course_root: Path, rows, assignment: str = course.ASSIGNMENT_ID
                     ) -> dict[str, nbformat.NotebookNode]:
     """File name -> notebook to submit (the released notebook with answers filled)."""
     root = Path(course_root)
@@ -158,7 +158,7 @@ def build_notebooks(student: SyntheticStudent, course_root: Path, rows, assignme
     return out
 
 
-def remove_synthetic(course_root: Path, db_url: str, course_id: str, assignment: str = rel.ASSIGNMENT_ID, *,
+def remove_synthetic(course_root: Path, db_url: str, course_id: str, assignment: str = course.ASSIGNMENT_ID, *,
                      prefix: str = PREFIX) -> list[str]:
     """Remove every ``synth-`` student (every ``prefix`` one): folders under submitted/, autograded/, feedback/
     and gradebook rows."""
@@ -185,7 +185,7 @@ def remove_synthetic(course_root: Path, db_url: str, course_id: str, assignment:
 
 
 def prepare_for_grading(course_root: Path | str, n: int, *, seed: int = 2026, db_url: str | None = None,
-                        course_id: str | None = None, assignment: str = rel.ASSIGNMENT_ID, say=print) -> list[str]:
+                        course_id: str | None = None, assignment: str = course.ASSIGNMENT_ID, say=print) -> list[str]:
     """Write the synthetic class to ``submitted/``; return the ids to grade (``grade(students=...)``).
 
     Students without a submission are added to the gradebook only, so the
@@ -195,8 +195,8 @@ def prepare_for_grading(course_root: Path | str, n: int, *, seed: int = 2026, db
 
     root = Path(course_root).resolve()
     if db_url is None or course_id is None:
-        from coursekit.pipeline import load_settings
-        settings = load_settings(root)
+        from coursekit.settings import read_settings
+        settings = read_settings(root)
         db_url, course_id = db_url or settings.db_url, settings.course_id if course_id is None else course_id
     removed = remove_synthetic(root, db_url, course_id, assignment)
     if removed and say:
@@ -226,15 +226,15 @@ def prepare_for_grading(course_root: Path | str, n: int, *, seed: int = 2026, db
     return graded
 
 
-def grade_synthetic(course_root: Path | str = rel.REPO_ROOT, n: int = 60, *, seed: int = 2026, **grade_kwargs):
+def grade_synthetic(course_root: Path | str = course.REPO_ROOT, n: int = 60, *, seed: int = 2026, **grade_kwargs):
     """``make grade CLASS=n``: write the synthetic class, grade it with the real pipeline, report.
 
-    ``grade_kwargs`` go to :func:`coursekit.pipeline.grade` (workers, scheduler,
+    ``grade_kwargs`` go to :func:`coursekit.pipeline.phases.grade` (workers, scheduler,
     cell_timeout, ...); its class report (the end of every grade run) is marked
     synthetic because the class's ids start with :data:`PREFIX`. Returns the
-    :class:`~coursekit.pipeline.GradeRun`.
+    :class:`~coursekit.pipeline.phases.GradeRun`.
     """
-    from coursekit import pipeline
+    from coursekit.pipeline import phases as pipeline
 
     say = grade_kwargs.get("out") or print
     ids = prepare_for_grading(course_root, n, seed=seed, say=say)
@@ -243,7 +243,7 @@ def grade_synthetic(course_root: Path | str = rel.REPO_ROOT, n: int = 60, *, see
 
 # ------------------------------------------------------------------------------------------ simulation
 def simulate(course_root: Path | str, n: int, *, db_url: str, course_id: str, seed: int = 2026,
-             assignment: str = rel.ASSIGNMENT_ID) -> list[SyntheticStudent]:
+             assignment: str = course.ASSIGNMENT_ID) -> list[SyntheticStudent]:
     """Write a gradebook and autograded notebooks for ``n`` drawn students without running code.
 
     The gradebook's cells come from the source notebooks' nbgrader metadata;
@@ -255,7 +255,7 @@ def simulate(course_root: Path | str, n: int, *, db_url: str, course_id: str, se
     """
     from nbgrader.api import Gradebook
 
-    from coursekit import misconceptions as mc
+    from coursekit.answers import misconceptions as mc
 
     root = Path(course_root).resolve()
     rows = wrong_rows(root)

@@ -8,10 +8,10 @@ reads only what grading left behind, never reruns student code:
   whether a human still has to look at it);
 * the autograded notebooks (``autograded/<student>/<assignment>/*.ipynb``):
   the misconception marker of each failed test cell
-  (:mod:`coursekit.misconceptions`), the one-line sentence, why a cell could
+  (:mod:`coursekit.answers.misconceptions`), the one-line sentence, why a cell could
   not be graded (timeouts, dead kernels, the rescue), and how long the
   notebook ran (``metadata.execution`` of its cells, written by nbclient for
-  the kernel's cells and by :class:`coursekit.trusted.TrustedExecute` for the
+  the kernel's cells and by :class:`coursekit.grading.trusted.TrustedExecute` for the
   grader's test cells).
 
 The HTML is one file (Jinja2 template ``templates/report.html.j2``, figures
@@ -22,7 +22,7 @@ written answer, :func:`item_quality`), the misconception table with the
 students who hold each, the items nbgrader or the
 rescue could not grade, the written answers waiting for manual grading, and
 run times per notebook (median and slowest), and the similarity of the
-students' own code across the class (:mod:`coursekit.similarity`, copydetect;
+students' own code across the class (:mod:`coursekit.insight.similarity`, copydetect;
 the scores also go to ``reports/<assignment>-similarity.csv``).
 
 Bad input is reported, not fatal: an empty gradebook gives a report that says
@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coursekit import misconceptions as mc
-from coursekit import similarity as sim
+from coursekit.answers import misconceptions as mc
+from coursekit.insight import similarity as sim
 
 __all__ = ["ItemStats", "ItemQuality", "item_quality", "Holding", "ClassData", "collect", "render", "summary_text", "build_report"]
 
@@ -57,7 +57,7 @@ UNGRADABLE_ENAMES = {
     "NotRun": "not run: the kernel failed too often",
     "DeadKernelError": "the student's kernel died",
 }
-#: Student ids that start with this are synthetic (coursekit.synthetic_class).
+#: Student ids that start with this are synthetic (coursekit.classes.synthetic).
 SYNTHETIC_PREFIX = "synth-"
 
 
@@ -254,8 +254,8 @@ def collect(course_root: Path | str, assignment: str = "synapses", *, db_url: st
 
     root = Path(course_root).resolve()
     if db_url is None or course_id is None:
-        from coursekit.pipeline import load_settings
-        settings = load_settings(root)
+        from coursekit.settings import read_settings
+        settings = read_settings(root)
         db_url = db_url or settings.db_url
         course_id = settings.course_id if course_id is None else course_id
     data = ClassData(assignment, generated=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"),

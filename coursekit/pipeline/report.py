@@ -31,7 +31,7 @@ from typing import Iterable, Mapping, Sequence
 
 import nbformat
 
-from coursekit.rescue import KERNEL_DIED, KERNEL_GAVE_UP, KERNEL_STUCK, metadata_problems
+from coursekit.pipeline.rescue import KERNEL_DIED, KERNEL_GAVE_UP, KERNEL_STUCK, metadata_problems
 
 __all__ = [
     "CellResult",

@@ -50,7 +50,7 @@ __all__ = ["ALL", "THRESHOLD", "MIN_TOKENS", "NOISE", "GUARANTEE", "Pair", "Simi
 #: The pseudo-notebook of the whole assignment (every notebook's own code joined).
 ALL = "(whole assignment)"
 #: Pairs at or above this score are listed (copydetect's default display threshold is 0.33). On the
-#: planted class (coursekit.planted_class) the 8 disguised copies score 0.89-1.0 over the whole
+#: planted class (coursekit.classes.planted) the 8 disguised copies score 0.89-1.0 over the whole
 #: assignment, the most similar independent pair 0.71.
 THRESHOLD = 0.8
 #: Fewer fingerprinted characters of filtered code than this: too short to tell (no score).

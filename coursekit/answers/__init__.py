@@ -1,0 +1,1 @@
+"""The course's answer knowledge: misconceptions and the tables of wrong answers."""

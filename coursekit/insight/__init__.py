@@ -1,0 +1,1 @@
+"""What a graded class tells: the class report, similarity and the LMS export."""
