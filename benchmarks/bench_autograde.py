@@ -44,21 +44,21 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
 import nbformat  # noqa: E402
 
 from coursekit import release as rel  # noqa: E402
-from coursekit import course
+from coursekit import course as ck
 from coursekit.pipeline import engine as par  # noqa: E402
 
-ASSIGNMENT = course.ASSIGNMENT_ID
+ASSIGNMENT = ck.ASSIGNMENT_ID
 #: Seconds any one command may take.
 TIMEOUT = 3600.0
 CLASS = ("complete", "blank", "typo", "halfway")
 
 
 def _notebooks(prefixes: list[str] | None) -> list[str]:
-    names = rel.notebook_names(course.SOURCE_DIR)
+    names = rel.notebook_names(ck.SOURCE_DIR)
     if prefixes:
         names = [n for n in names if n.startswith(tuple(prefixes))]
     if not names:
-        raise SystemExit(f"no notebooks in {course.SOURCE_DIR} match {prefixes}")
+        raise SystemExit(f"no notebooks in {ck.SOURCE_DIR} match {prefixes}")
     return names
 
 
@@ -66,9 +66,9 @@ def _course(tmp: Path, names: list[str]) -> Path:
     src = tmp / "src"
     src.mkdir(parents=True)
     for name in names:
-        shutil.copy(course.SOURCE_DIR / name, src / name)
+        shutil.copy(ck.SOURCE_DIR / name, src / name)
     root = rel.make_course(tmp / "course", src)
-    course.run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root, timeout=600)
+    ck.run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root, timeout=600)
     return root
 
 
@@ -94,7 +94,7 @@ def _typo(target: str):
 
 def _nbconvert_env() -> dict[str, str]:
     """The environment nbgrader's kernels get: this venv's kernelspec first."""
-    env = course.nbgrader_env()
+    env = ck.nbgrader_env()
     share = os.path.join(sys.prefix, "share", "jupyter")
     env["JUPYTER_PATH"] = os.pathsep.join([share] + [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p])
     return env
@@ -118,7 +118,7 @@ def bench_single(names: list[str]) -> dict:
         nbconvert_s = time.monotonic() - start
         if proc.returncode != 0:
             raise RuntimeError(f"nbconvert failed:\n{proc.stderr[-3000:]}")
-        ag = course.run_nbgrader(["autograde", ASSIGNMENT, "--student", "complete", "--force"], root,
+        ag = ck.run_nbgrader(["autograde", ASSIGNMENT, "--student", "complete", "--force"], root,
                               timeout=TIMEOUT)
         scores = par.gradebook_rows(root / "gradebook.db", ASSIGNMENT, ["complete"])["grades"]
         lost = [r[1:3] for r in scores if r[4] == 0]  # the model solution should lose nothing

@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import nbformat  # noqa: E402
 
-from coursekit import course
+from coursekit import course as ck
 from bench_autograde import ASSIGNMENT, TIMEOUT, _course, _notebooks, _submit  # noqa: E402
 
 IMPORTS = "import numpy, scipy.integrate, matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot, brian2, ipykernel"
@@ -98,7 +98,7 @@ def run(notebooks: list[str] | None = None) -> dict:
         root = _course(Path(tmp_name), names)
         _submit(root, "complete", root / "source" / ASSIGNMENT, names)
         start = time.monotonic()
-        proc = course.run_nbgrader(["autograde", ASSIGNMENT, "--student", "complete", "--force",
+        proc = ck.run_nbgrader(["autograde", ASSIGNMENT, "--student", "complete", "--force",
                                  "--log-level=DEBUG"], root, timeout=TIMEOUT)
         total = time.monotonic() - start
         log = (proc.stdout or "") + (proc.stderr or "")

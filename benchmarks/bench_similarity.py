@@ -36,7 +36,7 @@ def run() -> dict:
     from coursekit.insight import class_report as cr
     from coursekit.classes import planted as pc
     from coursekit import release as rel
-    from coursekit import course
+    from coursekit import course as ck
     from coursekit.insight import similarity as sm
     from coursekit.classes import synthetic as syn
 
@@ -48,21 +48,21 @@ def run() -> dict:
         planted = pc.build(root, N, copiers=COPIERS)
         names = {p: f"{syn.PREFIX}{k:03d}" for k, p in enumerate(planted.students, start=1)}
         for student, per in planted.notebooks.items():
-            dest = root / "submitted" / names[student] / course.ASSIGNMENT_ID
+            dest = root / "submitted" / names[student] / ck.ASSIGNMENT_ID
             dest.mkdir(parents=True, exist_ok=True)
             for name, nb in per.items():
                 nbformat.write(nb, dest / name)
         without, with_ = [], []
         for _ in range(REPEATS):
             t0 = time.perf_counter()
-            cr.build_report(root, course.ASSIGNMENT_ID, root / "reports" / "without.html", db_url=url,
+            cr.build_report(root, ck.ASSIGNMENT_ID, root / "reports" / "without.html", db_url=url,
                             course_id="bench", say=None, similarity=False)
             without.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            cr.build_report(root, course.ASSIGNMENT_ID, root / "reports" / "with.html", db_url=url,
+            cr.build_report(root, ck.ASSIGNMENT_ID, root / "reports" / "with.html", db_url=url,
                             course_id="bench", say=None)
             with_.append(time.perf_counter() - t0)
-        data = cr.collect(root, course.ASSIGNMENT_ID, db_url=url, course_id="bench")
+        data = cr.collect(root, ck.ASSIGNMENT_ID, db_url=url, course_id="bench")
         flagged = data.similarity.flagged_pairs(sm.ALL)
         truth = {frozenset(names[s] for s in pair) for pair in planted.copied_pairs()}
         truth = {pair for pair in truth if pair <= set(data.students)}  # 1 in 30 simulated submits nothing

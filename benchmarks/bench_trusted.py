@@ -35,9 +35,8 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
 import nbformat  # noqa: E402
 
 from coursekit import release as rel  # noqa: E402
-from coursekit import course
-
-ASSIGNMENT = course.ASSIGNMENT_ID
+from coursekit import course as ck
+ASSIGNMENT = ck.ASSIGNMENT_ID
 #: Today's engine: nbgrader's default autograde preprocessors, Execute included.
 PLAIN = ("--Autograde.autograde_preprocessors=['nbgrader.preprocessors.Execute',"
          "'nbgrader.preprocessors.IgnorePattern','nbconvert.preprocessors.ClearMetadataPreprocessor',"
@@ -53,7 +52,7 @@ def _course(base: Path, prefixes: list[str] | None) -> Path:
         for nb in source.glob("*.ipynb"):
             if not any(nb.name.startswith(p) for p in prefixes):
                 nb.unlink()
-    course.run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root, timeout=600)
+    ck.run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root, timeout=600)
     dest = root / "submitted" / "complete" / ASSIGNMENT
     dest.mkdir(parents=True)
     for nb in sorted(source.glob("*.ipynb")):
@@ -65,7 +64,7 @@ def _course(base: Path, prefixes: list[str] | None) -> Path:
 
 def _autograde(root: Path, extra: tuple[str, ...]) -> float:
     start = time.perf_counter()
-    course.run_nbgrader(["autograde", ASSIGNMENT, "--student", "complete", "--force", *extra], root, timeout=1800)
+    ck.run_nbgrader(["autograde", ASSIGNMENT, "--student", "complete", "--force", *extra], root, timeout=1800)
     return time.perf_counter() - start
 
 

@@ -47,9 +47,7 @@ from pathlib import Path
 from typing import Iterable
 
 from coursekit import release as rel
-from coursekit import course
-
-
+from coursekit import course as ck
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m coursekit",
                                      description="Instructor commands of the synapses course (nbgrader).")
@@ -93,16 +91,16 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("student-env", help="build the student environment (wheel, release notebooks, "
                                            "pinned requirements) into --out")
     s.add_argument("--out", type=Path, default=Path("dist") / "student-env", help="folder to (re)create")
-    here = Path.cwd() if (Path.cwd() / "nbgrader_config.py").is_file() else course.REPO_ROOT
+    here = Path.cwd() if (Path.cwd() / "nbgrader_config.py").is_file() else ck.REPO_ROOT
     for p in sub.choices.values():
         p.add_argument("--course", type=Path, default=here,
                        help="nbgrader course root (default: this folder if it has an nbgrader_config.py, as for "
-                            f"nbgrader; else {course.REPO_ROOT})")
+                            f"nbgrader; else {ck.REPO_ROOT})")
     return parser
 
 
 def _release(args) -> int:
-    source, out = args.course / "source" / course.ASSIGNMENT_ID, args.course / "release" / course.ASSIGNMENT_ID
+    source, out = args.course / "source" / ck.ASSIGNMENT_ID, args.course / "release" / ck.ASSIGNMENT_ID
     if args.check:
         problems = rel.check_release(source, out)
         if problems:
@@ -164,7 +162,7 @@ def _sample_or_clean(args) -> int:
                                                   settings.exchange_root)
     print(f"removed {len(removed)} sample students" + (": " + ", ".join(removed) if removed else ""))
     if args.command == "sample":
-        course.run_nbgrader(["generate_assignment", course.ASSIGNMENT_ID, "--force"], args.course, timeout=900)
+        ck.run_nbgrader(["generate_assignment", ck.ASSIGNMENT_ID, "--force"], args.course, timeout=900)
         built = sample_class.assemble(args.course, settings.db_url, settings.course_id, settings.exchange_root,
                                       say=print)
         print(f"{len(built)} sample students in {args.course / 'submitted'}")
@@ -177,7 +175,7 @@ def _report(args) -> int:
     from coursekit.insight.class_report import build_report
 
     t0 = time.perf_counter()
-    build_report(args.course, course.ASSIGNMENT_ID, args.out, db_url=args.db_url, say=print)
+    build_report(args.course, ck.ASSIGNMENT_ID, args.out, db_url=args.db_url, say=print)
     print(f"  (built in {time.perf_counter() - t0:.1f} s)")
     return 0
 
@@ -195,7 +193,7 @@ def _export(args) -> int:
     from coursekit.insight import lms_export
     from coursekit.settings import read_settings
 
-    assignment = course.ASSIGNMENT_ID
+    assignment = ck.ASSIGNMENT_ID
     out = args.out or args.course / "reports" / f"{assignment}-{args.lms}.csv"
     try:
         settings = read_settings(args.course)

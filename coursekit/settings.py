@@ -138,14 +138,13 @@ def read_settings(course_root: str | os.PathLike, nbgrader_args: Iterable[str] =
     coursekit.release.NbgraderError
         If the config cannot be loaded (the message carries its error).
     """
-    from coursekit import course
-
+    from coursekit import course as ck
     root = Path(course_root).resolve()
     proc = subprocess.run([sys.executable, "-m", "coursekit.settings", *nbgrader_args], cwd=str(root),
-                          env=course.nbgrader_env(), capture_output=True, text=True, timeout=300)
+                          env=ck.nbgrader_env(), capture_output=True, text=True, timeout=300)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("SETTINGS=")]
     if proc.returncode != 0 or not lines:
-        raise course.NbgraderError(f"could not read {root}/nbgrader_config.py:\n{proc.stderr[-3000:]}")
+        raise ck.NbgraderError(f"could not read {root}/nbgrader_config.py:\n{proc.stderr[-3000:]}")
     data = json.loads(lines[-1].removeprefix("SETTINGS="))
     data["root"], data["exchange_root"] = Path(data["root"]), Path(data["exchange_root"])
     return CourseSettings(**data)

@@ -38,8 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from coursekit import course
-
+from coursekit import course as ck
 __all__ = ["DIST_NAME", "StudentEnv", "build", "student_pins", "wheel_pyproject"]
 
 #: Distribution name of the student package (it installs the import package ``helpers``).
@@ -65,7 +64,7 @@ def _project(course_root: Path) -> dict:
     return tomllib.loads((course_root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 
 
-def student_pins(course_root: Path = course.REPO_ROOT) -> list[str]:
+def student_pins(course_root: Path = ck.REPO_ROOT) -> list[str]:
     """The pins students install: the run-time dependencies and the ``lab`` extra of ``pyproject.toml``.
 
     Returns
@@ -177,7 +176,7 @@ the names you write, with their arguments and units.
 """
 
 
-def build(out: Path | str, course_root: Path | str = course.REPO_ROOT,
+def build(out: Path | str, course_root: Path | str = ck.REPO_ROOT,
           say: Callable[[str], None] = lambda line: None) -> StudentEnv:
     """Build the student environment into ``out`` (its previous content is removed).
 
@@ -200,7 +199,7 @@ def build(out: Path | str, course_root: Path | str = course.REPO_ROOT,
         If ``release/synapses/`` has no notebooks (run ``make release``).
     """
     course_root, out = Path(course_root).resolve(), Path(out).resolve()
-    release_dir = course_root / "release" / course.ASSIGNMENT_ID
+    release_dir = course_root / "release" / ck.ASSIGNMENT_ID
     notebooks = sorted(release_dir.glob("*.ipynb"))
     released = sorted(p for p in release_dir.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts)
     if not notebooks:
@@ -210,10 +209,10 @@ def build(out: Path | str, course_root: Path | str = course.REPO_ROOT,
         raise ValueError(f"refusing to write the student environment to {out}")
     if out.exists():
         shutil.rmtree(out)
-    (out / "notebooks" / course.ASSIGNMENT_ID).mkdir(parents=True)
+    (out / "notebooks" / ck.ASSIGNMENT_ID).mkdir(parents=True)
     copied = []
     for path in released:  # the notebooks and what is released with them (e.g. errata.md)
-        target = out / "notebooks" / course.ASSIGNMENT_ID / path.relative_to(release_dir)
+        target = out / "notebooks" / ck.ASSIGNMENT_ID / path.relative_to(release_dir)
         target.parent.mkdir(parents=True, exist_ok=True)
         copied.append(Path(shutil.copy2(path, target)))
     say(f"{len(copied)} released files copied ({len(notebooks)} notebooks)")

@@ -29,11 +29,11 @@ import pytest
 
 from coursekit import processes
 from coursekit import release as rel
-from coursekit import course
+from coursekit import course as ck
 from coursekit.pipeline import phases as pl
 from coursekit.classes import sample as sc
 
-NOTEBOOKS = rel.notebook_names(course.SOURCE_DIR)
+NOTEBOOKS = rel.notebook_names(ck.SOURCE_DIR)
 FAST = [n for n in ("04_saturation.ipynb", "05_shunting.ipynb") if n in NOTEBOOKS]
 pytestmark = [pytest.mark.pipeline, pytest.mark.slow, pytest.mark.timeout(1800),
               pytest.mark.skipif(len(FAST) < 2, reason="needs notebooks 04 and 05")]
@@ -129,7 +129,7 @@ def test_the_attacks_were_refused_inside_the_sandbox(runs):
     root = runs.hostile.root
     text = {(s, path.name): _outputs(root, s, path.name)
             for s in ("sample-intruder", "sample-copycat", "sample-resources")
-            for path in (root / "autograded" / s / course.ASSIGNMENT_ID).glob("*.ipynb")}
+            for path in (root / "autograded" / s / ck.ASSIGNMENT_ID).glob("*.ipynb")}
     intruder = text[("sample-intruder", FAST[0])]
     assert "wrote" not in intruder and intruder.count("refused:") == 5, intruder
     assert "copied" not in text[("sample-copycat", FAST[0])]
@@ -156,7 +156,7 @@ def test_no_scratch_folder_is_left(runs):
 def _outputs(root, student: str, notebook: str) -> str:
     """The printed text of a student's autograded notebook (what their attacks met)."""
     import nbformat
-    nb = nbformat.read(root / "autograded" / student / course.ASSIGNMENT_ID / notebook, as_version=4)
+    nb = nbformat.read(root / "autograded" / student / ck.ASSIGNMENT_ID / notebook, as_version=4)
     return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
                    for o in c.get("outputs", []) if o.output_type == "stream")
 
@@ -172,7 +172,7 @@ def test_the_sniffer_receives_nothing_from_any_other_kernel(runs):
 def test_floods_and_the_slow_caller_are_bounded(runs):
     """1 GiB printed: 1 MiB kept and the answers graded; 600 MiB and 8 s per call: that item only."""
     root = runs.hostile.root
-    flood = root / "autograded" / "sample-output-flood" / course.ASSIGNMENT_ID / FAST[1]
+    flood = root / "autograded" / "sample-output-flood" / ck.ASSIGNMENT_ID / FAST[1]
     assert flood.stat().st_size < 4 << 20, f"{flood.stat().st_size:,} bytes"
     text = _outputs(root, "sample-output-flood", FAST[1])
     assert "[output cut by the kernel: this cell printed more than 1 MiB]" in text

@@ -36,18 +36,19 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
+from coursekit.grading import causes
 from coursekit.settings import read_settings
 from coursekit import processes
 from coursekit import release as rel
-from coursekit import course
+from coursekit import course as ck
 from coursekit.pipeline import phases as pl
 from coursekit.pipeline import report as rep
 from coursekit.pipeline import rescue as rsc
 from coursekit.classes import sample as sc
 from test_pipeline import hidden_test_lines
 
-ASSIGNMENT = course.ASSIGNMENT_ID
-NOTEBOOKS = rel.notebook_names(course.SOURCE_DIR)
+ASSIGNMENT = ck.ASSIGNMENT_ID
+NOTEBOOKS = rel.notebook_names(ck.SOURCE_DIR)
 NB_IDS = [n.removesuffix(".ipynb") for n in NOTEBOOKS]
 #: Cell time limit (s) of the test run: the Ctrl-C-proof loop costs this + nbclient's 10 s.
 CELL_TIMEOUT = 10
@@ -79,8 +80,8 @@ def _error(ename, evalue, tb=None):
      "peak of g is 0.37 nS at t = 5 ms; it should equal g_peak"),
     (_error("NotImplementedError", "return g_peak * exp(-t/tau)"), "NotImplementedError: return g_peak * exp(-t/tau)"),
     (_error("CellTimeoutError", ""), "cell timed out (no reply within 180 s; the grader interrupted it)"),
-    (_error(rsc.KERNEL_DIED, "the kernel died"), "kernel died in this cell: the kernel died"),
-    (_error(rsc.KERNEL_STUCK, "ignored it"), "this cell hung the kernel: ignored it"),
+    (_error(causes.KERNEL_DIED, "the kernel died"), "kernel died in this cell: the kernel died"),
+    (_error(causes.KERNEL_STUCK, "ignored it"), "this cell hung the kernel: ignored it"),
     (_error("NameError", "name 'x' is not defined"), "NameError: name 'x' is not defined"),
     (nbformat.v4.new_output("stream", name="stderr", text="RuntimeWarning: overflow\nmore"),
      "wrote to stderr (nbgrader scores that 0): RuntimeWarning: overflow"),
@@ -102,7 +103,7 @@ def test_cell_reason_takes_the_last_error_and_fits_on_one_line():
 def test_notebook_events_name_the_cell():
     loop, died, noisy = _answer_cell(gid="loop"), _answer_cell(gid="died"), _answer_cell(gid="noisy")
     loop.outputs = [_error("CellTimeoutError", "")]
-    died.outputs = [_error(rsc.KERNEL_DIED, "x")]
+    died.outputs = [_error(causes.KERNEL_DIED, "x")]
     noisy.outputs = [nbformat.v4.new_output("stream", name="stdout", text="a\n... Output truncated ...")]
     nb = nbformat.v4.new_notebook(cells=[loop, died, noisy])
     events = rep.notebook_events(nb, 30)
@@ -212,10 +213,10 @@ def test_trusted_preprocessors_replace_only_execute():
 
 
 def test_settings_come_from_the_course_config():
-    s = read_settings(course.REPO_ROOT)
-    assert s.db_url == f"sqlite:///{course.REPO_ROOT / 'gradebook.db'}"
+    s = read_settings(ck.REPO_ROOT)
+    assert s.db_url == f"sqlite:///{ck.REPO_ROOT / 'gradebook.db'}"
     assert s.course_id == "synapses-course"
-    assert s.exchange_root == course.REPO_ROOT / "exchange"
+    assert s.exchange_root == ck.REPO_ROOT / "exchange"
     assert s.cell_timeout and s.cell_timeout >= 60
 
 
@@ -223,7 +224,7 @@ def test_generated_paths_are_ignored_by_git():
     paths = ["gradebook.db", "grades.csv", "submitted/sample-x/synapses/a.ipynb",
              "autograded/sample-x/synapses/a.ipynb", "feedback/sample-x/synapses/a.html",
              "exchange/synapses-course/inbound/x"]
-    proc = subprocess.run(["git", "check-ignore", *paths], cwd=course.REPO_ROOT, capture_output=True, text=True)
+    proc = subprocess.run(["git", "check-ignore", *paths], cwd=ck.REPO_ROOT, capture_output=True, text=True)
     assert sorted(proc.stdout.split()) == sorted(paths), proc.stderr
 
 
@@ -347,10 +348,10 @@ def graded(tmp_path_factory):
         pytest.skip("the pipeline tests need two notebooks")
     root = rel.make_course(tmp_path_factory.mktemp("instructor") / "course")
     # a real student, who must come out untouched
-    course.run_nbgrader(["db", "student", "add", "alice", "--first-name=Alice", "--last-name=Real"], root, timeout=120)
+    ck.run_nbgrader(["db", "student", "add", "alice", "--first-name=Alice", "--last-name=Real"], root, timeout=120)
     alice = root / "submitted" / "alice" / ASSIGNMENT
     alice.mkdir(parents=True)
-    shutil.copy(course.RELEASE_DIR / FAST_A, alice / FAST_A)
+    shutil.copy(ck.RELEASE_DIR / FAST_A, alice / FAST_A)
     (alice / "timestamp.txt").write_text("2025-01-01 10:00:00.000000 UTC")
     inbound = root / "exchange" / "synapses-course" / "inbound" / f"alice+{ASSIGNMENT}+2025-01-01 10:00:00.000000 UTC+x"
     inbound.mkdir(parents=True)

@@ -34,7 +34,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from coursekit.pipeline import engine as par
 from coursekit import release as rel
-from coursekit import course
+from coursekit import course as ck
 from coursekit.grading import sandbox
 from coursekit.classes import sample as sc
 
@@ -42,7 +42,7 @@ pytestmark = [pytest.mark.pipeline, pytest.mark.slow, pytest.mark.timeout(1200),
               pytest.mark.skipif(sandbox.unavailable_reason() is not None,
                                  reason=f"no sandbox here: {sandbox.unavailable_reason()}")]
 
-ASSIGNMENT = course.ASSIGNMENT_ID
+ASSIGNMENT = ck.ASSIGNMENT_ID
 NOTEBOOK = "01_spy.ipynb"
 #: Seconds the sniffer listens and the victim talks (the victim a little longer).
 WINDOW = 20
@@ -86,7 +86,7 @@ def course(tmp_path_factory) -> Path:
     src.mkdir()
     nbformat.write(_instructor_notebook(), src / NOTEBOOK)
     root = rel.make_course(tmp / "base", src)
-    course.run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root, timeout=300)
+    ck.run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root, timeout=300)
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "synapses-course") as gb:
         gb.update_or_create_assignment(ASSIGNMENT, duedate=datetime.datetime(2030, 3, 1, 12, 0))
     for student, answer in (("sniffer", SNIFFER), ("victim", VICTIM)):
@@ -116,7 +116,7 @@ def _concurrently(root_a: Path, root_b: Path, args_a=(), args_b=()) -> None:
 
     def run(root, student, extra):
         try:
-            course.run_nbgrader(["autograde", ASSIGNMENT, "--student", student, "--force", *extra], root, timeout=600)
+            ck.run_nbgrader(["autograde", ASSIGNMENT, "--student", student, "--force", *extra], root, timeout=600)
         except Exception as exc:  # noqa: BLE001 (re-raised below, in the test's thread)
             errors.append(exc)
 

@@ -39,11 +39,11 @@ import pytest
 
 from coursekit import processes
 from coursekit import release as rel
-from coursekit import course
+from coursekit import course as ck
 from coursekit.pipeline import engine as par
 from coursekit.preprocessors import replay
 
-ASSIGNMENT = course.ASSIGNMENT_ID
+ASSIGNMENT = ck.ASSIGNMENT_ID
 STUDENTS = ["complete", "blank", "typo", "halfway"]
 PROGRESS = re.compile(r"^\[(\d+)/(\d+)\] (\S+): (done|FAILED) in \d+ s$")
 #: Bound (s) for one student's nbgrader run in these tests.
@@ -160,12 +160,12 @@ def test_worker_and_replay_preprocessor_lists():
 def test_course_config_probe_finds_the_trusted_execute_and_sqlite_gradebook():
     from coursekit.settings import read_settings
 
-    settings = read_settings(course.REPO_ROOT)
+    settings = read_settings(ck.REPO_ROOT)
     info = {"preprocessors": settings.autograde_preprocessors, "db_url": settings.db_url}
     names = [p["name"] for p in info["preprocessors"]]
     assert [p["name"] for p in info["preprocessors"] if p["execute"]] == ["coursekit.grading.trusted.TrustedExecute"]
     assert "nbgrader.preprocessors.saveautogrades.SaveAutoGrades" in names
-    assert info["db_url"] == "sqlite:///" + str(course.REPO_ROOT / "gradebook.db")
+    assert info["db_url"] == "sqlite:///" + str(ck.REPO_ROOT / "gradebook.db")
 
 
 @pytest.mark.parametrize("students, message", [
@@ -202,7 +202,7 @@ def test_tagged_processes_are_found_and_killed():
 
 # ================================================================== the reduced course
 def _pick_notebooks() -> list[str]:
-    names = rel.notebook_names(course.SOURCE_DIR)
+    names = rel.notebook_names(ck.SOURCE_DIR)
     fast = [n for n in names if n.startswith(("04_", "05_"))]
     return fast if len(fast) == 2 else names[:2]
 
@@ -233,9 +233,9 @@ def _make_base(tmp: Path) -> SimpleNamespace:
     src = tmp / "src"
     src.mkdir()
     for name in names:
-        shutil.copy(course.SOURCE_DIR / name, src / name)
+        shutil.copy(ck.SOURCE_DIR / name, src / name)
     root = rel.make_course(tmp / "base", src)
-    course.run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root, timeout=300)
+    ck.run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root, timeout=300)
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "synapses-course") as gb:
         gb.update_or_create_assignment(ASSIGNMENT, duedate=datetime.datetime(2025, 3, 1, 12, 0))
     source, released = root / "source" / ASSIGNMENT, root / "release" / ASSIGNMENT

@@ -42,11 +42,11 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from coursekit.settings import read_settings
 from coursekit import release as rel
-from coursekit import course
+from coursekit import course as ck
 from coursekit.preprocessors.overwrite_cells import OverwriteCellsKeepHiddenTests, strip_hidden_tests
 from coursekit.preprocessors.shorten_tracebacks import ShortenTestTracebacks
 
-NOTEBOOKS = rel.notebook_names(course.SOURCE_DIR)
+NOTEBOOKS = rel.notebook_names(ck.SOURCE_DIR)
 NB_IDS = [n.removesuffix(".ipynb") for n in NOTEBOOKS]
 STUDENTS = ("complete", "blank")
 #: Outer bound for the main autograde run (s): generous per notebook, but finite.
@@ -154,8 +154,8 @@ def first_cell(nb, predicate):
 
 # ------------------------------------------------------------------ configuration (fast)
 def test_config_course_layout():
-    cfg = load_config(course.REPO_ROOT)
-    root = str(course.REPO_ROOT)
+    cfg = load_config(ck.REPO_ROOT)
+    root = str(ck.REPO_ROOT)
     assert cfg.CourseDirectory.course_id == "synapses-course"
     assert cfg.CourseDirectory.root == root
     assert cfg.CourseDirectory.db_url == "sqlite:///" + os.path.join(root, "gradebook.db")
@@ -165,7 +165,7 @@ def test_config_course_layout():
 
 
 def test_config_env_overrides(tmp_path):
-    cfg = load_config(course.REPO_ROOT, {
+    cfg = load_config(ck.REPO_ROOT, {
         "SYNAPSES_DB_URL": f"sqlite:///{tmp_path}/gb.db",
         "SYNAPSES_EXCHANGE": str(tmp_path / "ex"),
         "SYNAPSES_CELL_TIMEOUT": "42",
@@ -176,14 +176,14 @@ def test_config_env_overrides(tmp_path):
 
 
 def test_config_copy_makes_its_directory_the_course_root(tmp_path):
-    shutil.copy(course.CONFIG_FILE, tmp_path / "nbgrader_config.py")
+    shutil.copy(ck.CONFIG_FILE, tmp_path / "nbgrader_config.py")
     cfg = load_config(tmp_path)
     assert cfg.CourseDirectory.root == str(tmp_path)
     assert cfg.CourseDirectory.db_url == f"sqlite:///{tmp_path}/gradebook.db"
 
 
 def test_config_execution_limits():
-    cfg = load_config(course.REPO_ROOT)
+    cfg = load_config(ck.REPO_ROOT)
     assert cfg.Execute.timeout == 180
     assert cfg.Execute.interrupt_on_timeout is True
     assert cfg.Execute.raise_on_iopub_timeout is True
@@ -192,7 +192,7 @@ def test_config_execution_limits():
 
 
 def test_config_solution_stub_raises_with_instruction():
-    cfg = load_config(course.REPO_ROOT)
+    cfg = load_config(ck.REPO_ROOT)
     stub = cfg.ClearSolutions.code_stub["python"]
     assert "\n" not in stub, "the stub must be one line (it replaces one indented line)"
     with pytest.raises(NotImplementedError, match="Replace this line with your code"):
@@ -204,7 +204,7 @@ def test_config_feedback_strips_hidden_tests_and_keeps_defaults():
     from nbgrader.converters import GenerateFeedback
     from nbgrader.preprocessors import ClearHiddenTests
 
-    cfg = load_config(course.REPO_ROOT)
+    cfg = load_config(ck.REPO_ROOT)
     configured = list(cfg.GenerateFeedback.preprocessors)
     assert ClearHiddenTests in configured
     assert ShortenTestTracebacks in configured
@@ -220,7 +220,7 @@ def test_config_autograde_sanitizers_are_nbgraders_with_quiet_overwrite():
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import OverwriteCells
 
-    cfg = load_config(course.REPO_ROOT)
+    cfg = load_config(ck.REPO_ROOT)
     expected = [OverwriteCellsKeepHiddenTests if p is OverwriteCells else p
                 for p in Autograde.class_traits()["sanitize_preprocessors"].default()]
     assert list(cfg.Autograde.sanitize_preprocessors) == expected
@@ -242,7 +242,7 @@ def test_kernel_is_the_course_python_even_if_a_user_kernelspec_shadows_it(tmp_pa
         "display_name": "Shadowing Python 3", "language": "python"}))
     course = tmp_path / "course"
     course.mkdir()
-    shutil.copy(course.CONFIG_FILE, course / "nbgrader_config.py")
+    shutil.copy(ck.CONFIG_FILE, course / "nbgrader_config.py")
     script = textwrap.dedent("""
         import nbformat
         from traitlets.config.loader import PyFileConfigLoader
@@ -256,7 +256,7 @@ def test_kernel_is_the_course_python_even_if_a_user_kernelspec_shadows_it(tmp_pa
         out = nb.cells[0].outputs
         print("KERNEL_PREFIX=" + (out[0].get("text", "").strip() if out else repr(out)))
     """)
-    env = course.nbgrader_env({"JUPYTER_DATA_DIR": str(tmp_path / "data"), "JUPYTER_PREFER_ENV_PATH": "0"})
+    env = ck.nbgrader_env({"JUPYTER_DATA_DIR": str(tmp_path / "data"), "JUPYTER_PREFER_ENV_PATH": "0"})
     env.pop("JUPYTER_PATH", None)
     proc = subprocess.run([sys.executable, "-c", script], cwd=course, env=env,
                           capture_output=True, text=True, timeout=120)
@@ -268,14 +268,14 @@ def test_kernel_is_the_course_python_even_if_a_user_kernelspec_shadows_it(tmp_pa
 def _autograde(root: Path, timeout: float, extra: tuple[str, ...] = ()):
     """Run ``nbgrader autograde synapses``; a TimeoutExpired is returned, not raised."""
     try:
-        return course.run_nbgrader(["autograde", course.ASSIGNMENT_ID, *extra], root,
+        return ck.run_nbgrader(["autograde", ck.ASSIGNMENT_ID, *extra], root,
                                 timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         return exc
 
 
 def _submit(root: Path, student: str, folder: Path, names, edit=None) -> None:
-    dest = root / "submitted" / student / course.ASSIGNMENT_ID
+    dest = root / "submitted" / student / ck.ASSIGNMENT_ID
     dest.mkdir(parents=True)
     for name in names:
         nb = read_nb(folder / name)
@@ -299,8 +299,8 @@ def course(tmp_path_factory):
     root = rel.make_course(tmp_path_factory.mktemp("course"))
     cfg = load_config(root)
     db_url, course_id = cfg.CourseDirectory.db_url, cfg.CourseDirectory.course_id
-    generate = course.run_nbgrader(["generate_assignment", course.ASSIGNMENT_ID, "--force"], root, timeout=300)
-    source, released = root / "source" / course.ASSIGNMENT_ID, root / "release" / course.ASSIGNMENT_ID
+    generate = ck.run_nbgrader(["generate_assignment", ck.ASSIGNMENT_ID, "--force"], root, timeout=300)
+    source, released = root / "source" / ck.ASSIGNMENT_ID, root / "release" / ck.ASSIGNMENT_ID
 
     # the hang course: a copy made before any submission (its config makes the copy its root)
     hang_root = tmp_path_factory.mktemp("hang") / "course"
@@ -316,7 +316,7 @@ def course(tmp_path_factory):
     for student, loop in loops.items():
         def prepend(nb, loop=loop):
             nb.cells[hang_index].source = loop + nb.cells[hang_index].source
-        _submit(hang_root, student, hang_root / "release" / course.ASSIGNMENT_ID, [hang_name], prepend)
+        _submit(hang_root, student, hang_root / "release" / ck.ASSIGNMENT_ID, [hang_name], prepend)
 
     with Gradebook(db_url, course_id) as gb:
         for student in (*STUDENTS, "tamper"):
@@ -351,7 +351,7 @@ def course(tmp_path_factory):
     if isinstance(autograde, subprocess.TimeoutExpired):
         pytest.fail(f"nbgrader autograde did not finish within {AUTOGRADE_TIMEOUT} s "
                     f"(a hang?); log tail:\n{(autograde.stderr or '')[-3000:]}")
-    feedback = course.run_nbgrader(["generate_feedback", course.ASSIGNMENT_ID], root, timeout=300, check=False)
+    feedback = ck.run_nbgrader(["generate_feedback", ck.ASSIGNMENT_ID], root, timeout=300, check=False)
     return SimpleNamespace(root=root, db_url=db_url, course_id=course_id, generate=generate,
                            autograde=autograde, feedback=feedback, tampered_id=tampered["id"],
                            hang=SimpleNamespace(root=hang_root, result=hang, name=hang_name,
@@ -363,9 +363,9 @@ def grades_by_kind(course, notebook_id: str, student: str):
     from nbgrader.api import Gradebook
 
     with Gradebook(course.db_url, course.course_id) as gb:
-        nb = gb.find_notebook(notebook_id, course.ASSIGNMENT_ID)
+        nb = gb.find_notebook(notebook_id, ck.ASSIGNMENT_ID)
         solution_ids = {c.name for c in nb.solution_cells}
-        sub = gb.find_submission_notebook(notebook_id, course.ASSIGNMENT_ID, student)
+        sub = gb.find_submission_notebook(notebook_id, ck.ASSIGNMENT_ID, student)
         auto, manual = [], []
         for g in sub.grades:
             row = (g.name, g.auto_score, g.max_score, g.needs_manual_grade)
@@ -382,7 +382,7 @@ def test_autograde_run_is_clean(course):
     assert ag.elapsed < AUTOGRADE_TIMEOUT
     for student in STUDENTS:
         for name in NOTEBOOKS:
-            assert (course.root / "autograded" / student / course.ASSIGNMENT_ID / name).is_file()
+            assert (course.root / "autograded" / student / ck.ASSIGNMENT_ID / name).is_file()
 
 
 @pytest.mark.pipeline
@@ -408,7 +408,7 @@ def test_tampered_test_cell_is_reported_and_restored(course):
 def test_complete_solution_gets_full_autograded_marks(course, notebook_id):
     auto, _ = grades_by_kind(course, notebook_id, "complete")
     assert auto, f"{notebook_id} has no autograded test cells"
-    graded = course.root / "autograded" / "complete" / course.ASSIGNMENT_ID / f"{notebook_id}.ipynb"
+    graded = course.root / "autograded" / "complete" / ck.ASSIGNMENT_ID / f"{notebook_id}.ipynb"
     short = [f"{name}: {score}/{top} ({cell_outputs_summary(graded, name)})"
              for name, score, top, _ in auto if score != top]
     assert not short, f"{notebook_id}: the model solution loses marks: " + "; ".join(short)
@@ -421,7 +421,7 @@ def test_input_transformer_forges_nothing_under_plain_nbgrader_autograde(course,
     """The one-line IPython input transformer on the untouched release scores 0, not full marks."""
     auto, _ = grades_by_kind(course, notebook_id, "transformer")
     assert auto and all(score == 0 for _, score, _, _ in auto), auto
-    graded = read_nb(course.root / "autograded" / "transformer" / course.ASSIGNMENT_ID / f"{notebook_id}.ipynb")
+    graded = read_nb(course.root / "autograded" / "transformer" / ck.ASSIGNMENT_ID / f"{notebook_id}.ipynb")
     tests = [c for c in graded.cells if is_autograded_test(c)]
     assert tests and all(any(o.output_type == "error" for o in c.outputs) for c in tests)
 
@@ -451,9 +451,9 @@ def test_written_answers_wait_for_manual_grading(course, notebook_id):
 @pytest.mark.parametrize("notebook_id", NB_IDS)
 def test_feedback_shows_no_hidden_tests(course, student, notebook_id):
     assert course.feedback.returncode == 0, course.feedback.stderr[-3000:]
-    page = course.root / "feedback" / student / course.ASSIGNMENT_ID / f"{notebook_id}.html"
+    page = course.root / "feedback" / student / ck.ASSIGNMENT_ID / f"{notebook_id}.html"
     shown = html_lines(page)
-    source = read_nb(course.root / "source" / course.ASSIGNMENT_ID / f"{notebook_id}.ipynb")
+    source = read_nb(course.root / "source" / ck.ASSIGNMENT_ID / f"{notebook_id}.ipynb")
     leaked = sorted(hidden_test_lines(source) & shown)
     assert not leaked, f"feedback for {student} shows hidden-test lines: {leaked[:3]}"
     # positive control: the visible part of the first test cell is in the page
@@ -470,14 +470,14 @@ def test_rubrics_reach_formgrader_but_not_feedback(course, student, notebook_id)
     """coursekit/preprocessors/clear_rubrics.py end to end: the autograded notebook (what Formgrader shows) has the rubrics
     and graders-only answers; the feedback page shows the rubric cells without them."""
     assert course.feedback.returncode == 0, course.feedback.stderr[-3000:]
-    source = read_nb(course.root / "source" / course.ASSIGNMENT_ID / f"{notebook_id}.ipynb")
+    source = read_nb(course.root / "source" / ck.ASSIGNMENT_ID / f"{notebook_id}.ipynb")
     regions = [c.source for c in source.cells if "BEGIN MARK SCHEME" in c.source]
     if not regions:
         pytest.skip(f"{notebook_id} has no rubric")
-    graded = read_nb(course.root / "autograded" / student / course.ASSIGNMENT_ID / f"{notebook_id}.ipynb")
+    graded = read_nb(course.root / "autograded" / student / ck.ASSIGNMENT_ID / f"{notebook_id}.ipynb")
     graded_text = "\n".join(c.source for c in graded.cells)
     assert graded_text.count("BEGIN MARK SCHEME") == len(regions), "Formgrader's notebook lacks rubrics"
-    page = (course.root / "feedback" / student / course.ASSIGNMENT_ID / f"{notebook_id}.html").read_text(encoding="utf-8")
+    page = (course.root / "feedback" / student / ck.ASSIGNMENT_ID / f"{notebook_id}.html").read_text(encoding="utf-8")
     text = html.unescape(re.sub(r"<[^>]+>", "", page))
     for marker in ("MARK SCHEME", "Rubric for", "graders only):", "Worked derivation"):
         assert marker not in text, f"feedback for {student} shows {marker!r}"
@@ -500,7 +500,7 @@ def hang_run(course):
 def test_endless_loop_costs_only_its_cell(course, hang_run):
     log = student_logs(hang_run.result.stderr)["hang"]
     assert "There was an error processing" not in log, log[-3000:]
-    nb = read_nb(hang_run.root / "autograded" / "hang" / course.ASSIGNMENT_ID / hang_run.name)
+    nb = read_nb(hang_run.root / "autograded" / "hang" / ck.ASSIGNMENT_ID / hang_run.name)
     looped = nb.cells[hang_run.index]
     assert any(o.output_type == "error" and o.ename == "CellTimeoutError" for o in looped.outputs), looped.outputs
     later = [c for c in nb.cells[hang_run.index + 1:] if c.cell_type == "code" and c.source.strip()]
@@ -551,7 +551,7 @@ def test_make_grade_checks_the_grader_before_the_first_student(monkeypatch):
     from coursekit.pipeline import phases as pipeline
     from coursekit.grading import preflight
     said = []
-    job = SimpleNamespace(settings=read_settings(course.REPO_ROOT), progress=said.append)
+    job = SimpleNamespace(settings=read_settings(ck.REPO_ROOT), progress=said.append)
     monkeypatch.setattr(preflight, "_checked", {})
     monkeypatch.setattr(preflight, "_probe", lambda te: "the trusted grader did not start: X")
     with pytest.raises(preflight.GraderUnavailable, match="did not start: X"):

@@ -24,9 +24,8 @@ import pytest
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
 from coursekit import release as rel
-from coursekit import course
-
-NOTEBOOKS = rel.notebook_names(course.SOURCE_DIR)
+from coursekit import course as ck
+NOTEBOOKS = rel.notebook_names(ck.SOURCE_DIR)
 NAME_RE = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 SOLUTION_BEGIN, SOLUTION_END = "BEGIN SOLUTION", "END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
@@ -46,12 +45,12 @@ def label(cell, index: int) -> str:
 
 @pytest.fixture(params=NOTEBOOKS)
 def source_nb(request):
-    path = course.SOURCE_DIR / request.param
+    path = ck.SOURCE_DIR / request.param
     return request.param, load(path)
 
 
 def test_there_are_source_notebooks():
-    assert NOTEBOOKS, f"no notebooks in {course.SOURCE_DIR}"
+    assert NOTEBOOKS, f"no notebooks in {ck.SOURCE_DIR}"
     for name in NOTEBOOKS:
         assert NAME_RE.match(name), f"{name}: source notebooks are named NN_name.ipynb"
 
@@ -169,14 +168,14 @@ def test_code_solutions_have_an_instruction_line_above(source_nb):
 @pytest.fixture(scope="module")
 def fresh_release(tmp_path_factory):
     """Release generated now by the real nbgrader, in a throw-away course."""
-    out = tmp_path_factory.mktemp("fresh") / course.ASSIGNMENT_ID
-    rel.generate_release(course.SOURCE_DIR, out)
+    out = tmp_path_factory.mktemp("fresh") / ck.ASSIGNMENT_ID
+    rel.generate_release(ck.SOURCE_DIR, out)
     return out
 
 
 @pytest.mark.pipeline
 def test_release_has_exactly_the_generated_files(fresh_release):
-    problems = [p for p in rel.compare_release(fresh_release, course.RELEASE_DIR)
+    problems = [p for p in rel.compare_release(fresh_release, ck.RELEASE_DIR)
                 if p.endswith("missing") or "stale" in p]
     assert not problems, "release/synapses is out of date; run `make release`:\n  " + "\n  ".join(problems)
 
@@ -184,7 +183,7 @@ def test_release_has_exactly_the_generated_files(fresh_release):
 @pytest.mark.pipeline
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_committed_release_matches_generation(fresh_release, name):
-    committed = course.RELEASE_DIR / name
+    committed = ck.RELEASE_DIR / name
     assert committed.is_file(), f"release/synapses/{name} is missing; run `make release`"
     diffs = rel.diff_notebooks(rel.normalise_notebook(fresh_release / name),
                                rel.normalise_notebook(committed), name)
@@ -194,8 +193,8 @@ def test_committed_release_matches_generation(fresh_release, name):
 
 @pytest.mark.pipeline
 def test_generation_is_byte_identical(fresh_release, tmp_path):
-    again = tmp_path / course.ASSIGNMENT_ID
-    rel.generate_release(course.SOURCE_DIR, again)
+    again = tmp_path / ck.ASSIGNMENT_ID
+    rel.generate_release(ck.SOURCE_DIR, again)
     for name in NOTEBOOKS:
         assert (again / name).read_bytes() == (fresh_release / name).read_bytes(), \
             f"{name}: two generate_assignment runs differ (non-deterministic source?)"
@@ -203,7 +202,7 @@ def test_generation_is_byte_identical(fresh_release, tmp_path):
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_release_has_no_solutions_or_hidden_tests(name):
-    path = course.RELEASE_DIR / name
+    path = ck.RELEASE_DIR / name
     if not path.is_file():
         pytest.skip(f"release/synapses/{name} not generated yet (see the release tests)")
     nb = load(path)
@@ -243,10 +242,10 @@ def test_release_check_names_a_stale_notebook(tmp_path, capsys):
     from coursekit.__main__ import main
 
     course = tmp_path / "course"
-    shutil.copytree(course.SOURCE_DIR, course / "source" / course.ASSIGNMENT_ID)
-    shutil.copytree(course.RELEASE_DIR, course / "release" / course.ASSIGNMENT_ID)
-    shutil.copy2(course.CONFIG_FILE, course / "nbgrader_config.py")
-    stale = course / "release" / course.ASSIGNMENT_ID / NOTEBOOKS[0]
+    shutil.copytree(ck.SOURCE_DIR, course / "source" / ck.ASSIGNMENT_ID)
+    shutil.copytree(ck.RELEASE_DIR, course / "release" / ck.ASSIGNMENT_ID)
+    shutil.copy2(ck.CONFIG_FILE, course / "nbgrader_config.py")
+    stale = course / "release" / ck.ASSIGNMENT_ID / NOTEBOOKS[0]
     nb = nbformat.read(stale, as_version=4)
     nb.cells[0].source += "\n\nAn edit made by hand in release/."
     nbformat.write(nb, stale)

@@ -19,13 +19,13 @@ import pytest
 from nbgrader.api import Gradebook
 
 from coursekit import release as rel
-from coursekit import course
+from coursekit import course as ck
 from coursekit.preprocessors.clear_rubrics import ClearRubrics
 from coursekit.preprocessors.overwrite_cells import OverwriteCellsKeepHiddenTests
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "source" / course.ASSIGNMENT_ID
-RELEASE = ROOT / "release" / course.ASSIGNMENT_ID
+SOURCE = ROOT / "source" / ck.ASSIGNMENT_ID
+RELEASE = ROOT / "release" / ck.ASSIGNMENT_ID
 NOTEBOOKS = sorted(p.name for p in SOURCE.glob("*.ipynb"))
 REGION = re.compile(r"<!-- BEGIN MARK SCHEME -->(.*?)<!-- END MARK SCHEME -->", re.S)
 
@@ -52,7 +52,7 @@ def probe_lines(text: str) -> list[str]:
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     root = rel.make_course(tmp_path_factory.mktemp("rubrics") / "course", SOURCE)
-    course.run_nbgrader(["generate_assignment", course.ASSIGNMENT_ID, "--force"], root, timeout=300)
+    ck.run_nbgrader(["generate_assignment", ck.ASSIGNMENT_ID, "--force"], root, timeout=300)
     return root
 
 
@@ -109,7 +109,7 @@ def test_rubric_is_stored_for_graders_and_absent_from_release_and_feedback(cours
     notebook_id = name[:-len(".ipynb")]
 
     # 1. the release (generated now, and the committed one) has none of it
-    for released_path in (course / "release" / course.ASSIGNMENT_ID / name, RELEASE / name):
+    for released_path in (course / "release" / ck.ASSIGNMENT_ID / name, RELEASE / name):
         released_text = released_path.read_text()
         assert "MARK SCHEME" not in released_text
         for text in rubrics.values():
@@ -120,13 +120,13 @@ def test_rubric_is_stored_for_graders_and_absent_from_release_and_feedback(cours
     db_url = f"sqlite:///{course / 'gradebook.db'}"
     with Gradebook(db_url) as gb:
         for gid, text in rubrics.items():
-            stored = gb.find_source_cell(gid, notebook_id, course.ASSIGNMENT_ID).source
+            stored = gb.find_source_cell(gid, notebook_id, ck.ASSIGNMENT_ID).source
             assert text in stored, f"{name}: the gradebook lost the rubric of {gid}"
 
     # 3. autograde's sanitizer restores it into the untouched released cell, without a false warning:
     #    this is the notebook Formgrader shows to the grader
-    released = nbformat.read(course / "release" / course.ASSIGNMENT_ID / name, as_version=4)
-    resources = {"nbgrader": {"notebook": notebook_id, "assignment": course.ASSIGNMENT_ID, "db_url": db_url}}
+    released = nbformat.read(course / "release" / ck.ASSIGNMENT_ID / name, as_version=4)
+    resources = {"nbgrader": {"notebook": notebook_id, "assignment": ck.ASSIGNMENT_ID, "db_url": db_url}}
     graded, messages = _overwrite_logged(released, resources)
     warnings = [m for m in messages if "has changed" in m]
     assert not warnings, warnings
@@ -154,11 +154,11 @@ def test_rubric_is_stored_for_graders_and_absent_from_release_and_feedback(cours
 def test_edited_rubric_cell_is_still_reported(course):
     """A student who edits a rubric cell is reported and overwritten, as for any locked cell."""
     name = "06_carandini_heeger.ipynb"
-    released = nbformat.read(course / "release" / course.ASSIGNMENT_ID / name, as_version=4)
+    released = nbformat.read(course / "release" / ck.ASSIGNMENT_ID / name, as_version=4)
     cell = next(c for c in released.cells if meta(c).get("grade_id") == "shunting_answer_rubric")
     cell.source += "\nI give myself full marks."
     db_url = f"sqlite:///{course / 'gradebook.db'}"
-    resources = {"nbgrader": {"notebook": name[:-6], "assignment": course.ASSIGNMENT_ID, "db_url": db_url}}
+    resources = {"nbgrader": {"notebook": name[:-6], "assignment": ck.ASSIGNMENT_ID, "db_url": db_url}}
     graded, messages = _overwrite_logged(released, resources)
     assert any("has changed" in m for m in messages)
     restored = next(c for c in graded.cells if meta(c).get("grade_id") == "shunting_answer_rubric")

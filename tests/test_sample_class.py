@@ -15,12 +15,12 @@ import nbformat
 import pytest
 
 from coursekit import release as rel
-from coursekit import course
+from coursekit import course as ck
 from coursekit.classes import sample as sc
 
-NOTEBOOKS = rel.notebook_names(course.SOURCE_DIR)
-RELEASED = {n: nbformat.read(course.RELEASE_DIR / n, as_version=4) for n in NOTEBOOKS}
-SOURCES = {n: nbformat.read(course.SOURCE_DIR / n, as_version=4) for n in NOTEBOOKS}
+NOTEBOOKS = rel.notebook_names(ck.SOURCE_DIR)
+RELEASED = {n: nbformat.read(ck.RELEASE_DIR / n, as_version=4) for n in NOTEBOOKS}
+SOURCES = {n: nbformat.read(ck.SOURCE_DIR / n, as_version=4) for n in NOTEBOOKS}
 BY_ID = {s.id: s for s in sc.SAMPLE_CLASS}
 
 pytestmark = pytest.mark.skipif(not NOTEBOOKS, reason="no notebooks in source/synapses")
@@ -202,7 +202,7 @@ def test_lms_submission_has_an_nbgrader_timestamp(tmp_path, built):
     from nbgrader.utils import parse_utc
 
     dest = sc.write_lms_submission(tmp_path, built["sample-errata"])
-    assert dest == tmp_path / "submitted" / "sample-errata" / course.ASSIGNMENT_ID
+    assert dest == tmp_path / "submitted" / "sample-errata" / ck.ASSIGNMENT_ID
     assert sorted(p.name for p in dest.glob("*.ipynb")) == NOTEBOOKS
     assert parse_utc((dest / "timestamp.txt").read_text()).year >= 2025
     with pytest.raises(ValueError):
@@ -221,7 +221,7 @@ def test_removal_touches_sample_students_only(tmp_path, monkeypatch):
     made = []
     for folder in ("submitted", "autograded", "feedback"):
         for s in ("alice", "sample-blank", "samples-are-not-a-prefix"):
-            p = tmp_path / folder / s / course.ASSIGNMENT_ID / "x.ipynb"
+            p = tmp_path / folder / s / ck.ASSIGNMENT_ID / "x.ipynb"
             p.parent.mkdir(parents=True)
             p.write_text("{}")
             if folder == "autograded":
@@ -229,7 +229,7 @@ def test_removal_touches_sample_students_only(tmp_path, monkeypatch):
             made.append(p)
     inbound = tmp_path / "ex" / "c" / "inbound"
     for s in ("alice", "sample-blank"):
-        (inbound / f"{s}+{course.ASSIGNMENT_ID}+2025-01-01 00:00:00 UTC+r").mkdir(parents=True)
+        (inbound / f"{s}+{ck.ASSIGNMENT_ID}+2025-01-01 00:00:00 UTC+r").mkdir(parents=True)
     removed = sc.remove_sample_students(tmp_path, db, "c", tmp_path / "ex")
     assert removed == ["sample-blank"]
     with Gradebook(db, "c") as gb:

@@ -26,12 +26,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coursekit import course
+from coursekit import course as ck
 from coursekit.classes import sample as sc
 from coursekit import student_env
 
-ROOT = course.REPO_ROOT
-SOURCES = sorted(course.SOURCE_DIR.glob("*.ipynb"))
+ROOT = ck.REPO_ROOT
+SOURCES = sorted(ck.SOURCE_DIR.glob("*.ipynb"))
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
 SOLUTION = re.compile(r"### BEGIN SOLUTION(.*?)### END SOLUTION", re.S)
 #: Lines shorter than this are too generic to be evidence (``return g``, ``pass``).
@@ -64,7 +64,7 @@ def _texts(env: student_env.StudentEnv) -> dict[str, str]:
 
 def _region_lines(pattern: re.Pattern) -> dict[str, str]:
     """Distinctive lines inside the regions of ``pattern`` in source/, with where they come from."""
-    released = "\n".join(p.read_text(encoding="utf-8") for p in sorted(course.RELEASE_DIR.glob("*.ipynb")))
+    released = "\n".join(p.read_text(encoding="utf-8") for p in sorted(ck.RELEASE_DIR.glob("*.ipynb")))
     lines = {}
     for path in SOURCES:
         for cell in nbformat.read(path, as_version=4).cells:
@@ -96,11 +96,11 @@ def test_the_folder_holds_the_release_notebooks_a_wheel_and_pins(built):
     names = sorted(p.relative_to(built.root).as_posix() for p in built.root.rglob("*") if p.is_file())
     assert names == sorted(["README.md", "docs/student-api.md", "environment-student.yml", "requirements.txt",
                             built.wheel.relative_to(
-        built.root).as_posix(), *(f"notebooks/synapses/{p.relative_to(course.RELEASE_DIR).as_posix()}"
-                                  for p in course.RELEASE_DIR.rglob("*") if p.is_file())])
-    assert {p.name for p in built.notebooks} >= {p.name for p in course.RELEASE_DIR.glob("*.ipynb")}
+        built.root).as_posix(), *(f"notebooks/synapses/{p.relative_to(ck.RELEASE_DIR).as_posix()}"
+                                  for p in ck.RELEASE_DIR.rglob("*") if p.is_file())])
+    assert {p.name for p in built.notebooks} >= {p.name for p in ck.RELEASE_DIR.glob("*.ipynb")}
     for nb in built.notebooks:
-        assert nb.read_bytes() == (course.RELEASE_DIR / nb.name).read_bytes()
+        assert nb.read_bytes() == (ck.RELEASE_DIR / nb.name).read_bytes()
     lines = [line for line in built.requirements.read_text().splitlines() if line and not line.startswith("#")]
     assert lines == [*student_env.student_pins(), "./" + built.wheel.relative_to(built.root).as_posix()]
     assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[^=\s]+", line) for line in lines[:-1])
@@ -185,9 +185,9 @@ def test_students_install_it_and_run_every_notebook(built, tmp_path):
 
     work, done = tmp_path / "work", tmp_path / "done"
     work.mkdir(), done.mkdir()
-    for path in sorted(course.RELEASE_DIR.glob("*.ipynb")):
+    for path in sorted(ck.RELEASE_DIR.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        sc._fill_answers(nb, nbformat.read(course.SOURCE_DIR / path.name, as_version=4), "solution", [])
+        sc._fill_answers(nb, nbformat.read(ck.SOURCE_DIR / path.name, as_version=4), "solution", [])
         nbformat.write(nb, work / path.name)
     (tmp_path / "run.py").write_text(RUNNER)
     run = subprocess.run([str(python), str(tmp_path / "run.py"), str(work), str(done)], cwd=tmp_path, env=env,

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import nbformat
 
-from coursekit import course
+from coursekit import course as ck
 from coursekit.classes import sample as sc
 from coursekit.classes.synthetic import _tests_dir, remove_synthetic
 
@@ -179,8 +179,8 @@ def disguise(sources: list[str], how: str, rng: random.Random) -> list[str]:
 
 
 # =============================================================================== the class
-def build(course_root: Path | str = course.REPO_ROOT, n: int = 40, *, seed: int = 22, copiers: int = COPIERS,
-          assignment: str = course.ASSIGNMENT_ID) -> PlantedClass:
+def build(course_root: Path | str = ck.REPO_ROOT, n: int = 40, *, seed: int = 22, copiers: int = COPIERS,
+          assignment: str = ck.ASSIGNMENT_ID) -> PlantedClass:
     """``n`` students (``n - copiers`` independent, ``copiers`` disguised copies) as notebooks to submit."""
     if n < 2 * copiers:
         raise ValueError(f"a planted class needs at least {2 * copiers} students, not {n}")
@@ -224,13 +224,13 @@ def build(course_root: Path | str = course.REPO_ROOT, n: int = 40, *, seed: int 
     return planted
 
 
-def remove_planted(course_root: Path, db_url: str, course_id: str, assignment: str = course.ASSIGNMENT_ID) -> list[str]:
+def remove_planted(course_root: Path, db_url: str, course_id: str, assignment: str = ck.ASSIGNMENT_ID) -> list[str]:
     """Remove every ``planted-`` student (folders and gradebook rows)."""
     return remove_synthetic(course_root, db_url, course_id, assignment, prefix=PREFIX)
 
 
 def prepare_for_grading(course_root: Path | str, n: int = 40, *, seed: int = 22, say=print,
-                        assignment: str = course.ASSIGNMENT_ID) -> list[str]:
+                        assignment: str = ck.ASSIGNMENT_ID) -> list[str]:
     """Write the planted class into ``submitted/`` (removing an earlier one); return the ids to grade."""
     from coursekit.settings import read_settings
 

@@ -56,8 +56,7 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 import nbformat
 
-from coursekit import course
-
+from coursekit import course as ck
 __all__ = [
     "PREFIX",
     "Edit",
@@ -1102,7 +1101,7 @@ def _remove_sample_path(path: Path) -> bool:
 
 
 def remove_sample_students(course_root: Path, db_url: str, course_id: str, exchange_root: Path | None = None,
-                           assignment: str = course.ASSIGNMENT_ID) -> list[str]:
+                           assignment: str = ck.ASSIGNMENT_ID) -> list[str]:
     """Remove every sample student (id starting with :data:`PREFIX`) from the course.
 
     Deletes their gradebook rows (student, submissions, grades, with
@@ -1146,7 +1145,7 @@ def _timestamp() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime(TIMESTAMP_FORMAT)
 
 
-def write_lms_submission(course_root: Path, sub: SampleSubmission, assignment: str = course.ASSIGNMENT_ID) -> Path:
+def write_lms_submission(course_root: Path, sub: SampleSubmission, assignment: str = ck.ASSIGNMENT_ID) -> Path:
     """Write a built student to ``submitted/<id>/<assignment>/`` with a ``timestamp.txt``."""
     if not is_sample(sub.student.id):
         raise ValueError(f"{sub.student.id} is not a sample student id")
@@ -1175,7 +1174,7 @@ def _files_digest(folder: Path) -> dict[str, str]:
 
 
 def submit_via_exchange(course_root: Path, student: SampleStudent, released: Mapping, sources: Mapping,
-                        course_id: str, exchange_root: Path, *, assignment: str = course.ASSIGNMENT_ID,
+                        course_id: str, exchange_root: Path, *, assignment: str = ck.ASSIGNMENT_ID,
                         say: Callable[[str], None] = lambda s: None, timeout: float = 300.0) -> SampleSubmission:
     """Send one sample student through nbgrader's exchange, as the current OS user.
 
@@ -1195,32 +1194,32 @@ def submit_via_exchange(course_root: Path, student: SampleStudent, released: Map
     release_dir = course_root / "release" / assignment
     if not outbound.is_dir() or _files_digest(outbound) != _files_digest(release_dir):
         exchange_root.mkdir(parents=True, exist_ok=True)
-        course.run_nbgrader(["release_assignment", assignment, "--force"], course_root, timeout=timeout)
+        ck.run_nbgrader(["release_assignment", assignment, "--force"], course_root, timeout=timeout)
         say(f"released {assignment} to the exchange {exchange_root}")
     with tempfile.TemporaryDirectory(prefix="synapses-sample-home-") as home:
         home = Path(home)
         opts = exchange_opts + [f"--Exchange.cache={home / 'nbgrader_cache'}"]
-        course.run_nbgrader(["fetch_assignment", assignment, *opts], home, timeout=timeout)
+        ck.run_nbgrader(["fetch_assignment", assignment, *opts], home, timeout=timeout)
         fetched = home / assignment
         sub = build_student(student, released, sources, base=_read_folder(fetched))
         for p in fetched.glob("*.ipynb"):
             p.unlink()
         for name, nb in sub.notebooks.items():
             nbformat.write(with_course_root(nb, course_root), fetched / name)
-        course.run_nbgrader(["submit", assignment, "--student", student.id, *opts], home, timeout=timeout)
+        ck.run_nbgrader(["submit", assignment, "--student", student.id, *opts], home, timeout=timeout)
     dest = course_root / "submitted" / student.id
     if dest.exists():
         _remove_sample_path(dest)
-    course.run_nbgrader(["collect", assignment, "--student", student.id, "--update",
+    ck.run_nbgrader(["collect", assignment, "--student", student.id, "--update",
                       "--ExchangeCollect.check_owner=False"], course_root, timeout=timeout)
     if not (dest / assignment).is_dir():
-        raise course.NbgraderError(f"nbgrader collect did not create {dest / assignment}")
+        raise ck.NbgraderError(f"nbgrader collect did not create {dest / assignment}")
     say(f"{student.id}: fetched, submitted and collected through the exchange")
     return sub
 
 
 def assemble(course_root: Path, db_url: str, course_id: str, exchange_root: Path, *,
-             students: Iterable[SampleStudent] = SAMPLE_CLASS, assignment: str = course.ASSIGNMENT_ID,
+             students: Iterable[SampleStudent] = SAMPLE_CLASS, assignment: str = ck.ASSIGNMENT_ID,
              say: Callable[[str], None] = lambda s: None) -> list[SampleSubmission]:
     """Put the sample class into the course (after :func:`remove_sample_students`).
 

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import nbformat
 
-from coursekit import course
+from coursekit import course as ck
 from coursekit.classes import sample as sc
 
 __all__ = ["PREFIX", "SyntheticStudent", "wrong_rows", "draw_class", "build_notebooks", "prepare_for_grading",
@@ -93,7 +93,7 @@ def wrong_rows(course_root: Path) -> dict[str, list[tuple[str, str, str]]]:
 def _tests_dir(course_root: Path) -> Path:
     """``tests/`` of the course root, else of the repository (a scratch course without tests)."""
     tests = Path(course_root) / "tests"
-    return tests if (tests / "mutation_suite.py").is_file() else course.REPO_ROOT / "tests"
+    return tests if (tests / "mutation_suite.py").is_file() else ck.REPO_ROOT / "tests"
 
 
 def _weight(label: str) -> float:
@@ -135,7 +135,7 @@ def draw_class(n: int, rows: dict[str, list[tuple[str, str, str]]], seed: int = 
     return students
 
 
-def build_notebooks(student: SyntheticStudent, course_root: Path, rows, assignment: str = course.ASSIGNMENT_ID
+def build_notebooks(student: SyntheticStudent, course_root: Path, rows, assignment: str = ck.ASSIGNMENT_ID
                     ) -> dict[str, nbformat.NotebookNode]:
     """File name -> notebook to submit (the released notebook with answers filled)."""
     root = Path(course_root)
@@ -158,7 +158,7 @@ def build_notebooks(student: SyntheticStudent, course_root: Path, rows, assignme
     return out
 
 
-def remove_synthetic(course_root: Path, db_url: str, course_id: str, assignment: str = course.ASSIGNMENT_ID, *,
+def remove_synthetic(course_root: Path, db_url: str, course_id: str, assignment: str = ck.ASSIGNMENT_ID, *,
                      prefix: str = PREFIX) -> list[str]:
     """Remove every ``synth-`` student (every ``prefix`` one): folders under submitted/, autograded/, feedback/
     and gradebook rows."""
@@ -185,7 +185,7 @@ def remove_synthetic(course_root: Path, db_url: str, course_id: str, assignment:
 
 
 def prepare_for_grading(course_root: Path | str, n: int, *, seed: int = 2026, db_url: str | None = None,
-                        course_id: str | None = None, assignment: str = course.ASSIGNMENT_ID, say=print) -> list[str]:
+                        course_id: str | None = None, assignment: str = ck.ASSIGNMENT_ID, say=print) -> list[str]:
     """Write the synthetic class to ``submitted/``; return the ids to grade (``grade(students=...)``).
 
     Students without a submission are added to the gradebook only, so the
@@ -226,7 +226,7 @@ def prepare_for_grading(course_root: Path | str, n: int, *, seed: int = 2026, db
     return graded
 
 
-def grade_synthetic(course_root: Path | str = course.REPO_ROOT, n: int = 60, *, seed: int = 2026, **grade_kwargs):
+def grade_synthetic(course_root: Path | str = ck.REPO_ROOT, n: int = 60, *, seed: int = 2026, **grade_kwargs):
     """``make grade CLASS=n``: write the synthetic class, grade it with the real pipeline, report.
 
     ``grade_kwargs`` go to :func:`coursekit.pipeline.phases.grade` (workers, scheduler,
@@ -243,7 +243,7 @@ def grade_synthetic(course_root: Path | str = course.REPO_ROOT, n: int = 60, *, 
 
 # ------------------------------------------------------------------------------------------ simulation
 def simulate(course_root: Path | str, n: int, *, db_url: str, course_id: str, seed: int = 2026,
-             assignment: str = course.ASSIGNMENT_ID) -> list[SyntheticStudent]:
+             assignment: str = ck.ASSIGNMENT_ID) -> list[SyntheticStudent]:
     """Write a gradebook and autograded notebooks for ``n`` drawn students without running code.
 
     The gradebook's cells come from the source notebooks' nbgrader metadata;

@@ -83,6 +83,7 @@ from coursekit.answers import misconceptions
 from coursekit.grading import plaindata
 from coursekit.grading import preflight
 from coursekit.grading import sandbox
+from coursekit.grading.causes import GRADER_STOPPED, GRADER_TIMEOUT, KERNEL_DIED, KERNEL_GAVE_UP, KERNEL_STUCK, NOTEBOOK_OVERTIME
 from coursekit.grading.grader import Channel, ChannelClosed
 
 __all__ = ["TrustedExecute", "SandboxedKernelManager", "GraderProcess", "SandboxRefused",
@@ -437,16 +438,6 @@ def _tree_size(root: Path, limit: int) -> int:
     return total
 
 
-#: ``ename`` of the error output of the cells not run after :attr:`TrustedExecute.notebook_timeout`.
-NOTEBOOK_OVERTIME = "NotebookTimeout"
-#: ``ename`` of the error output of a test cell that ran past its deadline.
-GRADER_TIMEOUT = "GraderTimeout"
-#: ``ename`` of the error output written into a cell during which the kernel died (rescue mode).
-KERNEL_DIED = "KernelDied"
-#: ``ename`` of the error output written into a cell that ignored the interrupt (rescue mode).
-KERNEL_STUCK = "KernelUnresponsive"
-#: ``ename`` of the error output of cells not run because the kernel kept failing (rescue mode).
-KERNEL_GAVE_UP = "NotRun"
 
 
 def source_digest(source: str) -> str:
@@ -830,7 +821,7 @@ class TrustedExecute(Execute):
             tail = grader.log_tail() if grader is not None else ""
             self.log.error("The grader stopped (%s); its log ends:\n%s", exc, tail)
             self._kill_grader()
-            return [_error("GraderStopped", "the grader's process stopped while it checked this cell (out of "
+            return [_error(GRADER_STOPPED, "the grader's process stopped while it checked this cell (out of "
                                             "memory or a crash in a simulation of your strings?)")]
         finally:
             self._cell_deadline = float("inf")

@@ -43,20 +43,11 @@ from pathlib import Path
 from typing import Any
 
 from coursekit.answers import misconceptions as mc
+from coursekit.grading import causes
 from coursekit.insight import similarity as sim
 
 __all__ = ["ItemStats", "ItemQuality", "item_quality", "Holding", "ClassData", "collect", "render", "summary_text", "build_report"]
 
-#: Errors of a test cell that mean "could not be graded" rather than "wrong".
-UNGRADABLE_ENAMES = {
-    "CellTimeoutError": "the cell ran over the time limit",
-    "GraderTimeout": "the grader ran over its time limit",
-    "GraderStopped": "the grader's process stopped",
-    "KernelDied": "the student's kernel died",
-    "KernelUnresponsive": "the kernel ignored the interrupt",
-    "NotRun": "not run: the kernel failed too often",
-    "DeadKernelError": "the student's kernel died",
-}
 #: Student ids that start with this are synthetic (coursekit.classes.synthetic).
 SYNTHETIC_PREFIX = "synth-"
 
@@ -397,8 +388,8 @@ def _ungradable(grade: Any, score: float | None, cell: dict | None, have_noteboo
     if not have_notebook:
         return "no autograded notebook (nbgrader failed the submission)"
     err = _error_of(cell) if cell is not None else None
-    if err is not None and err.get("ename") in UNGRADABLE_ENAMES:
-        what = UNGRADABLE_ENAMES[err["ename"]]
+    if err is not None and causes.is_ungradable(err.get("ename")):
+        what = causes.MEANINGS[err["ename"]]
         evalue = " ".join(str(err.get("evalue", "")).split())
         return f"{what}" + (f": {evalue[:160]}" if evalue else "")
     return ""

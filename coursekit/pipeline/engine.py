@@ -121,8 +121,7 @@ from coursekit import processes
 from coursekit import settings as config
 from coursekit.preprocessors.replay import (ReplayError, ReplayExecute, ReplayMismatch, StashExecuted,
                                             replay_differences)
-from coursekit import course
-
+from coursekit import course as ck
 __all__ = [
     "AutogradeOutcome",
     "ReplayError",
@@ -229,12 +228,12 @@ def _run_nbgrader_tagged(
     here (Ctrl-C) the processes are killed too and the exception propagates.
     """
     task_id = uuid.uuid4().hex
-    env = course.nbgrader_env({RUN_TAG: run_id, TASK_TAG: task_id})
+    env = ck.nbgrader_env({RUN_TAG: run_id, TASK_TAG: task_id})
     box: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            box["result"] = course.run_nbgrader(args, cwd, timeout=timeout, env=env, check=False)
+            box["result"] = ck.run_nbgrader(args, cwd, timeout=timeout, env=env, check=False)
         except BaseException as exc:  # noqa: BLE001 (reported to the caller below)
             box["error"] = exc
 
@@ -322,7 +321,7 @@ def _sqlite_path(db_url: str, course_root: Path) -> Path:
 
 
 # =============================================================================== gradebook
-def gradebook_rows(db_path: str | os.PathLike, assignment: str = course.ASSIGNMENT_ID,
+def gradebook_rows(db_path: str | os.PathLike, assignment: str = ck.ASSIGNMENT_ID,
                    students: Iterable[str] | None = None) -> dict[str, list[tuple]]:
     """Everything autograding records about students, as comparable rows.
 
@@ -576,7 +575,7 @@ class _Writer:
         self.count += 1
         self.task_id = uuid.uuid4().hex
         self.stderr_path = self.log_dir / f"writer-{self.count}.log"
-        env = course.nbgrader_env({RUN_TAG: self.run_id, TASK_TAG: self.task_id})
+        env = ck.nbgrader_env({RUN_TAG: self.run_id, TASK_TAG: self.task_id})
         with open(self.stderr_path, "w") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", "from coursekit.pipeline.engine import _writer_main; _writer_main()"],
@@ -596,7 +595,7 @@ class _Writer:
         if hello is None or "info" not in hello:
             detail = (hello or {}).get("error") or self._stderr_tail()
             self.close()
-            raise course.NbgraderError(f"the gradebook writer could not start in {self.course_root}:\n{detail}")
+            raise ck.NbgraderError(f"the gradebook writer could not start in {self.course_root}:\n{detail}")
         self.info = hello["info"]
 
     def _stderr_tail(self) -> str:

@@ -82,7 +82,7 @@ import nbformat
 from coursekit import processes
 from coursekit.settings import CourseSettings, read_settings
 from coursekit import release as rel
-from coursekit import course
+from coursekit import course as ck
 from coursekit.pipeline import report as rep
 from coursekit.pipeline import rescue as rsc
 from coursekit.classes import sample as sc
@@ -259,11 +259,11 @@ class Rescue:
 
 def _nbgrader(args: list[str], cwd: Path, tag: str, timeout: float = COMMAND_TIMEOUT,
               check: bool = True) -> subprocess.CompletedProcess:
-    return course.run_nbgrader(args, cwd, timeout=timeout, env=course.nbgrader_env({RUN_TAG: tag}), check=check)
+    return ck.run_nbgrader(args, cwd, timeout=timeout, env=ck.nbgrader_env({RUN_TAG: tag}), check=check)
 
 
 def rescue(settings: CourseSettings, student: str, why: Mapping[str, str], *, first_log: str = "",
-           tag: str, whole: bool = False, assignment: str = course.ASSIGNMENT_ID,
+           tag: str, whole: bool = False, assignment: str = ck.ASSIGNMENT_ID,
            timeout: float = COMMAND_TIMEOUT) -> Rescue:
     """Grade notebooks of one student again, so that every gradable cell gets a score.
 
@@ -494,10 +494,10 @@ def _check_expectations(run: GradeRun) -> list[str]:
     return out
 
 
-def grade(course_root: Path | str = course.REPO_ROOT, *, workers: int = 2, scheduler: str | None = None,
+def grade(course_root: Path | str = ck.REPO_ROOT, *, workers: int = 2, scheduler: str | None = None,
           students: Sequence[str] | None = None, sample_class: Sequence[sc.SampleStudent] = sc.SAMPLE_CLASS,
           regenerate: bool = True, out: Callable[[str], None] | None = None,
-          assignment: str = course.ASSIGNMENT_ID, cell_timeout: float | None = None,
+          assignment: str = ck.ASSIGNMENT_ID, cell_timeout: float | None = None,
           allow_unsandboxed: bool = False) -> GradeRun:
     """Run the instructor pipeline (see the module docstring) and print the report.
 
@@ -607,7 +607,7 @@ def _setup(progress: Progress, tag: str, root: Path, use_sample: bool, assignmen
            cell_timeout: float | None, allow_unsandboxed: bool, scratch: str) -> _Job:
     """Read the course settings and fix this run's cell time limit and sandbox options."""
     # the Gradebook this process opens runs `alembic` from PATH when it creates a database
-    os.environ["PATH"] = course.interpreter_path(os.environ.get("PATH", ""))
+    os.environ["PATH"] = ck.interpreter_path(os.environ.get("PATH", ""))
     run = GradeRun(root, tag=tag)
     settings = read_settings(root)
     names = rel.notebook_names(root / "source" / assignment)
@@ -913,7 +913,7 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _print_report(run: GradeRun, progress: Progress, workers: int, scheduler: str | None,
-                  assignment: str = course.ASSIGNMENT_ID) -> None:
+                  assignment: str = ck.ASSIGNMENT_ID) -> None:
     p = progress.plain
     labels = {sub.student.id: "exchange" for sub in run.sample if sub.student.via_exchange}
     p("")

@@ -31,7 +31,9 @@ from typing import Iterable, Mapping, Sequence
 
 import nbformat
 
-from coursekit.pipeline.rescue import KERNEL_DIED, KERNEL_GAVE_UP, KERNEL_STUCK, metadata_problems
+from coursekit.grading import causes
+from coursekit.grading.causes import CELL_TIMEOUT, KERNEL_DIED, KERNEL_GAVE_UP, KERNEL_STUCK
+from coursekit.pipeline.rescue import metadata_problems
 
 __all__ = [
     "CellResult",
@@ -144,18 +146,7 @@ class NotebookResult:
 # =============================================================================== reasons
 def _error_line(output: Mapping, cell_timeout: float | None) -> str:
     ename, evalue = output.get("ename", "Error"), str(output.get("evalue", "")).strip()
-    if ename == "CellTimeoutError":
-        limit = f" within {cell_timeout:g} s" if cell_timeout else ""
-        return f"cell timed out (no reply{limit}; the grader interrupted it)"
-    if ename == KERNEL_DIED:
-        return "kernel died in this cell: " + evalue
-    if ename == KERNEL_STUCK:
-        return "this cell hung the kernel: " + evalue
-    if ename == KERNEL_GAVE_UP:
-        return evalue
-    if ename == "GradingError" or ename.endswith(".GradingError"):
-        return evalue or ename
-    return f"{ename}: {evalue}" if evalue else ename
+    return causes.reason(ename, evalue, cell_timeout)
 
 
 def cell_reason(cell: Mapping, cell_timeout: float | None = None) -> str:
@@ -198,7 +189,7 @@ def notebook_events(nb: Mapping, cell_timeout: float | None = None) -> list[str]
             kind = o.get("output_type")
             if kind == "error":
                 ename = o.get("ename")
-                if ename == "CellTimeoutError":
+                if ename == CELL_TIMEOUT:
                     limit = f" after {cell_timeout:g} s" if cell_timeout else ""
                     events.append(f"cell {label} timed out{limit} and was interrupted")
                 elif ename == KERNEL_DIED:

@@ -63,12 +63,9 @@ from nbclient.exceptions import CellTimeoutError
 
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
-from coursekit.grading.trusted import KERNEL_DIED, KERNEL_GAVE_UP, KERNEL_STUCK, source_digest
+from coursekit.grading.trusted import source_digest
 
 __all__ = [
-    "KERNEL_DIED",
-    "KERNEL_STUCK",
-    "KERNEL_GAVE_UP",
     "source_digest",
     "hung_cell_digests",
     "repair_notebook",

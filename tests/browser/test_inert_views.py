@@ -36,12 +36,12 @@ import pytest
 import labdriver as ld
 from coursekit.pipeline import phases as pl
 from coursekit import release as rel
-from coursekit import course
+from coursekit import course as ck
 from coursekit.classes import sample as sc
 
 pytestmark = [pytest.mark.browser, pytest.mark.pipeline, pytest.mark.slow, pytest.mark.timeout(1800)]
 
-NOTEBOOKS = rel.notebook_names(course.SOURCE_DIR)
+NOTEBOOKS = rel.notebook_names(ck.SOURCE_DIR)
 VIEWERS = [s for s in sc.SAMPLE_CLASS if {e.action for e in s.edits} & sc.VIEW_ACTIONS]
 #: student -> the payload kind its view attacks carry (sample_class.view_payload)
 KINDS = {"sample-html-output": ["html"], "sample-js-output": ["javascript"],
@@ -150,7 +150,7 @@ def _shot(page, name: str) -> Path:
 
 
 def _legit_answer_words() -> str:
-    source = nbformat.read(course.SOURCE_DIR / NOTEBOOKS[VIEWERS[0].only], as_version=4)
+    source = nbformat.read(ck.SOURCE_DIR / NOTEBOOKS[VIEWERS[0].only], as_version=4)
     cell = next(c for c in source.cells if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("solution"))
     text = re.sub(r"<!--.*?-->", "", cell.source, flags=re.S)
     words = re.findall(r"[A-Za-z]{4,}", text)
@@ -161,7 +161,7 @@ def _submission_ids(root: Path) -> dict[str, str]:
     from nbgrader.api import Gradebook
     nb_id = NOTEBOOKS[VIEWERS[0].only].removesuffix(".ipynb")
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        return {s.id: gb.find_submission_notebook(nb_id, course.ASSIGNMENT_ID, s.id).id for s in VIEWERS}
+        return {s.id: gb.find_submission_notebook(nb_id, ck.ASSIGNMENT_ID, s.id).id for s in VIEWERS}
 
 
 def test_make_grade_scores_the_hostile_viewers_as_declared(graded):
@@ -235,7 +235,7 @@ def test_formgrader_shows_the_hostile_notebook_inert(views, student):
 @pytest.mark.parametrize("student", [s.id for s in VIEWERS])
 def test_feedback_page_is_inert(views, student):
     name = NOTEBOOKS[VIEWERS[0].only].replace(".ipynb", ".html")
-    path = views.root / "feedback" / student / course.ASSIGNMENT_ID / name
+    path = views.root / "feedback" / student / ck.ASSIGNMENT_ID / name
     _at_origin(views, f"feedback-{student}.html", path.read_text())
     _shot(views.page, f"feedback_{student}")
     assert _pwned(views.root) == []
@@ -246,7 +246,7 @@ def test_feedback_page_is_inert(views, student):
 
 
 def test_class_report_is_inert(views):
-    html = (views.root / "reports" / f"{course.ASSIGNMENT_ID}.html").read_text()
+    html = (views.root / "reports" / f"{ck.ASSIGNMENT_ID}.html").read_text()
     _at_origin(views, "report.html", html)
     _shot(views.page, "class_report")
     assert _pwned(views.root) == []
