@@ -27,6 +27,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from coursekit.pipeline import checks
 from coursekit import processes
 from coursekit import release as rel
 from coursekit import course as ck
@@ -119,7 +120,7 @@ def test_every_other_students_rows_are_those_of_a_run_without_them(runs):
 def test_nothing_of_the_course_or_the_helpers_package_changed(runs):
     run = runs.hostile.run
     assert run.repository_before and run.repository_before == run.repository_after
-    assert pl.repository_digest(runs.hostile.root) == run.repository_before
+    assert checks.repository_digest(runs.hostile.root) == run.repository_before
     assert run.submitted_before == run.submitted_after
     assert not (runs.hostile.root / "intruder.txt").exists()
 

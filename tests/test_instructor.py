@@ -36,8 +36,10 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
+from coursekit.pipeline import checks
 from coursekit.grading import causes
-from coursekit.settings import read_settings
+from coursekit.pipeline import steps
+from coursekit.settings import CourseSettings, read_settings
 from coursekit import processes
 from coursekit import release as rel
 from coursekit import course as ck
@@ -196,20 +198,20 @@ def test_hung_cell_digests_uses_nbclients_preview():
     assert rsc.hung_cell_digests(message, [other, hung, long_cell]) == [rsc.source_digest(long_cell.source)]
 
 
-def test_trusted_preprocessors_replace_only_execute():
+def test_rescue_preprocessors_replace_only_execute():
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute
 
     from coursekit.settings import describe_preprocessors
 
     default = list(Autograde.class_traits()["autograde_preprocessors"].default())
-    names = pl.trusted_preprocessors(describe_preprocessors(default))
+    names = steps.autograde_preprocessors(describe_preprocessors(default), "rescue")
     assert names[default.index(Execute)] == "coursekit.grading.trusted.TrustedExecute"
     assert [n for i, n in enumerate(names) if default[i] is not Execute] == \
         [f"{p.__module__}.{p.__qualname__}" for p in default if p is not Execute]
-    assert pl.trusted_preprocessors(describe_preprocessors(names)) == names  # the course's list stays
+    assert steps.autograde_preprocessors(describe_preprocessors(names), "rescue") == names  # the course's list stays
     with pytest.raises(ValueError):
-        pl.trusted_preprocessors(describe_preprocessors(default[1:]))
+        steps.autograde_preprocessors(describe_preprocessors(default[1:]), "rescue")
 
 
 def test_settings_come_from_the_course_config():
@@ -255,7 +257,7 @@ def test_grading_refuses_without_a_sandbox_unless_told(tmp_path, monkeypatch, ca
         pl.grade(tmp_path, students=["ann"], allow_unsandboxed=True)
     assert not isinstance(info.value, SandboxRefused)
     # ... and every nbgrader command of the run carries it
-    settings = pl.CourseSettings(tmp_path, "sqlite://", "c", tmp_path, 60.0, [], allow_unsandboxed=True,
+    settings = CourseSettings(tmp_path, "sqlite://", "c", tmp_path, 60.0, [], allow_unsandboxed=True,
                                  scratch_dir="/tmp/run")
     assert settings.execute_args == ["--Execute.timeout=60", "--TrustedExecute.scratch_dir=/tmp/run",
                                      "--TrustedExecute.allow_unsandboxed=True"]
@@ -473,7 +475,7 @@ def test_the_deleted_test_cell_is_graded_and_the_read_only_edit_undone(graded):
 @pytest.mark.slow
 def test_submissions_are_untouched_and_real_students_left_alone(graded):
     run = graded.run
-    assert run.submitted_before == run.submitted_after == pl.hash_tree(graded.root / "submitted")
+    assert run.submitted_before == run.submitted_after == checks.hash_tree(graded.root / "submitted")
     before, after = graded.alice
     assert before == after, "the real student's files changed"
     from nbgrader.api import Gradebook

@@ -41,6 +41,8 @@ from coursekit import processes
 from coursekit import release as rel
 from coursekit import course as ck
 from coursekit.pipeline import engine as par
+from coursekit.pipeline import steps, tasks
+from coursekit.pipeline import writer as wr
 from coursekit.preprocessors import replay
 
 ASSIGNMENT = ck.ASSIGNMENT_ID
@@ -146,15 +148,15 @@ CONFIGURED = [
 
 
 def test_worker_and_replay_preprocessor_lists():
-    worker = par.autograde_preprocessors(CONFIGURED, "worker")
-    replay = par.autograde_preprocessors(CONFIGURED, "replay")
+    worker = steps.autograde_preprocessors(CONFIGURED, "worker")
+    replay = steps.autograde_preprocessors(CONFIGURED, "replay")
     assert worker == [CONFIGURED[0]["name"], "coursekit.preprocessors.replay.StashExecuted",
                       CONFIGURED[1]["name"], CONFIGURED[2]["name"]]
     assert replay == ["coursekit.preprocessors.replay.ReplayExecute", CONFIGURED[1]["name"], CONFIGURED[2]["name"]]
     with pytest.raises(ValueError, match="expected one Execute"):
-        par.autograde_preprocessors(CONFIGURED[1:], "replay")
+        steps.autograde_preprocessors(CONFIGURED[1:], "replay")
     with pytest.raises(ValueError, match="expected one Execute"):
-        par.autograde_preprocessors(CONFIGURED + CONFIGURED[:1], "worker")
+        steps.autograde_preprocessors(CONFIGURED + CONFIGURED[:1], "worker")
 
 
 def test_course_config_probe_finds_the_trusted_execute_and_sqlite_gradebook():
@@ -609,19 +611,19 @@ def test_refused_replay_regrades_the_student_serially(runs, tmp_path):
     root = _copy(runs.base.root, tmp_path / "course")
     names = runs.base.names
     run_id = f"test-refused-{uuid.uuid4().hex}"
-    writer = par._Writer(root, ASSIGNMENT, [], run_id, tmp_path)
+    writer = wr._Writer(root, ASSIGNMENT, [], run_id, tmp_path)
     try:
         info = writer.start()
-        files = par._course_files(root, ASSIGNMENT)
-        files["gradebook.db"] = par._snapshot_gradebook(root / "gradebook.db")
+        files = tasks._course_files(root, ASSIGNMENT)
+        files["gradebook.db"] = tasks._snapshot_gradebook(root / "gradebook.db")
         # what the worker sees: blank's folder holding the model solutions
         for name in names:
             files[f"submitted/blank/{ASSIGNMENT}/{name}"] = (root / "source" / ASSIGNMENT / name).read_bytes()
         task = {"run_id": run_id, "student": "blank", "assignment": ASSIGNMENT, "files": files,
                 "preprocessors": info["worker_preprocessors"], "timeout": STUDENT_TIMEOUT,
-                "cancel": par._CancelFile(str(tmp_path / "never")), "nbgrader_args": []}
+                "cancel": tasks._CancelFile(str(tmp_path / "never")), "nbgrader_args": []}
         future = cf.Future()
-        future.set_result(par._grade_task(task))
+        future.set_result(tasks._grade_task(task))
         assert future.result()["returncode"] == 0
         outcome = par._record(root, "blank", ASSIGNMENT, future, writer, root / "gradebook.db",
                               tmp_path, STUDENT_TIMEOUT, run_id, [])

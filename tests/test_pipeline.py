@@ -40,6 +40,7 @@ import nbformat
 import pytest
 from traitlets.config.loader import PyFileConfigLoader
 
+from coursekit.pipeline import checks
 from coursekit.settings import read_settings
 from coursekit import release as rel
 from coursekit import course as ck
@@ -536,15 +537,15 @@ def test_a_grader_failure_is_told_apart_from_a_failed_submission():
                                   log_tail=""),
         "fine": SimpleNamespace(ok=True, log="", log_tail=""),
     }
-    assert pipeline.grader_failures(outcomes) == {"broken": line}
+    assert checks.grader_failures(outcomes) == {"broken": line}
     said = []
     job = SimpleNamespace(run=SimpleNamespace(outcomes=outcomes), progress=said.append)
     with pytest.raises(preflight.GraderUnavailable) as info:
-        pipeline._stop_if_the_grader_failed(job)
+        checks.stop_if_the_grader_failed(job)
     assert info.value.code == preflight.PREFIX + line
     assert "for 1 students (broken)" in said[0] and "the grader failed, not the submission" in said[0]
     job.run.outcomes = {k: v for k, v in outcomes.items() if k != "broken"}
-    pipeline._stop_if_the_grader_failed(job)  # nbgrader's own failures go on to the rescue
+    checks.stop_if_the_grader_failed(job)  # nbgrader's own failures go on to the rescue
 
 
 def test_make_grade_checks_the_grader_before_the_first_student(monkeypatch):
@@ -555,5 +556,5 @@ def test_make_grade_checks_the_grader_before_the_first_student(monkeypatch):
     monkeypatch.setattr(preflight, "_checked", {})
     monkeypatch.setattr(preflight, "_probe", lambda te: "the trusted grader did not start: X")
     with pytest.raises(preflight.GraderUnavailable, match="did not start: X"):
-        pipeline._preflight(job)
+        checks.preflight_grader(job)
     assert said == []  # nothing graded, nothing announced

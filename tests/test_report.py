@@ -9,7 +9,7 @@ Unicode line separator) goes through the reasons and through ``Progress``, the o
 import unicodedata
 
 from coursekit.pipeline import report as rep
-from coursekit.pipeline.phases import Progress
+from coursekit.pipeline.progress import Progress
 
 HOSTILE = ("\x1b[2J\x1b[H\x1b[32mall tests passed\x1b[0m\rgrade: 10/10\x07 "
            "\x1b]8;;http://10.6.6.6/\x1b\\click\x1b]8;;\x1b\\ \x1b]0;title\x07 "

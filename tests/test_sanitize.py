@@ -303,13 +303,12 @@ def test_sanitizing_twice_changes_nothing():
 def test_sanitizer_is_the_last_step_of_plain_autograde_and_of_make_grade():
     """nbgrader_config.py appends it; make grade's worker, replay and rescue lists keep it last."""
     from coursekit import settings as config
-    from coursekit.pipeline.engine import autograde_preprocessors
-    from coursekit.pipeline.phases import trusted_preprocessors
+    from coursekit.pipeline.steps import ROLES, autograde_preprocessors
 
     name = f"{SanitizeStudentContent.__module__}.{SanitizeStudentContent.__qualname__}"
     root = Path(__file__).resolve().parents[1]
     configured = config.settings_of(config.load_config(root), root).autograde_preprocessors
     assert configured[-1]["name"] == name
-    for role in ("worker", "replay"):
+    assert ROLES == ("worker", "replay", "rescue")
+    for role in ROLES:
         assert autograde_preprocessors(configured, role)[-1] == name
-    assert trusted_preprocessors(configured)[-1] == name

@@ -33,10 +33,7 @@ after grading) gets an empty column.
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
-import io
-import json
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +41,9 @@ from typing import Any
 
 from coursekit.answers import misconceptions as mc
 from coursekit.grading import causes
+from coursekit.insight.results import CellRecord, ClassResults, read_json, read_results
 from coursekit.insight import similarity as sim
+from coursekit.insight.figures import _short, figure_difficulty, figure_runtimes, figure_scores, figure_similarity
 
 __all__ = ["ItemStats", "ItemQuality", "item_quality", "Holding", "ClassData", "collect", "render", "summary_text", "build_report"]
 
@@ -129,6 +128,9 @@ class Holding:
     students: list[str] = field(default_factory=list)
     items: list[str] = field(default_factory=list)
     sentence: str = ""
+
+    #: :attr:`count` over the class size (set by :func:`misconception_holdings`)
+    share: float = 0.0
 
     @property
     def count(self) -> int:
@@ -232,17 +234,14 @@ def notebook_runtime(nb: dict) -> float | None:
     return max(0.0, max(ends) - min(starts))
 
 
-def _error_of(cell: dict) -> dict | None:
-    errors = [o for o in cell.get("outputs") or [] if o.get("output_type") == "error"]
-    return errors[-1] if errors else None
-
-
 def collect(course_root: Path | str, assignment: str = "synapses", *, db_url: str | None = None,
             course_id: str | None = None, synthetic: bool | None = None, similarity: bool = True) -> ClassData:
     """Read the gradebook and the autograded notebooks of ``assignment`` into a :class:`ClassData`
-    (``similarity=False``: without the similarity of submissions)."""
-    from nbgrader.api import Gradebook, MissingEntry
+    (``similarity=False``: without the similarity of submissions).
 
+    The records come from :func:`coursekit.insight.results.read_results`, the printed table's reader
+    too; ``db_url`` and ``course_id`` default to the course's settings (read once, here).
+    """
     root = Path(course_root).resolve()
     if db_url is None or course_id is None:
         from coursekit.settings import read_settings
@@ -258,103 +257,90 @@ def collect(course_root: Path | str, assignment: str = "synapses", *, db_url: st
         data.new_notebooks = list(source_nbs)
         data.max_scores = {nb: 0.0 for nb in source_nbs}
         return data
-
-    holdings: dict[str, Holding] = {}
-    with Gradebook(db_url, course_id) as gb:
-        try:
-            known = {nb.name: nb for nb in gb.find_assignment(assignment).notebooks}
-        except MissingEntry:
-            known = {}
-        data.notebooks = sorted(set(known) | set(source_nbs))
-        data.new_notebooks = [nb for nb in data.notebooks if nb not in known]
-        cells: dict[str, list[tuple[str, float, bool]]] = {}
-        for name in data.notebooks:
-            nb = known.get(name)
-            if nb is None:
-                cells[name] = []
-                continue
-            written = {c.name for c in nb.solution_cells}
-            cells[name] = [(c.name, float(c.max_score), c.name in written) for c in nb.grade_cells]
-        data.max_scores = {nb: sum(m for _, m, _ in cells[nb]) for nb in data.notebooks}
-        items = {(nb, gid): ItemStats(nb, gid, m) for nb in data.notebooks for gid, m, w in cells[nb] if not w}
-
-        everyone = sorted({s.id for s in gb.students} | _submitted_ids(root, assignment))
-        for student in everyone:
-            try:
-                gb.find_submission(assignment, student)
-            except MissingEntry:
-                data.missing.append(student)
-                continue
-            data.students.append(student)
-            row = data.scores.setdefault(student, {})
-            for name in data.notebooks:
-                if name not in known:
-                    row[name] = None
-                    continue
-                grades = {}
-                try:
-                    grades = {g.name: g for g in gb.find_submission_notebook(name, assignment, student).grades}
-                except MissingEntry:
-                    pass
-                path = root / "autograded" / student / assignment / f"{name}.ipynb"
-                graded_nb = _read(path)
-                absent = graded_nb is None and not (root / "submitted" / student / assignment /
-                                                    f"{name}.ipynb").is_file()
-                if absent:
-                    data.missing_notebooks.append((student, name))
-                by_id = {((c.get("metadata") or {}).get("nbgrader") or {}).get("grade_id"): c
-                         for c in (graded_nb or {}).get("cells", [])}
-                if graded_nb is not None:
-                    seconds = notebook_runtime(graded_nb)
-                    if seconds is not None:
-                        data.runtimes.setdefault(name, {})[student] = seconds
-                total = 0.0
-                for gid, top, written in cells[name]:
-                    g = grades.get(gid)
-                    scored = g is not None and (g.auto_score is not None or g.manual_score is not None)
-                    score = float(g.score) if scored else None
-                    total += score or 0.0
-                    data.item_kinds.setdefault((name, gid), (top, written))
-                    pending = written and score is None and not absent
-                    data.item_points.setdefault((name, gid), {})[student] = None if pending else (score or 0.0)
-                    if written:
-                        if not absent and (g is None or g.needs_manual_grade):
-                            data.manual_queue.setdefault(f"{name} / {gid}", []).append(student)
-                        continue
-                    item = items[(name, gid)]
-                    item.graded += 1
-                    if score is not None and top > 0 and score >= top:
-                        item.full += 1
-                    if absent:
-                        continue
-                    cell = by_id.get(gid)
-                    why = _ungradable(g, score, cell, graded_nb is not None)
-                    if why:
-                        data.ungradable.append((student, name, gid, why))
-                        continue
-                    if cell is not None and score is not None and score < top:
-                        ident = mc.cell_misconception(cell)
-                        if ident:
-                            err = _error_of(cell) or {}
-                            h = holdings.setdefault(ident, Holding(ident, mc.title(ident), mc.kind(ident)))
-                            if student not in h.students:
-                                h.students.append(student)
-                            if gid not in h.items:
-                                h.items.append(gid)
-                            if not h.sentence:
-                                h.sentence = str(err.get("evalue", ""))
-                row[name] = total
-        data.items = list(items.values())
+    found = read_results(root, db_url, course_id, assignment)
+    data.notebooks = found.notebooks
+    data.new_notebooks = [nb for nb in found.notebooks if nb not in found.known]
+    data.students, data.missing = found.students, found.missing
+    _tally(data, found)
+    data.misconceptions = misconception_holdings(found, len(data.students))
     if similarity:
         released = {p.stem: nb for p in sorted((root / "release" / assignment).glob("*.ipynb"))
                     if (nb := _read(p)) is not None}
         data.similarity = sim.class_similarity(sim.read_notebooks(root, assignment, data.students), released)
-    order = {"physics": 0, "code": 1, "other": 2}
-    data.misconceptions = sorted(holdings.values(), key=lambda h: (order.get(h.kind, 3), -h.count, h.id))
     if synthetic is None:  # any synthetic student marks the report (a demo, not a real class)
         synthetic = any(s.startswith(SYNTHETIC_PREFIX) for s in data.students + data.missing)
     data.synthetic = synthetic
     return data
+
+
+def _tally(data: ClassData, found: ClassResults) -> None:
+    """Scores, item statistics, the manual queue, ungradable cells and run times of ``found``."""
+    cells = found.grade_cells
+    data.max_scores = {nb: sum(m for _, m, _ in cells.get(nb, [])) for nb in data.notebooks}
+    items = {(nb, gid): ItemStats(nb, gid, m) for nb in data.notebooks for gid, m, w in cells.get(nb, []) if not w}
+    for student in data.students:
+        row = data.scores.setdefault(student, {})
+        for rec in found.of(student):
+            name = rec.notebook
+            if not rec.known:
+                row[name] = None
+                continue
+            if rec.absent:
+                data.missing_notebooks.append((student, name))
+            if rec.graded is not None:
+                seconds = notebook_runtime(rec.graded)
+                if seconds is not None:
+                    data.runtimes.setdefault(name, {})[student] = seconds
+            for c in rec.cells:
+                data.item_kinds.setdefault((name, c.grade_id), (c.max_score, c.written))
+                pending = c.written and c.score is None and not rec.absent
+                data.item_points.setdefault((name, c.grade_id), {})[student] = None if pending else (c.score or 0.0)
+                if c.written:
+                    if not rec.absent and c.needs_manual_grade:
+                        data.manual_queue.setdefault(f"{name} / {c.grade_id}", []).append(student)
+                    continue
+                item = items[(name, c.grade_id)]
+                item.graded += 1
+                if c.score is not None and c.max_score > 0 and c.score >= c.max_score:
+                    item.full += 1
+                if rec.absent:
+                    continue
+                why = _ungradable(c, rec.graded is not None)
+                if why:
+                    data.ungradable.append((student, name, c.grade_id, why))
+            row[name] = sum(c.score or 0.0 for c in rec.cells)
+    data.items = list(items.values())
+
+
+def misconception_holdings(found: ClassResults, class_size: int) -> list[Holding]:
+    """Who holds which misconception: the test cells that lost points with a misconception's message.
+
+    A student counts once per misconception (however many items show it); :attr:`Holding.share` is that
+    count over ``class_size``, the students with a submission. Physics first, then code, most held first.
+    """
+    holdings: dict[str, Holding] = {}
+    for rec in found.records.values():
+        if not rec.known or rec.absent:
+            continue
+        for c in rec.cells:
+            if c.written or c.cell is None or c.score is None or c.score >= c.max_score:
+                continue
+            if _ungradable(c, rec.graded is not None):
+                continue
+            ident = mc.cell_misconception(c.cell)
+            if not ident:
+                continue
+            h = holdings.setdefault(ident, Holding(ident, mc.title(ident), mc.kind(ident)))
+            if rec.student not in h.students:
+                h.students.append(rec.student)
+            if c.grade_id not in h.items:
+                h.items.append(c.grade_id)
+            if not h.sentence:
+                h.sentence = str((c.error or {}).get("evalue", ""))
+    for h in holdings.values():
+        h.share = h.count / class_size if class_size else 0.0
+    order = {"physics": 0, "code": 1, "other": 2}
+    return sorted(holdings.values(), key=lambda h: (order.get(h.kind, 3), -h.count, h.id))
 
 
 def _graders(root: Path) -> dict[str, str]:
@@ -364,159 +350,23 @@ def _graders(root: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
-def _submitted_ids(root: Path, assignment: str) -> set[str]:
-    folder = root / "submitted"
-    if not folder.is_dir():
-        return set()
-    return {p.name for p in folder.iterdir() if p.is_dir() and (p / assignment).is_dir()}
+_read = read_json
 
 
-def _read(path: Path) -> dict | None:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, ValueError):
-        return None
-
-
-def _ungradable(grade: Any, score: float | None, cell: dict | None, have_notebook: bool) -> str:
+def _ungradable(c: CellRecord, have_notebook: bool) -> str:
     """Why an autograded test cell has no real verdict ("" if it has one)."""
-    if score is None:
+    if c.score is None:
         return "no score in the gradebook (nbgrader never graded this cell)"
-    if grade is not None and grade.needs_manual_grade:
+    if c.in_gradebook and c.needs_manual_grade:
         return "nbgrader could not grade this cell: set to 0 and flagged for manual grading"
     if not have_notebook:
         return "no autograded notebook (nbgrader failed the submission)"
-    err = _error_of(cell) if cell is not None else None
+    err = c.error
     if err is not None and causes.is_ungradable(err.get("ename")):
         what = causes.MEANINGS[err["ename"]]
         evalue = " ".join(str(err.get("evalue", "")).split())
         return f"{what}" + (f": {evalue[:160]}" if evalue else "")
     return ""
-
-
-# =============================================================================== figures
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _short(nb: str) -> str:
-    return nb.split("_", 1)[0]
-
-
-def figure_scores(data: ClassData) -> str | None:
-    """Histograms of points per notebook and in total (small multiples)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    panels = [(nb, [data.scores[s][nb] for s in data.students if data.scores[s].get(nb) is not None],
-               data.max_scores.get(nb, 0.0)) for nb in data.notebooks]
-    panels.append(("total", [data.total(s) for s in data.students], data.max_total))
-    cols = min(len(panels), 4)
-    rows = (len(panels) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.2 * rows), squeeze=False)
-    for ax, (name, values, top) in zip(axes.flat, panels):
-        ax.set_title(name if name == "total" else name.replace("_", " "), fontsize=9,
-                     fontweight="bold" if name == "total" else "normal")
-        if not values:
-            ax.text(0.5, 0.5, "not graded yet", ha="center", va="center", transform=ax.transAxes, color="0.5")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            continue
-        bins = min(20, max(int(top), 1)) if top else 10
-        ax.hist(values, bins=bins, range=(0, top or max(values) or 1), color="#3b6ea5" if name != "total"
-                else "#a5523b", edgecolor="white")
-        ax.set_xlim(0, top or None)
-        ax.axvline(statistics.median(values), color="k", lw=1, ls="--")
-        ax.tick_params(labelsize=8)
-        ax.set_xlabel(f"points (of {top:g}); median {statistics.median(values):g}", fontsize=8)
-    for ax in list(axes.flat)[len(panels):]:
-        ax.axis("off")
-    fig.tight_layout()
-    return _png(fig)
-
-
-def figure_difficulty(data: ClassData) -> str | None:
-    """Horizontal bars: fraction of the class earning each test's points."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    items = [it for it in data.items if it.fraction is not None]
-    if not items:
-        return None
-    colours = plt.get_cmap("tab10")
-    index = {nb: k for k, nb in enumerate(data.notebooks)}
-    fig, ax = plt.subplots(figsize=(8.5, 0.24 * len(items) + 0.9))
-    y = list(range(len(items)))[::-1]
-    ax.barh(y, [it.fraction for it in items], color=[colours(index[it.notebook] % 10) for it in items])
-    ax.set_yticks(y)
-    ax.set_yticklabels([f"{_short(it.notebook)}  {it.grade_id.removeprefix('test_')}" for it in items], fontsize=8)
-    for yy, it in zip(y, items):
-        ax.text(min(it.fraction, 1.0) + 0.01, yy, f"{it.full}/{it.graded}", va="center", fontsize=7)
-    ax.set_xlim(0, 1.12)
-    ax.set_xlabel("fraction of the class earning the test's points", fontsize=9)
-    ax.axvline(0.5, color="0.6", lw=0.8, ls=":")
-    ax.tick_params(axis="x", labelsize=8)
-    fig.tight_layout()
-    return _png(fig)
-
-
-def figure_similarity(data: ClassData) -> str | None:
-    """Per notebook: how many pairs of students have each similarity score, the threshold as a line."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    s = data.similarity
-    names = [nb for nb in (s.notebooks if s else []) if s.scores.get(nb)]
-    if not names:
-        return None
-    cols = min(len(names), 4)
-    rows = (len(names) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.3 * rows), squeeze=False)
-    for ax, nb in zip(axes.flat, names):
-        values = s.scores[nb]
-        ax.hist(values, bins=20, range=(0, 1), color="#6a2d91" if nb == sim.ALL else "#3b6ea5", edgecolor="white")
-        ax.set_yscale("log")
-        ax.axvline(s.threshold, color="#a5523b", lw=1.2, ls="--")
-        ax.set_title(nb.replace("_", " "), fontsize=9, fontweight="bold" if nb == sim.ALL else "normal")
-        ax.set_xlabel("similarity score (share of code, 0-1)", fontsize=8)
-        ax.set_ylabel("pairs of students", fontsize=8)
-        ax.tick_params(labelsize=8)
-    for ax in list(axes.flat)[len(names):]:
-        ax.axis("off")
-    fig.tight_layout()
-    return _png(fig)
-
-
-def figure_runtimes(data: ClassData) -> str | None:
-    """Run time per notebook: one dot per student, the median as a bar."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = [nb for nb in data.notebooks if data.runtimes.get(nb)]
-    if not names:
-        return None
-    fig, ax = plt.subplots(figsize=(8.5, 0.45 * len(names) + 1.0))
-    for k, nb in enumerate(reversed(names)):
-        values = sorted(data.runtimes[nb].values())
-        jitter = [(i % 5 - 2) * 0.05 for i in range(len(values))]
-        ax.scatter(values, [k + j for j in jitter], s=10, alpha=0.6, color="#3b6ea5")
-        ax.plot([statistics.median(values)] * 2, [k - 0.3, k + 0.3], color="k", lw=2)
-    ax.set_yticks(range(len(names)))
-    ax.set_yticklabels([nb.replace("_", " ") for nb in reversed(names)], fontsize=8)
-    ax.set_xscale("log")
-    ax.set_xlabel("seconds to run the notebook (log scale; bar = median)", fontsize=9)
-    ax.tick_params(axis="x", labelsize=8)
-    fig.tight_layout()
-    return _png(fig)
 
 
 # =============================================================================== output

@@ -64,307 +64,40 @@ How the nbgrader walls are handled
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
 import shutil
-import subprocess
 import tempfile
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
-import nbformat
 
 from coursekit import processes
 from coursekit.settings import CourseSettings, read_settings
 from coursekit import release as rel
 from coursekit import course as ck
 from coursekit.pipeline import report as rep
-from coursekit.pipeline import rescue as rsc
 from coursekit.classes import sample as sc
+from coursekit.insight.class_report import build_report
+from coursekit.pipeline import summary
+from coursekit.pipeline.checks import preflight_grader, stop_if_the_grader_failed
+from coursekit.pipeline.checks import (check_expectations, collect_notes, course_warnings, run_problems, hash_tree,
+                                       repository_digest)
+from coursekit.pipeline.progress import Progress
+from coursekit.pipeline.rescue import Rescue, needs_rescue, zero_ungraded, rescue
+from coursekit.pipeline.steps import RUN_TAG, nbgrader
 
 __all__ = [
-    "CourseSettings",
-    "hash_tree",
-    "Progress",
-    "Rescue",
     "GradeRun",
-    "trusted_preprocessors",
-    "rescue",
     "grade",
-    "RUN_TAG",
 ]
 
-#: Environment tag carried by every process a :func:`grade` run starts
-#: (the same variable :mod:`coursekit.pipeline.engine` uses).
-RUN_TAG = "SYNAPSES_AUTOGRADE_RUN"
-#: Seconds of silence after which the progress printer says what is going on.
-HEARTBEAT_SECONDS = 30.0
-#: Seconds one nbgrader command other than autograde may take.
-COMMAND_TIMEOUT = 900.0
 #: Cell time limit (s) for the sample class unless ``cell_timeout`` is given: the
 #: slowest cell of the model solutions takes about 3 s, and the sample class's
 #: endless loops would otherwise wait the course's full limit (180 s) each.
 SAMPLE_CELL_TIMEOUT = 60.0
-
-
-#: Folders and files of the course root that grading writes (not part of the repository).
-GRADING_OUTPUTS = ("submitted", "autograded", "feedback", "exchange", "release", "reports", "gradebook.db",
-                   "grades.csv", ".venv", ".git", ".pytest_cache", ".hypothesis", "artifacts")
-
-
-def repository_digest(root: Path) -> dict[str, str]:
-    """SHA-256 of every file of the course repository and of the installed ``helpers`` package.
-
-    Everything below the course root except what grading writes
-    (:data:`GRADING_OUTPUTS`; ``release/`` is checked on its own) and caches,
-    plus the ``helpers`` package that is imported (it may be installed
-    elsewhere). A submission that wrote anywhere in it changes this.
-    """
-    from coursekit.grading.trusted import COURSEKIT_DIR, HELPERS_DIR
-
-    out: dict[str, str] = {}
-    for base, label in ((Path(root), "course"), (HELPERS_DIR, "helpers"), (COURSEKIT_DIR, "coursekit")):
-        for dirpath, dirnames, filenames in os.walk(base):
-            rel_dir = Path(dirpath).relative_to(base)
-            if rel_dir == Path("."):
-                dirnames[:] = [d for d in dirnames if d not in GRADING_OUTPUTS]
-            dirnames[:] = [d for d in dirnames if d != "__pycache__" and not d.endswith(".egg-info")]
-            for name in filenames:
-                if rel_dir == Path(".") and name in GRADING_OUTPUTS:
-                    continue
-                path = Path(dirpath) / name
-                if path.is_file() and not path.is_symlink():
-                    out[f"{label}:{(rel_dir / name).as_posix()}"] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
-
-
-def hash_tree(folder: Path) -> dict[str, str]:
-    """SHA-256 of every file under ``folder`` (relative POSIX path -> hex digest)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return {}
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-# =============================================================================== progress
-class Progress:
-    """Prints ``[mm:ss] message`` lines and a heartbeat while a long step is silent.
-
-    Everything ``make grade`` prints goes through here, student data included (error messages, stderr,
-    cell ids): terminal controls are shown escaped (:func:`coursekit.pipeline.report.terminal_safe`).
-
-    Parameters
-    ----------
-    out : callable
-        Receives each line (default :func:`print` with flush).
-    """
-
-    def __init__(self, out: Callable[[str], None] | None = None):
-        self.start = time.monotonic()
-        self._out = out or (lambda line: print(line, flush=True))
-        self._last = self.start
-        self._lock = threading.Lock()
-        self.status = ""
-
-    def elapsed(self) -> str:
-        """Time since the start, ``m:ss``."""
-        s = int(time.monotonic() - self.start)
-        return f"{s // 60:d}:{s % 60:02d}"
-
-    def __call__(self, message: str) -> None:
-        with self._lock:
-            self._last = time.monotonic()
-            self._out(rep.terminal_safe(f"[{self.elapsed():>5}] {message}"))
-
-    def plain(self, text: str) -> None:
-        """Print ``text`` without a time stamp."""
-        with self._lock:
-            self._last = time.monotonic()
-            self._out(rep.terminal_safe(text))
-
-    def heartbeat(self, every: float = HEARTBEAT_SECONDS):
-        """Context manager: while it is open, say ``self.status`` after ``every`` s of silence."""
-        progress = self
-
-        class _Beat:
-            def __enter__(self):
-                self.stop = threading.Event()
-                self.thread = threading.Thread(target=self.run, daemon=True, name="progress-heartbeat")
-                self.thread.start()
-                return self
-
-            def run(self):
-                while not self.stop.wait(1.0):
-                    if time.monotonic() - progress._last >= every and progress.status:
-                        progress(f"... {progress.status}")
-
-            def __exit__(self, *exc):
-                self.stop.set()
-                self.thread.join(5)
-                return False
-
-        return _Beat()
-
-
-# =============================================================================== rescue
-def trusted_preprocessors(configured: list[dict[str, Any]]) -> list[str]:
-    """Dotted names of the course's autograde preprocessors, the Execute step made ``TrustedExecute``.
-
-    ``configured`` is :attr:`coursekit.settings.CourseSettings.autograde_preprocessors`. The rescue run puts
-    ``TrustedExecute`` in its rescue mode; this makes sure it is the step that runs the notebook even if
-    the course configuration names nbgrader's own ``Execute``.
-    """
-    from coursekit.grading.trusted import TrustedExecute
-
-    trusted = f"{TrustedExecute.__module__}.{TrustedExecute.__qualname__}"
-    out = [trusted if p["execute"] else p["name"] for p in configured]
-    if trusted not in out:
-        raise ValueError(f"no Execute preprocessor among {out}")
-    return out
-
-
-@dataclass
-class Rescue:
-    """One rescue run: notebooks of one student graded again.
-
-    Attributes
-    ----------
-    student : str
-    notebooks : list of str
-        Notebook ids graded in this run.
-    why : dict of str to str
-        Notebook id -> what nbgrader left undone.
-    repairs : dict of str to list of str
-        Notebook id -> changes to the staging copy and cells not run again.
-    ok : bool
-        nbgrader exited 0 and wrote every autograded notebook.
-    seconds : float
-    log_tail : str
-    """
-
-    student: str
-    notebooks: list[str]
-    why: dict[str, str]
-    repairs: dict[str, list[str]] = field(default_factory=dict)
-    ok: bool = False
-    seconds: float = 0.0
-    log_tail: str = ""
-
-
-def _nbgrader(args: list[str], cwd: Path, tag: str, timeout: float = COMMAND_TIMEOUT,
-              check: bool = True) -> subprocess.CompletedProcess:
-    return ck.run_nbgrader(args, cwd, timeout=timeout, env=ck.nbgrader_env({RUN_TAG: tag}), check=check)
-
-
-def rescue(settings: CourseSettings, student: str, why: Mapping[str, str], *, first_log: str = "",
-           tag: str, whole: bool = False, assignment: str = ck.ASSIGNMENT_ID,
-           timeout: float = COMMAND_TIMEOUT) -> Rescue:
-    """Grade notebooks of one student again, so that every gradable cell gets a score.
-
-    A staging copy of the student's submitted folder (all files, so nbgrader
-    does not zero the other notebooks as missing) gets each notebook in
-    ``why`` repaired with :func:`coursekit.pipeline.rescue.repair_notebook`;
-    then the real command runs in the course::
-
-        nbgrader autograde <assignment> --student S [--notebook N] --force
-            --CourseDirectory.submitted_directory=<staging>
-            --Autograde.autograde_preprocessors=[... TrustedExecute ...] --TrustedExecute.rescue=True
-            --OverwriteCells.add_missing_cells=True
-            [--TrustedExecute.skip_digests=<cells that hung the kernel in first_log>]
-
-    once for the whole student (``whole=True``: nbgrader failed the whole
-    submission, so every notebook is graded again) or once per notebook.
-    ``submitted/`` is only read.
-
-    Parameters
-    ----------
-    settings : CourseSettings
-    student : str
-    why : mapping of str to str
-        Notebook id -> what nbgrader left undone (the notebooks to grade).
-    first_log : str, optional
-        nbgrader's log of the first run (to find cells that hung the kernel).
-    tag : str
-        Value of :data:`RUN_TAG` for the processes started.
-    whole : bool, optional
-        Grade all notebooks of ``why`` in one nbgrader run (without
-        ``--notebook``); they must be all the student's submitted notebooks.
-    assignment : str, optional
-    timeout : float, optional
-        Seconds per nbgrader run.
-
-    Returns
-    -------
-    Rescue
-    """
-    root = settings.root
-    nb_ids = list(why)
-    result = Rescue(student, nb_ids, dict(why))
-    src_folder = root / "submitted" / student / assignment
-    start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="synapses-rescue-") as tmp:
-        stage = Path(tmp) / "submitted"
-        shutil.copytree(src_folder, stage / student / assignment)
-        for p in (stage / student / assignment).rglob("*"):
-            os.chmod(p, 0o700 if p.is_dir() else 0o600)
-        digests: list[str] = []
-        for nb_id in nb_ids:
-            name = f"{nb_id}.ipynb"
-            notes = result.repairs.setdefault(nb_id, [])
-            submitted = nbformat.read(src_folder / name, as_version=4)
-            released = nbformat.read(root / "release" / assignment / name, as_version=4)
-            source_nb = nbformat.read(root / "source" / assignment / name, as_version=4)
-            repaired, fixed = rsc.repair_notebook(submitted, released)
-            notes += fixed
-            hung = rsc.hung_cell_digests(first_log, list(submitted.cells) + list(source_nb.cells))
-            if hung:
-                notes.append("the cell that hung the kernel in the first run is not run again")
-                digests += hung
-            missing = rsc.missing_grade_cells(repaired, released)
-            if missing:
-                notes.append("nbgrader re-adds the deleted grade cells " + ", ".join(missing))
-            nbformat.write(repaired, stage / student / assignment / name)
-        base = ["autograde", assignment, "--student", student, "--force", *settings.execute_args,
-                f"--CourseDirectory.submitted_directory={stage}",
-                "--Autograde.autograde_preprocessors=" + json.dumps(trusted_preprocessors(
-                    settings.autograde_preprocessors)),
-                "--TrustedExecute.rescue=True", "--OverwriteCells.add_missing_cells=True"]
-        if digests:
-            base.append("--TrustedExecute.skip_digests=" + ",".join(digests))
-        runs = [[]] if whole else [["--notebook", nb_id] for nb_id in nb_ids]
-        ok, logs = True, []
-        for extra in runs:
-            try:
-                proc = _nbgrader(base + extra, root, tag, timeout=timeout, check=False)
-                ok = ok and proc.returncode == 0
-                logs.append(proc.stderr)
-            except subprocess.TimeoutExpired as exc:
-                ok = False
-                logs.append(f"killed after {timeout:.0f} s\n" + str(exc.stderr or ""))
-    result.seconds = time.monotonic() - start
-    result.log_tail = "\n".join(logs)[-3000:]
-    result.ok = ok and all((root / "autograded" / student / assignment / f"{nb}.ipynb").is_file() for nb in nb_ids)
-    return result
-
-
-def _zero_ungraded(settings: CourseSettings, student: str, nb_id: str, grade_ids: Sequence[str],
-                   assignment: str, flag: bool = True) -> None:
-    """Last resort: score 0 (and, if ``flag``, flag for manual grading) the cells nbgrader never graded."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook(settings.db_url, settings.course_id) as gb:
-        for gid in grade_ids:
-            g = gb.find_grade(gid, nb_id, assignment, student)
-            if g.auto_score is None and g.manual_score is None:
-                g.auto_score = 0.0
-                g.needs_manual_grade = flag
-        gb.db.commit()
 
 
 # =============================================================================== autograde
@@ -447,51 +180,6 @@ class GradeRun:
     def ok(self) -> bool:
         """No failed check and no sample student scored other than declared."""
         return not self.problems and not self.mismatches
-
-
-def _needs_rescue(results, student: str, nb_id: str, root: Path, assignment: str) -> str:
-    """Why nbgrader's own run of this notebook is not enough ("" if it is).
-
-    Besides a missing autograded notebook and test cells without a score,
-    grade cells missing from the submission (deleted, or their nbgrader
-    metadata stripped) count: nbgrader leaves their gradebook rows as they
-    were, so a score from an earlier run of the same student could hide them.
-    """
-    r = results[student][nb_id]
-    if not r.submitted:
-        return ""
-    if not r.graded:
-        return "nbgrader wrote no autograded notebook (it failed the submission)"
-    if r.ungraded:
-        return "test cells without a score: " + ", ".join(r.ungraded)
-    name = f"{nb_id}.ipynb"
-    try:
-        gone = rsc.missing_grade_cells(nbformat.read(root / "submitted" / student / assignment / name, as_version=4),
-                                       nbformat.read(root / "release" / assignment / name, as_version=4))
-    except Exception:  # noqa: BLE001 (unreadable: nbgrader has already said so)
-        gone = []
-    if gone:
-        return "grade cells missing from the submission: " + ", ".join(gone)
-    return ""
-
-
-def _check_expectations(run: GradeRun) -> list[str]:
-    out = []
-    for sub in run.sample:
-        s = sub.student.id
-        for nb_id in run.notebooks:
-            r = run.results[s][nb_id]
-            zero = sub.expect_zero.get(nb_id, set())
-            for c in r.tests:
-                if c.max_score <= 0:
-                    continue
-                if c.grade_id in zero and c.score:
-                    out.append(f"{s} {nb_id} {c.grade_id}: expected 0, got {c.score:g}/{c.max_score:g} "
-                               "(does the hidden test catch this mistake?)")
-                elif c.grade_id not in zero and c.score != c.max_score:
-                    got = "no score" if c.score is None else f"{c.score:g}/{c.max_score:g}"
-                    out.append(f"{s} {nb_id} {c.grade_id}: expected full marks, got {got}: {c.reason}")
-    return out
 
 
 def grade(course_root: Path | str = ck.REPO_ROOT, *, workers: int = 2, scheduler: str | None = None,
@@ -598,8 +286,8 @@ def _grade(progress: Progress, tag: str, root: Path, workers: int, scheduler: st
     _export_phase(job)
     _check_phase(job)
     job.run.seconds = time.monotonic() - progress.start
-    _print_report(job.run, progress, workers, scheduler, assignment)
-    _class_report(root, assignment, progress)  # reports/<assignment>.html, its path printed last
+    summary.print_report(job.run, job.settings, progress, workers, scheduler, assignment)
+    _class_report(job)  # reports/<assignment>.html, its path printed last
     return job.run
 
 
@@ -634,7 +322,7 @@ def _release_phase(job: _Job, regenerate: bool) -> None:
             job.progress(f"removed the previous sample class ({len(removed)} students)")
     if regenerate:
         before = hash_tree(job.root / "release" / a)
-        _nbgrader(["generate_assignment", a, "--force"], job.root, job.tag)
+        nbgrader(["generate_assignment", a, "--force"], job.root, job.tag)
         job.run.release_changed = bool(before) and hash_tree(job.root / "release" / a) != before
         state = "created" if not before else "CHANGED: review and commit it" if job.run.release_changed \
             else "unchanged"
@@ -673,57 +361,16 @@ def _autograde_phase(job: _Job, workers: int, scheduler: str | None) -> None:
         progress.status = f"autograde: {len(finished)}/{n} students done"
         progress("  " + line)
 
-    _preflight(job)
+    preflight_grader(job)
     progress.status = f"autograde: 0/{n} students done"
     with progress.heartbeat():
         run.outcomes = _autograde(job.settings, run.students, workers, scheduler, on_student, job.tag,
                                   job.assignment)
     progress.status = ""
-    _stop_if_the_grader_failed(job)
+    stop_if_the_grader_failed(job)
     failed = [st for st, o in run.outcomes.items() if not o.ok]
     if failed:
         progress("nbgrader failed " + ", ".join(failed) + " as a whole (nbgrader #1682); rescuing them")
-
-
-def _preflight(job: _Job) -> None:
-    """Before any student: the grader starts, imports the checks and answers, and answers (coursekit.grading.preflight).
-
-    Every autograde worker checks again in its own process; this one stops the run before the first of
-    them, with the one line of :class:`coursekit.grading.preflight.GraderUnavailable` (exit status 1).
-    """
-    from coursekit.grading import preflight
-    from coursekit.grading.trusted import TrustedExecute
-
-    s = job.settings
-    preflight.check(TrustedExecute(allow_unsandboxed=s.allow_unsandboxed, scratch_dir=s.scratch_dir))
-    job.progress("preflight: the trusted grader starts, imports the checks and answers, and answers")
-
-
-def grader_failures(outcomes: dict) -> dict[str, str]:
-    """Students whose autograde stopped because the grader could not run (not because of their work): the line.
-
-    Such a run wrote no score for the student (:mod:`coursekit.grading.preflight`); these are told apart from
-    nbgrader failing a submission, which the rescue grades again.
-    """
-    from coursekit.grading import preflight
-
-    out = {}
-    for student, outcome in outcomes.items():
-        for line in (getattr(outcome, "log", "") or getattr(outcome, "log_tail", "") or "").splitlines():
-            if preflight.PREFIX in line:
-                out[student] = line[line.index(preflight.PREFIX) + len(preflight.PREFIX):].strip()
-    return out
-
-
-def _stop_if_the_grader_failed(job: _Job) -> None:
-    """Stop the run (no rescue, no feedback) if a worker's grader could not run: it is never a student's zero."""
-    from coursekit.grading import preflight
-
-    broken = grader_failures(job.run.outcomes)
-    if broken:
-        job.progress(f"autograde: the grader failed, not the submission, for {len(broken)} students "
-                     f"({', '.join(sorted(broken))}): nothing of theirs is scored; the others are graded")
-        raise preflight.GraderUnavailable(next(iter(broken.values())))
 
 
 def _rescue_phase(job: _Job) -> None:
@@ -733,7 +380,7 @@ def _rescue_phase(job: _Job) -> None:
     todo: dict[str, dict[str, str]] = {}
     for st in run.students:
         for nb in run.notebooks:
-            why = _needs_rescue(results, st, nb, job.root, job.assignment)
+            why = needs_rescue(results, st, nb, job.root, job.assignment)
             if why:
                 todo.setdefault(st, {})[nb] = why
     for k, (st, why) in enumerate(todo.items(), 1):
@@ -765,7 +412,7 @@ def _rescue_phase(job: _Job) -> None:
             if r.ungraded:
                 # not submitted: a plain 0 (what nbgrader itself records for a missing notebook);
                 # submitted but still ungraded: 0 and flagged for a human
-                _zero_ungraded(job.settings, st, nb, r.ungraded, job.assignment, flag=r.submitted)
+                zero_ungraded(job.settings, st, nb, r.ungraded, job.assignment, flag=r.submitted)
                 if r.submitted:
                     run.zeroed += [f"{st}/{nb}/{g}" for g in r.ungraded]
     if any(r.ungraded for row in results.values() for r in row.values()):
@@ -786,17 +433,17 @@ def _feedback_phase(job: _Job) -> None:
     job.progress.status = "generate_feedback"
     with job.progress.heartbeat():
         if job.use_sample:
-            _nbgrader(["generate_feedback", a, "--force", f"--student={sc.PREFIX}*"], job.root, job.tag)
+            nbgrader(["generate_feedback", a, "--force", f"--student={sc.PREFIX}*"], job.root, job.tag)
         else:
             for st in run.students:
-                _nbgrader(["generate_feedback", a, "--force", f"--student={st}"], job.root, job.tag)
+                nbgrader(["generate_feedback", a, "--force", f"--student={st}"], job.root, job.tag)
     run.feedback = sorted(p for st in run.students for p in (job.root / "feedback" / st / a).glob("*.html"))
     job.progress(f"feedback: nbgrader generate_feedback {a} -> {len(run.feedback)} HTML pages")
 
 
 def _export_phase(job: _Job) -> None:
     """6. ``nbgrader export`` to ``grades.csv``."""
-    _nbgrader(["export"], job.root, job.tag)
+    nbgrader(["export"], job.root, job.tag)
     job.run.grades_csv = job.root / "grades.csv" if (job.root / "grades.csv").is_file() else None
     job.progress("grades: nbgrader export -> " + (str(job.run.grades_csv) if job.run.grades_csv else "NO grades.csv"))
     job.progress.status = ""
@@ -808,19 +455,19 @@ def _check_phase(job: _Job) -> None:
     run.submitted_after = hash_tree(job.root / "submitted")
     run.repository_after = repository_digest(job.root)
     run.leftover_pids = processes.kill_tagged(RUN_TAG, job.tag)
-    run.problems = _problems(run)
+    run.problems = run_problems(run)
     if run.sample:
-        run.mismatches = _check_expectations(run)
-    _collect_notes(run, job.assignment)
+        run.mismatches = check_expectations(run)
+    collect_notes(run, job.assignment)
     if run.sample:
-        run.warnings = _course_warnings(run)
+        run.warnings = course_warnings(run)
 
 
-def _class_report(root: Path, assignment: str, progress: Progress) -> Path | None:
+def _class_report(job: _Job) -> Path | None:
     """Write the class report (coursekit.insight.class_report), print its summary and path; never fails the run."""
+    progress, s = job.progress, job.settings
     try:
-        from coursekit.insight.class_report import build_report
-        path = build_report(root, assignment, say=progress.plain)
+        path = build_report(job.root, job.assignment, db_url=s.db_url, course_id=s.course_id, say=progress.plain)
     except Exception as exc:  # noqa: BLE001 (the grades are in; a broken report must not hide them)
         progress(f"class report NOT written: {type(exc).__name__}: {exc}")
         return None
@@ -828,146 +475,3 @@ def _class_report(root: Path, assignment: str, progress: Progress) -> Path | Non
     return path
 
 
-def _collect_notes(run: GradeRun, assignment: str) -> None:
-    """Per-notebook lines for the report: what the submission changed, what the student did, the rescue."""
-    for s in run.students:
-        for nb in run.notebooks:
-            sub_path = run.root / "submitted" / s / assignment / f"{nb}.ipynb"
-            rel_path = run.root / "release" / assignment / f"{nb}.ipynb"
-            if sub_path.is_file() and rel_path.is_file():
-                try:
-                    found = rep.inspect_submission(nbformat.read(sub_path, as_version=4),
-                                                   nbformat.read(rel_path, as_version=4))
-                except Exception as exc:  # noqa: BLE001 (an unreadable submission is itself the news)
-                    found = [f"could not read the submission: {type(exc).__name__}: {exc}"]
-                run.notes.setdefault((s, nb), []).extend("submission: " + x for x in found)
-    for sub in run.sample:
-        for name, lines in sub.behaviour.items():
-            run.notes.setdefault((sub.student.id, name.removesuffix(".ipynb")), []).extend(
-                "student: " + x for x in lines)
-    for r in run.rescues:
-        whole = len(r.notebooks) > 1 and all(r.why[nb].startswith("nbgrader wrote no") for nb in r.notebooks)
-        if whole:
-            run.notes.setdefault((r.student, None), []).append(
-                f"nbgrader failed the whole submission (nbgrader #1682); the rescue graded all "
-                f"{len(r.notebooks)} notebooks again" + ("" if r.ok else " (NOT all graded: see the log)"))
-        for nb in r.notebooks:
-            if whole and not r.repairs.get(nb):
-                continue
-            head = "rescue" if whole else f"graded by the rescue ({r.why[nb]})"
-            run.notes.setdefault((r.student, nb), []).append(
-                head + "".join(("; " if i or not whole else ": ") + x for i, x in enumerate(r.repairs.get(nb, []))))
-
-
-def _course_warnings(run: GradeRun) -> list[str]:
-    """Hangs and dead kernels in sample notebooks where no pathological edit put them.
-
-    A wrong answer should fail its tests quickly; if it makes another cell of
-    the notebook time out or kill the kernel, the notebook needs a guard.
-    """
-    out = []
-    for sub in run.sample:
-        s = sub.student.id
-        for nb in run.notebooks:
-            if sub.actions.get(f"{nb}.ipynb", set()) & sc.RUNTIME_ACTIONS:
-                continue
-            for event in run.results[s][nb].events:
-                if "timed out" in event or "kernel" in event or "not run" in event:
-                    out.append(f"{s} {nb}: {event} although nothing was planted there "
-                               "(a wrong answer makes this cell slow or fatal: guard it in the notebook)")
-    return out
-
-
-def _problems(run: GradeRun) -> list[str]:
-    out = []
-    if run.submitted_before != run.submitted_after:
-        changed = sorted(set(run.submitted_before.items()) ^ set(run.submitted_after.items()))
-        out.append("submitted/ changed during grading: " + ", ".join(sorted({k for k, _ in changed})[:5]))
-    if run.repository_before != run.repository_after:
-        changed = sorted(set(run.repository_before.items()) ^ set(run.repository_after.items()))
-        out.append("the course repository or the helpers package changed during grading: "
-                   + ", ".join(sorted({k for k, _ in changed})[:5]))
-    if run.leftover_pids:
-        out.append(f"processes of the run were still alive at the end (killed): {run.leftover_pids}")
-    for s in run.students:
-        if s not in run.results:
-            out.append(f"{s}: no row")
-            continue
-        for nb in run.notebooks:
-            r = run.results[s][nb]
-            if r.submitted and r.ungraded:
-                out.append(f"{s} {nb}: test cells without a score: {', '.join(r.ungraded)}")
-    failed_rescues = [f"{r.student} ({', '.join(r.notebooks)})" for r in run.rescues if not r.ok]
-    if failed_rescues:
-        out.append("the rescue could not grade: " + ", ".join(failed_rescues))
-    if run.grades_csv is None:
-        out.append("nbgrader export wrote no grades.csv")
-    return out
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
-def _print_report(run: GradeRun, progress: Progress, workers: int, scheduler: str | None,
-                  assignment: str = ck.ASSIGNMENT_ID) -> None:
-    p = progress.plain
-    labels = {sub.student.id: "exchange" for sub in run.sample if sub.student.via_exchange}
-    p("")
-    p("=" * 100)
-    p(f"Autograded points ({len(run.students)} students x {len(run.notebooks)} notebooks)")
-    p(rep.format_table(run.results, run.notebooks, labels))
-    p("")
-    p("Why points were lost (one line per test that scored 0) and what happened per notebook")
-    p(rep.format_reasons(run.results, run.notebooks, run.notes))
-    p("")
-    p("Where things are")
-    p(f"  feedback HTML : {_rel(run.root / 'feedback', run.root)}/<student>/{assignment}/<notebook>.html "
-      f"({len(run.feedback)} pages)")
-    p(f"  grades        : {_rel(run.grades_csv, run.root) if run.grades_csv else '(none)'} (nbgrader export)")
-    p(f"  autograded    : {_rel(run.root / 'autograded', run.root)}/<student>/{assignment}/")
-    p(f"  gradebook     : {read_settings(run.root).db_url}")
-    p("")
-    p("Summary")
-    top = sum(r.max_score for r in (run.results[run.students[0]].values() if run.students else []))
-    mode = f"{workers} workers" if workers > 1 or scheduler else "serially"
-    p(f"  - graded {len(run.students)} students x {len(run.notebooks)} notebooks ({top:g} autograded points "
-      f"each) in {run.seconds / 60:.1f} min, {mode}")
-    failed = [s for s, o in run.outcomes.items() if not o.ok]
-    if failed:
-        p(f"  - nbgrader failed {len(failed)} submission(s) as a whole ({', '.join(failed)}); "
-          f"the rescue graded {sum(len(r.notebooks) for r in run.rescues if r.ok)}/"
-          f"{sum(len(r.notebooks) for r in run.rescues)} notebook(s) again")
-    pending = sum(len(r.manual_pending) for row in run.results.values() for r in row.values())
-    if pending:
-        p(f"  - {pending} written answers wait for manual grading: open the Formgrader "
-          "(`make lab`, then Nbgrader > Formgrader), then re-run `nbgrader export`")
-    if run.zeroed:
-        p(f"  - {len(run.zeroed)} test cells could not be graded: set to 0 and flagged for manual review")
-    if run.release_changed:
-        p(f"  - release/{assignment} changed when it was regenerated: review and commit it")
-    same = run.submitted_before == run.submitted_after
-    p(f"  - submitted/: {len(run.submitted_after)} files, "
-      + ("unchanged by grading (SHA-256)" if same else "CHANGED during grading (see problems)"))
-    same = run.repository_before == run.repository_after
-    p(f"  - course repository and helpers: {len(run.repository_after)} files, "
-      + ("unchanged by grading (SHA-256)" if same else "CHANGED during grading (see problems)"))
-    p("  - no nbgrader process or kernel left running" if not run.leftover_pids
-      else f"  - {len(run.leftover_pids)} leftover processes were killed")
-    if run.sample:
-        if run.mismatches:
-            p(f"  - sample class: {len(run.mismatches)} test(s) did not score as declared; "
-              "the tests or the grading need a look:")
-            for line in run.mismatches:
-                p("      " + rep.short(line))
-        else:
-            p(f"  - sample class: all {len(run.sample)} students scored as declared (full marks except where "
-              "their edits break an answer)")
-    for warning in run.warnings:
-        p("  - WARNING: " + rep.short(warning, 300))
-    for problem in run.problems:
-        p("  - PROBLEM: " + problem)
-    p(f"  - next: hand the feedback back with `nbgrader release_feedback {assignment}` (exchange) or your LMS")

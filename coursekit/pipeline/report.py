@@ -23,7 +23,6 @@ Per notebook, :func:`notebook_events` adds what happened around the tests
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ import nbformat
 
 from coursekit.grading import causes
 from coursekit.grading.causes import CELL_TIMEOUT, KERNEL_DIED, KERNEL_GAVE_UP, KERNEL_STUCK
+from coursekit.insight.results import read_results
 from coursekit.pipeline.rescue import metadata_problems
 
 __all__ = [
@@ -251,60 +251,33 @@ def inspect_submission(submitted: Mapping, released: Mapping) -> list[str]:
 
 
 # =============================================================================== gradebook
-def _read(path: Path):
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
-
-
 def collect_results(course_root: Path, db_url: str, course_id: str, students: Sequence[str],
                     notebooks: Sequence[str], assignment: str = "synapses",
                     cell_timeout: float | None = None) -> dict[str, dict[str, NotebookResult]]:
     """Scores and reasons of ``students`` x ``notebooks`` (ids without ``.ipynb``).
+
+    Read with :func:`coursekit.insight.results.read_results`, the class report's reader too.
 
     Returns
     -------
     dict of str to dict of str to NotebookResult
         student -> notebook id -> result, in the order given.
     """
-    from nbgrader.api import Gradebook, MissingEntry
-
-    course_root = Path(course_root)
+    found = read_results(course_root, db_url, course_id, assignment, students=students, notebooks=notebooks)
     out: dict[str, dict[str, NotebookResult]] = {}
-    with Gradebook(db_url, course_id) as gb:
-        written_ids, graded_cells = {}, {}
-        for nb_id in notebooks:
-            try:
-                nb = gb.find_notebook(nb_id, assignment)
-            except MissingEntry:
-                written_ids[nb_id], graded_cells[nb_id] = set(), []
-                continue
-            written_ids[nb_id] = {c.name for c in nb.solution_cells}
-            graded_cells[nb_id] = [(c.name, float(c.max_score)) for c in nb.grade_cells]
-        for student in students:
-            row = out.setdefault(student, {})
-            for nb_id in notebooks:
-                submitted = (course_root / "submitted" / student / assignment / f"{nb_id}.ipynb").is_file()
-                graded_path = course_root / "autograded" / student / assignment / f"{nb_id}.ipynb"
-                res = NotebookResult(student, nb_id, submitted, graded_path.is_file())
-                grades = {}
-                try:
-                    sub = gb.find_submission_notebook(nb_id, assignment, student)
-                    grades = {g.name: g for g in sub.grades}
-                except MissingEntry:
-                    pass
-                for name, top in graded_cells[nb_id]:
-                    g = grades.get(name)
-                    score = None if g is None else g.score if (g.auto_score is not None or
-                                                              g.manual_score is not None) else None
-                    res.cells.append(CellResult(name, None if score is None else float(score), top,
-                                                name in written_ids[nb_id],
-                                                bool(g.needs_manual_grade) if g is not None else True))
-                _add_reasons(res, graded_path, cell_timeout)
-                row[nb_id] = res
+    for student in found.students:
+        row = out.setdefault(student, {})
+        for rec in found.of(student):
+            res = NotebookResult(student, rec.notebook, rec.submitted, rec.graded_path.is_file())
+            res.cells = [CellResult(c.grade_id, c.score, c.max_score, c.written, c.needs_manual_grade)
+                         for c in rec.cells]
+            _add_reasons(res, rec.graded or {}, {c.grade_id: c.cell for c in rec.cells}, cell_timeout)
+            row[rec.notebook] = res
     return out
 
 
-def _add_reasons(res: NotebookResult, graded_path: Path, cell_timeout: float | None) -> None:
+def _add_reasons(res: NotebookResult, nb: Mapping, cells: Mapping[str, dict | None],
+                 cell_timeout: float | None) -> None:
     if not res.submitted:
         for c in res.tests:
             if not c.score:
@@ -315,9 +288,7 @@ def _add_reasons(res: NotebookResult, graded_path: Path, cell_timeout: float | N
             if not c.score:
                 c.reason = "not graded: nbgrader produced no autograded notebook (see the log above)"
         return
-    nb = _read(graded_path)
     res.events = notebook_events(nb, cell_timeout)
-    cells = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id"): c for c in nb.get("cells", [])}
     for c in res.tests:
         if c.score is None:
             c.reason = "not graded: the cell is missing from the autograded notebook"

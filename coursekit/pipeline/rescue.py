@@ -57,13 +57,26 @@ penalties) is unchanged, so nbgrader itself writes the gradebook and
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterable
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import nbformat
 
 from nbclient.exceptions import CellTimeoutError
 
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
+from coursekit import course as ck
 from coursekit.grading.trusted import source_digest
+from coursekit.pipeline.steps import COMMAND_TIMEOUT, autograde_preprocessors, nbgrader
+from coursekit.settings import CourseSettings
 
 __all__ = [
     "source_digest",
@@ -239,3 +252,162 @@ def missing_grade_cells(submitted: Any, released: Any) -> list[str]:
     return [gid for gid in (_grade_id(c) for c in released.cells
                             if c.get("metadata", {}).get("nbgrader", {}).get("grade"))
             if gid and gid not in present]
+
+
+@dataclass
+class Rescue:
+    """One rescue run: notebooks of one student graded again.
+
+    Attributes
+    ----------
+    student : str
+    notebooks : list of str
+        Notebook ids graded in this run.
+    why : dict of str to str
+        Notebook id -> what nbgrader left undone.
+    repairs : dict of str to list of str
+        Notebook id -> changes to the staging copy and cells not run again.
+    ok : bool
+        nbgrader exited 0 and wrote every autograded notebook.
+    seconds : float
+    log_tail : str
+    """
+
+    student: str
+    notebooks: list[str]
+    why: dict[str, str]
+    repairs: dict[str, list[str]] = field(default_factory=dict)
+    ok: bool = False
+    seconds: float = 0.0
+    log_tail: str = ""
+
+
+def rescue(settings: CourseSettings, student: str, why: Mapping[str, str], *, first_log: str = "",
+           tag: str, whole: bool = False, assignment: str = ck.ASSIGNMENT_ID,
+           timeout: float = COMMAND_TIMEOUT) -> Rescue:
+    """Grade notebooks of one student again, so that every gradable cell gets a score.
+
+    A staging copy of the student's submitted folder (all files, so nbgrader
+    does not zero the other notebooks as missing) gets each notebook in
+    ``why`` repaired with :func:`coursekit.pipeline.rescue.repair_notebook`;
+    then the real command runs in the course::
+
+        nbgrader autograde <assignment> --student S [--notebook N] --force
+            --CourseDirectory.submitted_directory=<staging>
+            --Autograde.autograde_preprocessors=[... TrustedExecute ...] --TrustedExecute.rescue=True
+            --OverwriteCells.add_missing_cells=True
+            [--TrustedExecute.skip_digests=<cells that hung the kernel in first_log>]
+
+    once for the whole student (``whole=True``: nbgrader failed the whole
+    submission, so every notebook is graded again) or once per notebook.
+    ``submitted/`` is only read.
+
+    Parameters
+    ----------
+    settings : CourseSettings
+    student : str
+    why : mapping of str to str
+        Notebook id -> what nbgrader left undone (the notebooks to grade).
+    first_log : str, optional
+        nbgrader's log of the first run (to find cells that hung the kernel).
+    tag : str
+        Value of :data:`RUN_TAG` for the processes started.
+    whole : bool, optional
+        Grade all notebooks of ``why`` in one nbgrader run (without
+        ``--notebook``); they must be all the student's submitted notebooks.
+    assignment : str, optional
+    timeout : float, optional
+        Seconds per nbgrader run.
+
+    Returns
+    -------
+    Rescue
+    """
+    root = settings.root
+    nb_ids = list(why)
+    result = Rescue(student, nb_ids, dict(why))
+    src_folder = root / "submitted" / student / assignment
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="synapses-rescue-") as tmp:
+        stage = Path(tmp) / "submitted"
+        shutil.copytree(src_folder, stage / student / assignment)
+        for p in (stage / student / assignment).rglob("*"):
+            os.chmod(p, 0o700 if p.is_dir() else 0o600)
+        digests: list[str] = []
+        for nb_id in nb_ids:
+            name = f"{nb_id}.ipynb"
+            notes = result.repairs.setdefault(nb_id, [])
+            submitted = nbformat.read(src_folder / name, as_version=4)
+            released = nbformat.read(root / "release" / assignment / name, as_version=4)
+            source_nb = nbformat.read(root / "source" / assignment / name, as_version=4)
+            repaired, fixed = repair_notebook(submitted, released)
+            notes += fixed
+            hung = hung_cell_digests(first_log, list(submitted.cells) + list(source_nb.cells))
+            if hung:
+                notes.append("the cell that hung the kernel in the first run is not run again")
+                digests += hung
+            missing = missing_grade_cells(repaired, released)
+            if missing:
+                notes.append("nbgrader re-adds the deleted grade cells " + ", ".join(missing))
+            nbformat.write(repaired, stage / student / assignment / name)
+        base = ["autograde", assignment, "--student", student, "--force", *settings.execute_args,
+                f"--CourseDirectory.submitted_directory={stage}",
+                "--Autograde.autograde_preprocessors=" + json.dumps(autograde_preprocessors(
+                    settings.autograde_preprocessors, "rescue")),
+                "--TrustedExecute.rescue=True", "--OverwriteCells.add_missing_cells=True"]
+        if digests:
+            base.append("--TrustedExecute.skip_digests=" + ",".join(digests))
+        runs = [[]] if whole else [["--notebook", nb_id] for nb_id in nb_ids]
+        ok, logs = True, []
+        for extra in runs:
+            try:
+                proc = nbgrader(base + extra, root, tag, timeout=timeout, check=False)
+                ok = ok and proc.returncode == 0
+                logs.append(proc.stderr)
+            except subprocess.TimeoutExpired as exc:
+                ok = False
+                logs.append(f"killed after {timeout:.0f} s\n" + str(exc.stderr or ""))
+    result.seconds = time.monotonic() - start
+    result.log_tail = "\n".join(logs)[-3000:]
+    result.ok = ok and all((root / "autograded" / student / assignment / f"{nb}.ipynb").is_file() for nb in nb_ids)
+    return result
+
+
+def zero_ungraded(settings: CourseSettings, student: str, nb_id: str, grade_ids: Sequence[str],
+                   assignment: str, flag: bool = True) -> None:
+    """Last resort: score 0 (and, if ``flag``, flag for manual grading) the cells nbgrader never graded."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(settings.db_url, settings.course_id) as gb:
+        for gid in grade_ids:
+            g = gb.find_grade(gid, nb_id, assignment, student)
+            if g.auto_score is None and g.manual_score is None:
+                g.auto_score = 0.0
+                g.needs_manual_grade = flag
+        gb.db.commit()
+
+
+def needs_rescue(results, student: str, nb_id: str, root: Path, assignment: str) -> str:
+    """Why nbgrader's own run of this notebook is not enough ("" if it is).
+
+    Besides a missing autograded notebook and test cells without a score,
+    grade cells missing from the submission (deleted, or their nbgrader
+    metadata stripped) count: nbgrader leaves their gradebook rows as they
+    were, so a score from an earlier run of the same student could hide them.
+    """
+    r = results[student][nb_id]
+    if not r.submitted:
+        return ""
+    if not r.graded:
+        return "nbgrader wrote no autograded notebook (it failed the submission)"
+    if r.ungraded:
+        return "test cells without a score: " + ", ".join(r.ungraded)
+    name = f"{nb_id}.ipynb"
+    try:
+        gone = missing_grade_cells(nbformat.read(root / "submitted" / student / assignment / name, as_version=4),
+                                       nbformat.read(root / "release" / assignment / name, as_version=4))
+    except Exception:  # noqa: BLE001 (unreadable: nbgrader has already said so)
+        gone = []
+    if gone:
+        return "grade cells missing from the submission: " + ", ".join(gone)
+    return ""
