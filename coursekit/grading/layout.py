@@ -80,7 +80,7 @@ def resolved() -> Packages:
     LayoutError
         The probe could not run, or a package is not importable there.
     """
-    from coursekit.grading.trusted import _scratch, sandbox_env
+    from coursekit.grading.kernel import _scratch, sandbox_env
     with tempfile.TemporaryDirectory(prefix="synapses-layout-") as tmp:
         dirs = _scratch(Path(tmp))
         try:

@@ -4,7 +4,7 @@ A grader that cannot run is the grading machinery's failure, never a
 student's zero. So every run that grades (plain ``nbgrader autograde``,
 ``make grade``, each of its parallel or Dask workers, which are ``nbgrader
 autograde`` processes too) first starts one grader with exactly the sandbox
-policy that grading uses (:class:`coursekit.grading.trusted.TrustedExecute`), has it
+policy that grading uses (:class:`coursekit.grading.execute.TrustedExecute`), has it
 import the course's checks and answers (:data:`CELL`) and waits for its answer.
 The result is cached once per process.
 
@@ -67,7 +67,7 @@ def _key(te: Any) -> tuple:
 def check(te: Any) -> None:
     """Start one grader as `te` would, have it run :data:`CELL`; raise :class:`GraderUnavailable` if it cannot.
 
-    `te` is a :class:`coursekit.grading.trusted.TrustedExecute` (its sandbox traits
+    `te` is a :class:`coursekit.grading.execute.TrustedExecute` (its sandbox traits
     decide the policy). Once per process and set of traits.
     """
     key = _key(te)
@@ -80,7 +80,9 @@ def check(te: Any) -> None:
 def _probe(te: Any) -> str | None:
     from coursekit.grading import layout
     from coursekit.grading.grader import ChannelClosed
-    from coursekit.grading.trusted import GraderProcess, SandboxRefused, _clean_outputs
+    from coursekit.grading.execute import SandboxRefused
+    from coursekit.grading.grader_process import GraderProcess
+    from coursekit.grading.outputs import _clean_outputs
 
     parent = te.scratch_dir or tempfile.gettempdir()
     os.makedirs(parent, exist_ok=True)
@@ -148,7 +150,7 @@ def cause(grader: Any, policy: Any, what: str, log: str = "") -> str:
 def autograde_hook(**kwargs: Any) -> None:
     """``Autograde.pre_convert_hook``: the preflight with the running nbgrader's own TrustedExecute config."""
     from traitlets.config import Application
-    from coursekit.grading.trusted import TrustedExecute
+    from coursekit.grading.execute import TrustedExecute
 
     config = Application.instance().config if Application.initialized() else None
     check(TrustedExecute(config=config) if config is not None else TrustedExecute())

@@ -125,7 +125,7 @@ def repository_digest(root: Path) -> dict[str, str]:
     plus the ``helpers`` package that is imported (it may be installed
     elsewhere). A submission that wrote anywhere in it changes this.
     """
-    from coursekit.grading.trusted import COURSEKIT_DIR, HELPERS_DIR
+    from coursekit.grading.kernel import COURSEKIT_DIR, HELPERS_DIR
 
     out: dict[str, str] = {}
     for base, label in ((Path(root), "course"), (HELPERS_DIR, "helpers"), (COURSEKIT_DIR, "coursekit")):
@@ -220,7 +220,7 @@ def trusted_preprocessors(configured: list[dict[str, Any]]) -> list[str]:
     ``TrustedExecute`` in its rescue mode; this makes sure it is the step that runs the notebook even if
     the course configuration names nbgrader's own ``Execute``.
     """
-    from coursekit.grading.trusted import TrustedExecute
+    from coursekit.grading.execute import TrustedExecute
 
     trusted = f"{TrustedExecute.__module__}.{TrustedExecute.__qualname__}"
     out = [trusted if p["execute"] else p["name"] for p in configured]
@@ -533,11 +533,11 @@ def grade(course_root: Path | str = ck.REPO_ROOT, *, workers: int = 2, scheduler
 
     Raises
     ------
-    coursekit.grading.trusted.SandboxRefused
+    coursekit.grading.execute.SandboxRefused
         No sandbox here and `allow_unsandboxed` is False (nothing was run).
     """
     from coursekit.grading import sandbox
-    from coursekit.grading.trusted import SandboxRefused
+    from coursekit.grading.execute import SandboxRefused
 
     reason = sandbox.unavailable_reason()
     if reason and not allow_unsandboxed:
@@ -692,7 +692,7 @@ def _preflight(job: _Job) -> None:
     them, with the one line of :class:`coursekit.grading.preflight.GraderUnavailable` (exit status 1).
     """
     from coursekit.grading import preflight
-    from coursekit.grading.trusted import TrustedExecute
+    from coursekit.grading.execute import TrustedExecute
 
     s = job.settings
     preflight.check(TrustedExecute(allow_unsandboxed=s.allow_unsandboxed, scratch_dir=s.scratch_dir))

@@ -63,7 +63,7 @@ from nbclient.exceptions import CellTimeoutError
 
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
-from coursekit.grading.trusted import source_digest
+from coursekit.grading.outputs import source_digest
 
 __all__ = [
     "source_digest",
