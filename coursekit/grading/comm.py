@@ -27,6 +27,24 @@ def kernel_request(message: dict) -> dict:
             "kwargs": message.get("kwargs", {"__dict__": {}})}
 
 
+def grader_reply(reply: Any, state: str, call_timeout: Any) -> dict:
+    """What the grader gets for a request: the kernel's `reply`, or why there is none (`state`, :func:`send_request`).
+
+    >>> grader_reply(None, "died", 30)["message"][:38]
+    'the kernel died during this call (os._'
+    """
+    if state == "ok":
+        return reply if isinstance(reply, dict) else {"status": "failed", "message": "it gave no answer"}
+    if state == "interrupted":
+        return {"status": "failed", "message": f"did not return within {call_timeout} s (an endless "
+                                               "loop?); the grader interrupted it"}
+    if state == "died":
+        return {"status": "failed", "message": "the kernel died during this call (os._exit, a crash or out "
+                                               "of memory?); the grader restarted it"}
+    return {"status": "failed", "message": f"did not return within {call_timeout} s and ignored the "
+                                           "interrupt; the grader restarted the kernel"}
+
+
 async def send_request(kc: Any, km: Any, comm_id: str, rid: int, request: dict, timeout: float) -> tuple[Any, str]:
     """Send one request (id `rid`) over comm `comm_id`; return (the kernel's reply or None, what happened).
 

@@ -76,6 +76,7 @@ from coursekit.grading.causes import GRADER_STOPPED, GRADER_TIMEOUT, KERNEL_DIED
 from coursekit.grading.grader import ChannelClosed
 from coursekit.grading.grader_process import GraderProcess, _remove_orphaned_scratch, trusted_sources
 from coursekit.grading.kernel import SandboxedKernelManager, listing_paths_without, read_paths_without, watch_disk
+from coursekit.grading.sandbox.policy import FILE_SIZE, GRADER_MEMORY, KERNEL_MEMORY, OPEN_FILES, PROCESSES
 from coursekit.grading.outputs import (DIED_MESSAGE, _clean_outputs, _content_size, _error, _utc_now, dropped_notice,
                                        late_output_notice, source_digest, stuck_message)
 
@@ -95,9 +96,18 @@ class TrustedExecute(Execute):
                                          "code then runs with the grader's rights; grades are still decided by the "
                                          "trusted grader.").tag(config=True)
     call_timeout = Integer(30, help="Seconds one call of a student function from a test may take.").tag(config=True)
-    kernel_memory = Integer(4 << 30, help="Address-space limit of the student's kernel (bytes).").tag(config=True)
-    grader_memory = Integer(6 << 30, help="Address-space limit of the grader (bytes).").tag(config=True)
-    file_size = Integer(64 << 20, help="Largest file the kernel may write (bytes).").tag(config=True)
+    # the sandbox's limits: defaults defined once, in coursekit.grading.sandbox.policy (also Policy's defaults)
+    kernel_memory = Integer(KERNEL_MEMORY, help="Address-space limit (RLIMIT_AS, bytes) of the student's kernel; a "
+                                                "larger allocation gets MemoryError.").tag(config=True)
+    grader_memory = Integer(GRADER_MEMORY, help="Address-space limit (RLIMIT_AS, bytes) of the grader, which "
+                                                "simulates the student's Brian2 strings.").tag(config=True)
+    file_size = Integer(FILE_SIZE, help="Largest file (RLIMIT_FSIZE, bytes) the kernel or the grader may write; a "
+                                        "larger write fails with EFBIG.").tag(config=True)
+    open_files = Integer(OPEN_FILES, help="Most open files (RLIMIT_NOFILE) of the kernel or the grader.").tag(
+        config=True)
+    processes = Integer(PROCESSES, help="Child processes the kernel or the grader may start: 0 refuses every one "
+                                        "(threads still work); as root a positive number is no bound "
+                                        "(coursekit.grading.sandbox.Policy.processes).").tag(config=True)
     disk_quota = Integer(1 << 30, help="Most bytes the kernel's scratch folder may hold; a kernel that writes "
                                        "more is killed and its files removed.").tag(config=True)
     max_cell_output = Integer(2 << 20, help="Most bytes of output one cell of the kernel may keep; the rest is "
@@ -127,6 +137,7 @@ class TrustedExecute(Execute):
 
     # -- set-up -----------------------------------------------------------------
     def _policies(self) -> tuple[sandbox.Policy | None, sandbox.Policy | None]:
+        """The kernel's and the grader's policies, or (None, None) where the instructor opted out of the sandbox."""
         reason = sandbox.unavailable_reason() if self.sandbox else "TrustedExecute.sandbox is False"
         if reason:
             if not self.allow_unsandboxed:
@@ -134,22 +145,26 @@ class TrustedExecute(Execute):
                                      "--TrustedExecute.allow_unsandboxed=True to grade anyway")
             self.log.warning("Grading WITHOUT a sandbox (%s): student code runs with your rights", reason)
             return None, None
+        return self.kernel_policy(self._root), self.grader_policy(self._root)
+
+    def kernel_policy(self, root: Path) -> sandbox.Policy:
+        """The kernel's sandbox: the Python environment without the private packages; `root`/kernel to write."""
         base = sandbox.runtime_read_paths()
         # the packages where the grader really imports them, and the answers out of the kernel's reach
         # wherever either side finds them (coursekit.grading.layout: editable elsewhere, wheel, conda)
         private = layout.private_paths()
-        kernel = sandbox.Policy(read=read_paths_without(base, private), list=listing_paths_without(base, private),
-                                write=(str(self._root / "kernel"),),
-                                memory=self.kernel_memory, file_size=self.file_size, open_files=256, processes=0,
-                                network=False, **self._isolation())
-        grader = sandbox.Policy(read=tuple(base) + layout.grader_read_paths(), write=(str(self._root / "grader"),),
-                                memory=self.grader_memory, file_size=self.file_size, open_files=256,
-                                processes=0, network=False, **self._isolation())
-        return kernel, grader
+        return sandbox.Policy(read=read_paths_without(base, private), list=listing_paths_without(base, private),
+                              write=(str(Path(root) / "kernel"),), **self._limits(self.kernel_memory))
 
-    def _isolation(self) -> dict[str, bool]:
-        """Policy fields that keep each sandbox away from every other one (:attr:`isolate`)."""
-        return {"private_proc": self.isolate, "separate": self.isolate}
+    def grader_policy(self, root: Path) -> sandbox.Policy:
+        """The grader's sandbox: the Python environment, helpers and coursekit; `root`/grader to write."""
+        return sandbox.Policy(read=tuple(sandbox.runtime_read_paths()) + layout.grader_read_paths(),
+                              write=(str(Path(root) / "grader"),), **self._limits(self.grader_memory))
+
+    def _limits(self, memory: int) -> dict[str, Any]:
+        """The Policy fields from the traits: `memory`, the limits both share, no network, :attr:`isolate`."""
+        return {"memory": memory, "file_size": self.file_size, "open_files": self.open_files,
+                "processes": self.processes, "network": False, "private_proc": self.isolate, "separate": self.isolate}
 
     def preprocess(self, nb: NotebookNode, resources: dict | None = None, km: Any = None):  # noqa: D401
         resources = resources if resources is not None else {}
@@ -431,17 +446,9 @@ class TrustedExecute(Execute):
         reply, state = run_sync(self._async_kernel_request)(request, limit)
         self._rpc_stats[0] += 1
         self._rpc_stats[1] += time.perf_counter() - _t
-        if state == "ok":
-            return reply if isinstance(reply, dict) else {"status": "failed", "message": "it gave no answer"}
-        if state == "interrupted":
-            return {"status": "failed", "message": f"did not return within {self.call_timeout} s (an endless "
-                                                   "loop?); the grader interrupted it"}
-        self._restart_and_replay()
-        if state == "died":
-            return {"status": "failed", "message": "the kernel died during this call (os._exit, a crash or out "
-                                                   "of memory?); the grader restarted it"}
-        return {"status": "failed", "message": f"did not return within {self.call_timeout} s and ignored the "
-                                               "interrupt; the grader restarted the kernel"}
+        if state not in ("ok", "interrupted"):
+            self._restart_and_replay()  # died, or stuck past the interrupt
+        return comm.grader_reply(reply, state, self.call_timeout)
 
     async def _async_kernel_request(self, request: dict, timeout: float) -> tuple[Any, str]:
         """Send one request over the grader's comm (:func:`coursekit.grading.comm.send_request`).

@@ -61,7 +61,7 @@ class GraderUnavailable(SystemExit):
 
 def _key(te: Any) -> tuple:
     return (sys.executable, bool(te.sandbox), bool(te.allow_unsandboxed), int(te.grader_memory),
-            int(te.file_size), te.scratch_dir)
+            int(te.file_size), int(te.open_files), int(te.processes), bool(te.isolate), te.scratch_dir)
 
 
 def check(te: Any) -> None:

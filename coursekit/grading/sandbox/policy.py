@@ -1,9 +1,28 @@
-"""What a sandboxed process may do (:class:`Policy`), and the error when the sandbox cannot be applied."""
+"""What a sandboxed process may do (:class:`Policy`), and the limits of grading, defined once.
+
+The limits below are :class:`Policy`'s defaults and the defaults of the
+``TrustedExecute`` traits of the same meaning (:mod:`coursekit.grading.execute`:
+``kernel_memory``, ``grader_memory``, ``file_size``, ``open_files``,
+``processes``), which build the policies of the student's kernel and of the
+grader. To change a limit for every run, change it here; for one course, set the
+trait in ``nbgrader_config.py`` (``c.TrustedExecute.kernel_memory = ...``).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+
+#: Address space (``RLIMIT_AS``, bytes) of the student's kernel; :attr:`Policy.memory`'s default.
+KERNEL_MEMORY = 4 << 30
+#: Address space (bytes) of the grader, which simulates the student's Brian2 strings.
+GRADER_MEMORY = 6 << 30
+#: Largest file (``RLIMIT_FSIZE``, bytes) the kernel or the grader may write.
+FILE_SIZE = 64 << 20
+#: Open file descriptors (``RLIMIT_NOFILE``) of the kernel or the grader.
+OPEN_FILES = 256
+#: Child processes the kernel or the grader may start (0: none; see :attr:`Policy.processes`).
+PROCESSES = 0
 
 
 class SandboxUnavailable(RuntimeError):
@@ -61,10 +80,10 @@ class Policy:
 
     read: tuple[str, ...] = ()
     write: tuple[str, ...] = ()
-    memory: int = 4 << 30
-    file_size: int = 256 << 20
-    open_files: int = 256
-    processes: int = 0
+    memory: int = KERNEL_MEMORY
+    file_size: int = FILE_SIZE
+    open_files: int = OPEN_FILES
+    processes: int = PROCESSES
     network: bool = False
     cpu_seconds: int | None = None
     list: tuple[str, ...] = ()
