@@ -21,7 +21,7 @@ from nbgrader import utils as nbgrader_utils
 
 from coursekit.grading import sandbox
 from coursekit.grading.grader import Channel, ChannelClosed
-from coursekit.grading.kernel import _scratch, sandbox_env
+from coursekit.grading.scratch import _scratch, sandbox_env
 
 
 class GraderProcess:

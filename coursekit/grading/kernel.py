@@ -1,7 +1,7 @@
 """The student's kernel: its sandboxed process, its scratch folder and what it may read.
 
 * :class:`SandboxedKernelManager` starts ipykernel under :mod:`coursekit.grading.sandbox`
-  in a scratch folder of its own (:func:`_scratch`, :func:`sandbox_env`), on IPC
+  in a scratch folder of its own (:mod:`coursekit.grading.scratch`), on IPC
   sockets, with a copy of the run-time ``helpers`` (:func:`runtime_package`: no
   references, no ``coursekit``) and :data:`KERNEL_STARTUP`;
 * :class:`BoundedKernelClient` refuses, in libzmq, every message over
@@ -16,7 +16,6 @@ is :class:`coursekit.grading.execute.TrustedExecute`.
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 import shutil
@@ -36,6 +35,7 @@ import helpers
 
 from coursekit.grading import layout
 from coursekit.grading import sandbox
+from coursekit.grading.scratch import _scratch, sandbox_env
 
 #: The course's run-time package on this machine (all of it readable by the grader).
 HELPERS_DIR = Path(helpers.__file__).resolve().parent
@@ -46,7 +46,7 @@ PRIVATE_PACKAGES = layout.PRIVATE_PACKAGES
 
 
 # ---------------------------------------------------------------------------
-# Scratch folders and the environment of sandboxed processes
+# What the kernel may import and read
 # ---------------------------------------------------------------------------
 def runtime_package(dest: Path, source: Path | None = None) -> Path:
     """Copy the run-time part of ``helpers`` (no references, no instructor code) to ``dest/helpers``.
@@ -161,46 +161,6 @@ def _cut(paths, excluded) -> tuple[tuple[str, ...], tuple[str, ...]]:
     for p in paths:
         add(Path(p))
     return tuple(dict.fromkeys(out)), tuple(dict.fromkeys(walked))
-
-
-def _font_cache() -> list[str]:
-    """matplotlib's font list of this user, so a sandbox does not rebuild it (1-2 s each)."""
-    try:
-        import matplotlib
-        return glob.glob(os.path.join(matplotlib.get_cachedir(), "fontlist-*.json"))
-    except Exception:  # noqa: BLE001
-        return []
-
-
-def _scratch(root: Path) -> dict[str, Path]:
-    dirs = {name: root / name for name in ("work", "home", "tmp", "run", "mpl", "ipython", "jupyter", "pkgs")}
-    for path in dirs.values():
-        path.mkdir(parents=True, exist_ok=True)
-    for cache in _font_cache():
-        shutil.copy2(cache, dirs["mpl"])
-    return dirs
-
-
-def sandbox_env(dirs: dict[str, Path], pythonpath: str | None = None) -> dict[str, str]:
-    """The environment of a sandboxed process: its scratch folders, one BLAS thread, nothing of ours."""
-    keep = ("PATH", "LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "NBGRADER_EXECUTION",
-            "NBGRADER_VALIDATING")
-    env = {k: os.environ[k] for k in keep if k in os.environ}
-    # the tags by which make grade finds (and kills) every process of its run
-    env.update({k: v for k, v in os.environ.items() if k.startswith("SYNAPSES_AUTOGRADE_")})
-    env.update(
-        HOME=str(dirs["home"]), TMPDIR=str(dirs["tmp"]), MPLCONFIGDIR=str(dirs["mpl"]), MPLBACKEND="Agg",
-        IPYTHONDIR=str(dirs["ipython"]), JUPYTER_RUNTIME_DIR=str(dirs["run"]),
-        JUPYTER_CONFIG_DIR=str(dirs["jupyter"]), JUPYTER_DATA_DIR=str(dirs["jupyter"]),
-        PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1", PYTHONUNBUFFERED="1",
-        OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-    )
-    env.setdefault("NBGRADER_EXECUTION", "autograde")
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
-    # ipykernel's pipe for the output of forked processes needs TCP; there are neither here
-    env["PYTHONWARNINGS"] = "ignore:Couldn't bind IOPub Pipe"
-    return env
 
 
 # ---------------------------------------------------------------------------
