@@ -19,6 +19,7 @@ help:
 	@echo "make grade CLASS=60   grade a synthetic class of 60 drawn from the mutation tables (~25 min)"
 	@echo "make grade PLANTED=40 grade a planted class of 40 (8 disguised copies) to check the similarity report"
 	@echo "make test     run the test suite"
+	@echo "make test-fast  the test suite without the slow and browser tests"
 	@echo "make export LMS=canvas CANVAS_CSV=file.csv   grades into Canvas (or LMS=moodle): reports/synapses-<lms>.csv"
 	@echo "make lab      open the course in JupyterLab"
 	@echo "make release  regenerate helpers/data/reference_curves.npz and release/ from source/"

@@ -186,7 +186,7 @@ c.Autograde.sanitize_preprocessors = [
 ]
 
 # ---------------------------------------------------------------- trusted grading
-# Student code never decides a grade (coursekit/grading/trusted.py): the
+# Student code never decides a grade (coursekit/grading/execute.py): the
 # course's TrustedExecute replaces nbgrader's Execute. The submission runs in a
 # sandboxed kernel (Landlock, seccomp, rlimits: it can read the Python
 # environment and write its own scratch folder, nothing else; IPC sockets, no
@@ -196,11 +196,11 @@ c.Autograde.sanitize_preprocessors = [
 # (no Landlock), autograde refuses with one sentence; opt out with
 #     nbgrader autograde synapses --TrustedExecute.allow_unsandboxed=True
 try:
-    from coursekit.grading.trusted import TrustedExecute as _TrustedExecute
+    from coursekit.grading.execute import TrustedExecute as _TrustedExecute
 except Exception as _err:  # course package missing or broken: never fall back to grading in the kernel
-    print(f"nbgrader_config.py: coursekit.grading.trusted unavailable ({_err}); autograde will fail "
+    print(f"nbgrader_config.py: coursekit.grading.execute unavailable ({_err}); autograde will fail "
           "rather than run hidden tests in the student's kernel", file=sys.stderr)
-    c.Autograde.autograde_preprocessors = ["coursekit.grading.trusted.TrustedExecute"]
+    c.Autograde.autograde_preprocessors = ["coursekit.grading.execute.TrustedExecute"]
 else:
     from nbgrader.converters import Autograde as _Autograde  # noqa: E402
     from nbgrader.preprocessors import Execute as _Execute  # noqa: E402
@@ -211,7 +211,7 @@ else:
     # Before the first student, prove that the grader starts, imports the checks and answers, and answers
     # (coursekit/grading/preflight.py); if it cannot, autograde stops with one line and a non-zero status before
     # any row is written, instead of recording every student's cells as failed.
-    from coursekit.grading.preflight import autograde_hook as _preflight  # noqa: E402
+    from coursekit.grading.execute import autograde_hook as _preflight  # noqa: E402
     c.Autograde.pre_convert_hook = _preflight
 # Every view of the autograded notebook (Formgrader, feedback, JupyterLab) renders what the student's code
 # printed and what they wrote: the last autograde step makes it inert (scripts, event handlers,

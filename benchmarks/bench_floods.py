@@ -1,7 +1,7 @@
 """Bounded resources of trusted grading: the instructor's process under a student's floods (issue 18).
 
 Each case grades the small notebook of ``tests/test_trusted.py`` with
-:class:`coursekit.grading.trusted.TrustedExecute` (the step ``nbgrader autograde`` runs)
+:class:`coursekit.grading.execute.TrustedExecute` (the step ``nbgrader autograde`` runs)
 in a fresh Python process, which reports its peak resident memory (``VmHWM``)
 and the grading time:
 

@@ -91,7 +91,7 @@ def kernel_startup(repeat: int) -> tuple[list[float], list[float]]:
     from jupyter_client.manager import AsyncKernelManager
 
     from coursekit.grading import sandbox
-    from coursekit.grading.trusted import SandboxedKernelManager
+    from coursekit.grading.kernel import SandboxedKernelManager
 
     plain, boxed = [], []
     for _ in range(repeat):

@@ -115,7 +115,7 @@ def _release(args) -> int:
 
 def _grade(args) -> int:
     from coursekit.pipeline import phases as pipeline
-    from coursekit.grading.trusted import SandboxRefused
+    from coursekit.grading.execute import SandboxRefused
 
     if args.workers < 1:
         print("--workers must be at least 1", file=sys.stderr)

@@ -69,7 +69,9 @@ def imports_of(module: str, path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            # ``from package import submodule`` imports the submodule; any other name, the module itself
+            names = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in known else node.module
+                     for a in node.names]
         for name in names:
             if name.startswith("coursekit"):
                 while name not in known and "." in name:

@@ -201,6 +201,8 @@ def test_numbers_counted_by_hand(course):
     held = {h.id: (h.students, h.items) for h in d.misconceptions}
     assert held == {"rate-khz": (["bob", "carol"], ["t1"]), "alpha-jump-w-not-ew": (["bob"], ["t3"])}
     assert d.misconceptions[0].id == "rate-khz"  # the commonest first
+    # a student counts once per misconception; the share is over the 3 students with a submission
+    assert [(h.count, round(h.share, 4)) for h in d.misconceptions] == [(2, 0.6667), (1, 0.3333)]
     assert d.ungradable == [("carol", "01_a", "t2", "the cell ran over the time limit: A cell timed out while it "
                                                     "was being executed, after 60 seconds.")]
     assert d.manual_queue == {"01_a / w1": ["bob", "carol"]}
@@ -216,6 +218,7 @@ def test_html_report_and_summary(course, capsys):
     assert path == root / "reports" / f"{A}.html"
     html = path.read_text()
     assert html.count("data:image/png;base64,") == 3  # scores, difficulty, run times
+    assert "2 (67%)" in html and "1 (33%)" in html  # each misconception's students and share of the class
     for text in ("rate-khz", "alpha-jump-w-not-ew", "bob, carol", "dave", "missing: no submission",
                  "01_a / w1", "the cell ran over the time limit", "03_new", "30.0 s"):
         assert text in html, text

@@ -206,7 +206,7 @@ def test_rescue_preprocessors_replace_only_execute():
 
     default = list(Autograde.class_traits()["autograde_preprocessors"].default())
     names = steps.autograde_preprocessors(describe_preprocessors(default), "rescue")
-    assert names[default.index(Execute)] == "coursekit.grading.trusted.TrustedExecute"
+    assert names[default.index(Execute)] == "coursekit.grading.execute.TrustedExecute"
     assert [n for i, n in enumerate(names) if default[i] is not Execute] == \
         [f"{p.__module__}.{p.__qualname__}" for p in default if p is not Execute]
     assert steps.autograde_preprocessors(describe_preprocessors(names), "rescue") == names  # the course's list stays
@@ -244,7 +244,7 @@ def test_cli_help_and_bad_workers():
 def test_grading_refuses_without_a_sandbox_unless_told(tmp_path, monkeypatch, capsys):
     from coursekit.grading import sandbox
     from coursekit.__main__ import main
-    from coursekit.grading.trusted import SandboxRefused
+    from coursekit.grading.execute import SandboxRefused
 
     monkeypatch.setattr(sandbox, "unavailable_reason", lambda: "Landlock is not enabled in this kernel")
     with pytest.raises(SandboxRefused, match="Landlock is not enabled in this kernel.*--allow-unsandboxed"):

@@ -8,7 +8,7 @@ many messages it received from other kernels. The classmate (:data:`VICTIM`)
 prints a line every 0.1 s meanwhile.
 
 Both students are graded at once by ``nbgrader autograde`` through the course's
-:class:`coursekit.grading.trusted.TrustedExecute`:
+:class:`coursekit.grading.execute.TrustedExecute`:
 
 * with the parallel engine of ``make grade`` (:func:`coursekit.pipeline.engine.autograde`, 2 workers);
 * as two plain ``nbgrader autograde --student`` commands run concurrently;

@@ -84,7 +84,7 @@ def test_grader_adds_a_marker_and_keeps_the_sentence_plain():
 
 
 def test_trusted_execute_keeps_only_well_formed_markers():
-    from coursekit.grading.trusted import _clean_outputs
+    from coursekit.grading.outputs import _clean_outputs
     raw = [misconceptions.marker_output("rate-khz", "check"),
            {"output_type": "display_data", "data": {misconceptions.MIME_TYPE: {"id": "<script>"}}},
            {"output_type": "display_data", "data": {"text/html": "<b>x</b>"}},

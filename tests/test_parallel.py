@@ -165,7 +165,7 @@ def test_course_config_probe_finds_the_trusted_execute_and_sqlite_gradebook():
     settings = read_settings(ck.REPO_ROOT)
     info = {"preprocessors": settings.autograde_preprocessors, "db_url": settings.db_url}
     names = [p["name"] for p in info["preprocessors"]]
-    assert [p["name"] for p in info["preprocessors"] if p["execute"]] == ["coursekit.grading.trusted.TrustedExecute"]
+    assert [p["name"] for p in info["preprocessors"] if p["execute"]] == ["coursekit.grading.execute.TrustedExecute"]
     assert "nbgrader.preprocessors.saveautogrades.SaveAutoGrades" in names
     assert info["db_url"] == "sqlite:///" + str(ck.REPO_ROOT / "gradebook.db")
 

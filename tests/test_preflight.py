@@ -20,7 +20,7 @@ import pytest
 import autograde_course as ac
 from coursekit.grading import preflight
 from coursekit.grading import sandbox
-from coursekit.grading.trusted import TrustedExecute
+from coursekit.grading.execute import TrustedExecute
 
 needs_sandbox = pytest.mark.skipif(sandbox.unavailable_reason() is not None,
                                    reason=f"no sandbox here: {sandbox.unavailable_reason()}")
@@ -101,7 +101,7 @@ def test_a_grader_that_never_starts_mid_run_stops_it_instead_of_zeroing_the_cell
     import nbformat
 
     import trusted_grading
-    from coursekit.grading import trusted
+    from coursekit.grading import grader_process
     from coursekit.grading.grader import ChannelClosed
     from test_trusted import instructor_notebook, submission
 
@@ -112,7 +112,7 @@ def test_a_grader_that_never_starts_mid_run_stops_it_instead_of_zeroing_the_cell
         raise ChannelClosed("the other side closed the channel")
 
     monkeypatch.setattr(preflight, "check", lambda te: None)  # the preflight passed; then the grader breaks
-    monkeypatch.setattr(trusted.GraderProcess, "wait_ready", never_ready)
+    monkeypatch.setattr(grader_process.GraderProcess, "wait_ready", never_ready)
     with pytest.raises(preflight.GraderUnavailable) as info:
         trusted_grading.grade(source, submission(), tmp_path, call_timeout=5)
     assert str(info.value.code).startswith(preflight.PREFIX + "the trusted grader")

@@ -95,13 +95,13 @@ def test_sandbox_is_available_here():
 
 
 def test_unavailable_reason_logic(monkeypatch):
-    monkeypatch.setattr(sandbox, "landlock_abi", lambda: 0)
+    monkeypatch.setattr(sandbox.landlock, "landlock_abi", lambda: 0)
     reason = sandbox.unavailable_reason()
     assert reason is not None and "Landlock is not available" in reason and reason.count(".") == 1
-    monkeypatch.setattr(sandbox, "landlock_abi", lambda: 3)
+    monkeypatch.setattr(sandbox.landlock, "landlock_abi", lambda: 3)
     assert "ABI 3" in sandbox.unavailable_reason()
-    monkeypatch.setattr(sandbox, "landlock_abi", lambda: 7)
-    monkeypatch.setattr(sandbox, "_machine", lambda: "riscv64")
+    monkeypatch.setattr(sandbox.landlock, "landlock_abi", lambda: 7)
+    monkeypatch.setattr(sandbox.seccomp, "_machine", lambda: "riscv64")
     assert "x86_64 and aarch64" in sandbox.unavailable_reason()
 
 

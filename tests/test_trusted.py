@@ -1,4 +1,4 @@
-"""coursekit.grading.trusted: hidden tests outside the student's interpreter, kernel and grader sandboxed.
+"""coursekit.grading.execute (TrustedExecute): hidden tests outside the student's interpreter, kernel and grader sandboxed.
 
 Each test grades a small notebook with :class:`TrustedExecute` directly (as
 nbgrader's autograde does, without the gradebook: ``source_path`` names the
@@ -21,7 +21,9 @@ import trusted_grading
 from trusted_grading import verdict
 
 from coursekit.grading import sandbox
-from coursekit.grading.trusted import HELPERS_DIR, KERNEL_STREAM_LIMIT, SandboxRefused, _remove_orphaned_scratch, read_paths_without
+from coursekit.grading.execute import SandboxRefused
+from coursekit.grading.grader_process import _remove_orphaned_scratch
+from coursekit.grading.kernel import HELPERS_DIR, KERNEL_STREAM_LIMIT, read_paths_without
 
 pytestmark = [pytest.mark.timeout(600)]
 
@@ -269,7 +271,7 @@ def test_a_symlink_to_a_folder_with_the_answers_does_not_grant_them_again(tmp_pa
     assert not any(p == str(site / "helpers") or p.startswith(str(site / "helpers" / "references")) for p in got)
     assert str(site / "numpy") in got
     # the folders on the way may be listed (Python lists site-packages to import from it), not read
-    from coursekit.grading.trusted import listing_paths_without
+    from coursekit.grading.kernel import listing_paths_without
     assert listing_paths_without([str(env)], [site / "helpers" / "references"]) == (
         str(env), str(env / "lib"), str(env / "lib" / "python3.11"), str(site), str(site / "helpers"))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from coursekit.grading.trusted import TrustedExecute
+from coursekit.grading.execute import TrustedExecute
 
 
 def grade(source_path: Path, nb, workdir: Path, **traits) -> dict:

@@ -1,7 +1,7 @@
 """The trusted grader: runs the instructor's test cells, never student code.
 
 One grader process serves one notebook of one student. It is started by
-:class:`coursekit.grading.trusted.TrustedExecute` (inside the sandbox of
+:class:`coursekit.grading.execute.TrustedExecute` (inside the sandbox of
 :mod:`coursekit.grading.sandbox`: it runs Brian2 on the student's equation
 strings) and talks to it over one socket with length-prefixed JSON messages
 (:class:`Channel`). It runs, in one namespace of its own and in notebook order,

@@ -31,6 +31,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from coursekit.grading.scratch import _scratch, sandbox_env
+
 __all__ = ["Packages", "LayoutError", "resolved", "grader_read_paths", "private_paths", "runtime_source"]
 
 #: Sub-packages of helpers that the student's kernel never gets.
@@ -80,7 +82,6 @@ def resolved() -> Packages:
     LayoutError
         The probe could not run, or a package is not importable there.
     """
-    from coursekit.grading.trusted import _scratch, sandbox_env
     with tempfile.TemporaryDirectory(prefix="synapses-layout-") as tmp:
         dirs = _scratch(Path(tmp))
         try:

@@ -27,7 +27,7 @@ kernel can only send numbers and strings, never code. No pickle is involved at
 any point.
 
 :data:`KERNEL_CODE` is the same format written for the kernel side: the code
-that :class:`coursekit.grading.trusted.TrustedExecute` sends into the
+that :class:`coursekit.grading.execute.TrustedExecute` sends into the
 student's kernel to look up names and call functions. It runs in the student's
 interpreter, so nothing in it is trusted; only :func:`decode` of its answer is.
 """
@@ -46,7 +46,7 @@ __all__ = ["PlainDataError", "encode", "decode", "dumps", "loads", "describe", "
 #: Largest total of array bytes in one message.
 MAX_BYTES = 64 << 20
 #: Largest reply (bytes of JSON) the kernel's comm target sends; the instructor's side refuses
-#: larger ZeroMQ messages anyway (:data:`coursekit.grading.trusted.MAX_KERNEL_MESSAGE`, a little more).
+#: larger ZeroMQ messages anyway (:data:`coursekit.grading.kernel.MAX_KERNEL_MESSAGE`, a little more).
 MAX_REPLY = 15 << 20
 #: Deepest nesting of lists, tuples and dicts.
 MAX_DEPTH = 16

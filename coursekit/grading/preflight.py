@@ -4,7 +4,7 @@ A grader that cannot run is the grading machinery's failure, never a
 student's zero. So every run that grades (plain ``nbgrader autograde``,
 ``make grade``, each of its parallel or Dask workers, which are ``nbgrader
 autograde`` processes too) first starts one grader with exactly the sandbox
-policy that grading uses (:class:`coursekit.grading.trusted.TrustedExecute`), has it
+policy that grading uses (:class:`coursekit.grading.execute.TrustedExecute`), has it
 import the course's checks and answers (:data:`CELL`) and waits for its answer.
 The result is cached once per process.
 
@@ -16,7 +16,7 @@ through nbgrader 0.9.6: ``BaseConverter.convert_notebooks`` catches every
 output and goes on to the next student (so a broken grader would fail the
 whole class one by one), and ``run_pre_convert_hook`` logs and swallows any
 ``Exception`` of the hook; a ``SystemExit`` passes both and ends the command.
-The hook (:func:`autograde_hook`, ``Autograde.pre_convert_hook`` in
+The hook (:func:`coursekit.grading.execute.autograde_hook`, ``Autograde.pre_convert_hook`` in
 ``nbgrader_config.py``) runs before ``Autograde.init_assignment``, which is
 what first writes the student's submission to the gradebook, so a failed
 preflight leaves no row behind.
@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GraderUnavailable", "PREFIX", "CELL", "check", "autograde_hook", "cause"]
+__all__ = ["GraderUnavailable", "SandboxRefused", "PREFIX", "CELL", "check", "cause"]
 
 #: How the one line of a stopped run starts (``make grade`` looks for it in a worker's log).
 PREFIX = "synapses: grading stopped before any score was written: "
@@ -51,6 +51,10 @@ print("preflight ok")
 _checked: dict[tuple, str | None] = {}
 
 
+class SandboxRefused(RuntimeError):
+    """Grading refused: no sandbox here, and the instructor did not opt out."""
+
+
 class GraderUnavailable(SystemExit):
     """The grader cannot grade here; the run stops (a ``SystemExit``: nbgrader does not catch it)."""
 
@@ -61,13 +65,13 @@ class GraderUnavailable(SystemExit):
 
 def _key(te: Any) -> tuple:
     return (sys.executable, bool(te.sandbox), bool(te.allow_unsandboxed), int(te.grader_memory),
-            int(te.file_size), te.scratch_dir)
+            int(te.file_size), int(te.open_files), int(te.processes), bool(te.isolate), te.scratch_dir)
 
 
 def check(te: Any) -> None:
     """Start one grader as `te` would, have it run :data:`CELL`; raise :class:`GraderUnavailable` if it cannot.
 
-    `te` is a :class:`coursekit.grading.trusted.TrustedExecute` (its sandbox traits
+    `te` is a :class:`coursekit.grading.execute.TrustedExecute` (its sandbox traits
     decide the policy). Once per process and set of traits.
     """
     key = _key(te)
@@ -80,7 +84,8 @@ def check(te: Any) -> None:
 def _probe(te: Any) -> str | None:
     from coursekit.grading import layout
     from coursekit.grading.grader import ChannelClosed
-    from coursekit.grading.trusted import GraderProcess, SandboxRefused, _clean_outputs
+    from coursekit.grading.grader_process import GraderProcess
+    from coursekit.grading.outputs import _clean_outputs
 
     parent = te.scratch_dir or tempfile.gettempdir()
     os.makedirs(parent, exist_ok=True)
@@ -143,12 +148,3 @@ def cause(grader: Any, policy: Any, what: str, log: str = "") -> str:
                  "the helpers and coursekit that the environment resolves)")
     return (f"{head}; {where}; fix the file's permissions (chmod -R a+rX on the package) or reinstall the course "
             "into this environment (pip install -e . in the course folder), then run again")
-
-
-def autograde_hook(**kwargs: Any) -> None:
-    """``Autograde.pre_convert_hook``: the preflight with the running nbgrader's own TrustedExecute config."""
-    from traitlets.config import Application
-    from coursekit.grading.trusted import TrustedExecute
-
-    config = Application.instance().config if Application.initialized() else None
-    check(TrustedExecute(config=config) if config is not None else TrustedExecute())

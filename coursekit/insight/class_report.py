@@ -11,7 +11,7 @@ reads only what grading left behind, never reruns student code:
   (:mod:`coursekit.answers.misconceptions`), the one-line sentence, why a cell could
   not be graded (timeouts, dead kernels, the rescue), and how long the
   notebook ran (``metadata.execution`` of its cells, written by nbclient for
-  the kernel's cells and by :class:`coursekit.grading.trusted.TrustedExecute` for the
+  the kernel's cells and by :class:`coursekit.grading.execute.TrustedExecute` for the
   grader's test cells).
 
 The HTML is one file (Jinja2 template ``templates/report.html.j2``, figures

@@ -33,7 +33,7 @@ def repository_digest(root: Path) -> dict[str, str]:
     plus the ``helpers`` package that is imported (it may be installed
     elsewhere). A submission that wrote anywhere in it changes this.
     """
-    from coursekit.grading.trusted import COURSEKIT_DIR, HELPERS_DIR
+    from coursekit.grading.kernel import COURSEKIT_DIR, HELPERS_DIR
 
     out: dict[str, str] = {}
     for base, label in ((Path(root), "course"), (HELPERS_DIR, "helpers"), (COURSEKIT_DIR, "coursekit")):
@@ -179,7 +179,7 @@ def preflight_grader(job: _Job) -> None:
     them, with the one line of :class:`coursekit.grading.preflight.GraderUnavailable` (exit status 1).
     """
     from coursekit.grading import preflight
-    from coursekit.grading.trusted import TrustedExecute
+    from coursekit.grading.execute import TrustedExecute
 
     s = job.settings
     preflight.check(TrustedExecute(allow_unsandboxed=s.allow_unsandboxed, scratch_dir=s.scratch_dir))

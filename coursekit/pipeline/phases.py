@@ -221,11 +221,11 @@ def grade(course_root: Path | str = ck.REPO_ROOT, *, workers: int = 2, scheduler
 
     Raises
     ------
-    coursekit.grading.trusted.SandboxRefused
+    coursekit.grading.execute.SandboxRefused
         No sandbox here and `allow_unsandboxed` is False (nothing was run).
     """
     from coursekit.grading import sandbox
-    from coursekit.grading.trusted import SandboxRefused
+    from coursekit.grading.execute import SandboxRefused
 
     reason = sandbox.unavailable_reason()
     if reason and not allow_unsandboxed:

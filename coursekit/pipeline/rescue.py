@@ -74,7 +74,7 @@ from nbclient.exceptions import CellTimeoutError
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
 from coursekit import course as ck
-from coursekit.grading.trusted import source_digest
+from coursekit.grading.outputs import source_digest
 from coursekit.pipeline.steps import COMMAND_TIMEOUT, autograde_preprocessors, nbgrader
 from coursekit.settings import CourseSettings
 

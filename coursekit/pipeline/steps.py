@@ -63,7 +63,7 @@ def autograde_preprocessors(configured: list[dict[str, Any]], role: str) -> list
     ValueError
         Unless exactly one execute preprocessor is configured, or for another ``role``.
     """
-    from coursekit.grading.trusted import TrustedExecute
+    from coursekit.grading.execute import TrustedExecute
     from coursekit.preprocessors.replay import ReplayExecute, StashExecuted
 
     if role not in ROLES:

@@ -5,7 +5,7 @@ class                                  replaces or joins                        
 =====================================  ==========================================  ==============================
 ``clear_solutions.InstructiveClearSolutions``  nbgrader's ``ClearSolutions``       ``generate_assignment``
 ``overwrite_cells.OverwriteCellsKeepHiddenTests``  nbgrader's ``OverwriteCells``   ``autograde`` (sanitize)
-``coursekit.grading.trusted.TrustedExecute``   nbgrader's ``Execute``                      ``autograde``
+``coursekit.grading.execute.TrustedExecute``   nbgrader's ``Execute``                      ``autograde``
 ``replay.StashExecuted``               joins ``TrustedExecute`` in a worker        ``autograde`` (parallel)
 ``replay.ReplayExecute``               ``TrustedExecute`` in the recording run     ``autograde`` (parallel)
 ``sanitize.SanitizeStudentContent``    joins last (outputs, answers made inert)    ``autograde``
@@ -13,7 +13,7 @@ class                                  replaces or joins                        
 =====================================  ==========================================  ==============================
 
 ``TrustedExecute`` lives with the trusted-grading engine it drives
-(:mod:`coursekit.grading.trusted`); it is the one step that runs a submission (its
+(:mod:`coursekit.grading.execute`); it is the one step that runs a submission (its
 ``rescue`` option makes it survive dead kernels). ``ReplayExecute`` runs no
 code: it copies in what a worker's ``TrustedExecute`` produced.
 """
