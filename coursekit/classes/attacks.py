@@ -24,7 +24,7 @@ __all__ = ["COURSE_ROOT", "REEXPORTS", "ENDLESS_LOOP", "IGNORES_INTERRUPT", "KER
            "view_payload", "HTML_OUTPUT", "JAVASCRIPT_OUTPUT", "SVG_OUTPUT", "MARKDOWN_OUTPUT", "RAW_HTML_ANSWER",
            "OUTPUT_FLOOD", "STRING_FLOOD", "SLOW_CALLER", "SNIFF_WINDOW", "sniffer_code", "SNIFFED_LINE"]
 
-#: Stands for the course's absolute path in hostile code; :func:`assemble` fills it in.
+#: Stands for the course's absolute path in hostile code; :func:`coursekit.classes.sample.assemble` fills it in.
 COURSE_ROOT = "@@COURSE_ROOT@@"
 REEXPORTS: dict[str, str] = {
     gid: textwrap.dedent(f"""\
