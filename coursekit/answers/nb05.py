@@ -1,4 +1,4 @@
-"""Notebook 05 (shunting inhibition): its known wrong answers and right answers written another way.
+"""Notebook 05 (shunting inhibition): wrong answers, and right ones written another way.
 
 ``WRONG`` rows are ``(item, label, source, words[, caught_by_visible])``: a wrong answer, the words one
 of which its failure message must contain, and whether the visible checks catch it; ``RIGHT`` rows
