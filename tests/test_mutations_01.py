@@ -5,6 +5,9 @@ by the mutant) and that item's test cell run (tests/nbkernel.py). Wrong answers,
 the lecture's own errors among them, must fail with a message about the
 physics; correct answers written another way must pass; so must the stored
 solution, and the released stub must fail with its instruction.
+
+The answers (WRONG, RIGHT) are the tables of :mod:`coursekit.answers.nb01`; the shortcut
+attempts (CHEATS) and this notebook's own tests are here.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ exponential), must fail with a message about the physics, also when only the
 hidden tests run; answers that hard-code the visible test's numbers must fail
 the hidden tests; correct answers written another way must pass; so must the
 stored solution, and the released stub must fail with its instruction.
+
+The answers (WRONG, RIGHT) are the tables of :mod:`coursekit.answers.nb02`; the shortcut
+attempts (CHEATS) and this notebook's own tests are here.
 """
 
 from __future__ import annotations

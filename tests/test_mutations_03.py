@@ -8,6 +8,9 @@ answers that hard-code the visible test's parameters (u_rest, g_max, Mg) must
 fail the hidden tests, which change the namespace; correct answers written
 another way must pass; so must the stored solution, and the released stub must
 fail with its instruction.
+
+The answers (WRONG, RIGHT) are the tables of :mod:`coursekit.answers.nb03`; the shortcut
+attempts (CHEATS) and this notebook's own tests are here.
 """
 
 from __future__ import annotations

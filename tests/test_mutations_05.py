@@ -6,6 +6,9 @@ must fail with a one-sentence message about the physics (among them the
 lecture's own error, the missing minus sign on the shunt term); correct answers
 written another way must pass; so must the stored solution, and the released
 stub must fail with its instruction.
+
+The answers (WRONG, RIGHT) are the tables of :mod:`coursekit.answers.nb05`; the shortcut
+attempts (CHEATS) and this notebook's own tests are here.
 """
 
 from __future__ import annotations

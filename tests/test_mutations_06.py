@@ -7,6 +7,9 @@ shunt with the wrong sign, a current where a conductance belongs), must fail
 with a message about the physics; correct answers written another way must
 pass; so must the stored solution; shortcuts (re-exported references, patched
 grading code) earn nothing, and the released stub fails with its instruction.
+
+The answers (WRONG, RIGHT) are the tables of :mod:`coursekit.answers.nb06`; the shortcut
+attempts (CHEATS) and this notebook's own tests are here.
 """
 
 from __future__ import annotations
