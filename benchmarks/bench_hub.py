@@ -154,7 +154,7 @@ def run() -> dict:
     if reason:
         return {"skipped": reason}
     import nbformat
-    from coursekit.classes.sample import _fill_answers
+    from coursekit.classes.edits import _fill_answers
 
     figures: dict = {"students": STUDENTS}
     hub = hd.TestHub(root=hd.LOAD_ROOT, students=STUDENTS)

@@ -136,7 +136,7 @@ def _grade(args) -> int:
                                  allow_unsandboxed=args.allow_unsandboxed)
             return 0 if not run.problems else 1
         if args.class_size is not None:
-            from coursekit.classes.synthetic import grade_synthetic
+            from coursekit.pipeline.classes_run import grade_synthetic
 
             run = grade_synthetic(args.course, args.class_size, seed=args.seed, workers=args.workers,
                                   scheduler=args.scheduler, cell_timeout=args.cell_timeout,

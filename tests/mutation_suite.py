@@ -1,7 +1,8 @@
 """The standard mutation tests of a course notebook, written once for all six.
 
-A test module (tests/test_mutations_NN.py) keeps only what is its own: the tables
-of mutants and the notebook-specific extra tests. It calls
+A test module (tests/test_mutations_NN.py) keeps only what is its own: its shortcut
+attempts (CHEATS) and the notebook-specific extra tests; its tables of answers are
+:mod:`coursekit.answers.nbNN`. It calls
 :func:`define_mutation_tests` with its ``globals()``, which adds the module-scoped
 ``kernel`` fixture (tests/nbkernel.py: one kernel for the notebook, set-up and
 stored answers run once) and the standard tests, under the names the modules
@@ -42,7 +43,8 @@ used before:
 ``test_test_cells_name_an_undefined_answer[answer]``
     before the student runs an answer, its test cell names the missing answer.
 
-Tables (item is the answer cell's grade_id)::
+Tables (item is the answer cell's grade_id; WRONG and RIGHT live in the package,
+:mod:`coursekit.answers.nb01` ..., written with :mod:`coursekit.answers.writing`)::
 
     WRONG  = [(item, label, source, words), ...]          # or (..., words, caught_by_visible)
     RIGHT  = [(item, label, source), ...]
@@ -50,11 +52,10 @@ Tables (item is the answer cell's grade_id)::
 
 Example::
 
-    from mutation_suite import answer_writer, define_mutation_tests
+    from mutation_suite import define_mutation_tests
+    from coursekit.answers.nb01 import RIGHT, SIGNATURES, WRONG, answer
 
-    SIGNATURES = {"exp_conductance": "def exp_conductance(t, g_peak, tau):"}
-    answer = answer_writer(SIGNATURES)
-    WRONG = [("exp_conductance", "exp(+t/tau)", answer("exp_conductance", "return ..."), ["peak"]), ...]
+    CHEATS = [("exp_conductance", "re-exported reference", "from helpers.references.waveforms import exp_conductance")]
     define_mutation_tests(globals(), NOTEBOOK, signatures=SIGNATURES, wrong=WRONG, right=RIGHT, cheats=CHEATS)
 """
 
@@ -62,7 +63,6 @@ from __future__ import annotations
 
 import ast
 import re
-import textwrap
 from pathlib import Path
 
 import nbformat
@@ -81,20 +81,7 @@ SHORTCUT_WORDS = ("is not defined", "raised ModuleNotFoundError", "raised Import
                   "raised AttributeError", "raised PermissionError")
 
 
-# ---------------------------------------------------------------------------- writing answers
-def function_answer(signature: str, body: str) -> str:
-    """An answer cell: ``signature`` and the (dedented) ``body`` indented under it."""
-    return signature + "\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n"
-
-
-def answer_writer(signatures: dict[str, str]):
-    """``answer(item, body)``: :func:`function_answer` with the item's signature."""
-    def answer(name: str, body: str) -> str:
-        return function_answer(signatures[name], body)
-
-    return answer
-
-
+# ---------------------------------------------------------------------------- test ids
 def label(case) -> str:
     """The test id of a table row: ``"<item>: <label>"``."""
     return f"{case[0]}: {case[1]}"

@@ -1,7 +1,7 @@
 """Through plain ``nbgrader autograde``: a bool is no number, and an in-place change of t is seen.
 
-The mutation tables (tests/test_mutations_01.py, _06.py) hold these rows and
-check them in one kernel; here the same mutants go through what an instructor
+The mutation tables (coursekit/answers/nb01.py, nb06.py) hold these rows and
+tests/test_mutations_01.py, _06.py check them in one kernel; here the same mutants go through what an instructor
 runs, the sandboxed kernel and the trusted grader, where values cross as
 plain data (coursekit.grading.plaindata) and used to lose the very thing the checks
 look at: ``np.True_`` arrived as a 0-d array and scored as the number 1, and
@@ -15,8 +15,8 @@ import pytest
 import autograde_course as ac
 import trusted_grading
 from coursekit.answers import misconceptions
-from test_mutations_01 import WRONG as WRONG_01
-from test_mutations_06 import WRONG as WRONG_06
+from coursekit.answers.nb01 import WRONG as WRONG_01
+from coursekit.answers.nb06 import WRONG as WRONG_06
 
 pytestmark = [pytest.mark.slow, pytest.mark.notebooks]
 

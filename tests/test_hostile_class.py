@@ -32,6 +32,7 @@ from coursekit import processes
 from coursekit import release as rel
 from coursekit import course as ck
 from coursekit.pipeline import phases as pl
+from coursekit.classes import attacks
 from coursekit.classes import sample as sc
 
 NOTEBOOKS = rel.notebook_names(ck.SOURCE_DIR)
@@ -164,7 +165,7 @@ def _outputs(root, student: str, notebook: str) -> str:
 
 def test_the_sniffer_receives_nothing_from_any_other_kernel(runs):
     text = _outputs(runs.hostile.root, "sample-sniffer", FAST[0])
-    match = sc.SNIFFED_LINE.search(text)
+    match = attacks.SNIFFED_LINE.search(text)
     assert match, text[-2000:]
     print(f"sample-sniffer under make grade (2 workers): {match.group(0)}")
     assert match.group(1) == "0" and match.group(2) == "0", match.group(0)

@@ -46,6 +46,7 @@ from coursekit import course as ck
 from coursekit.pipeline import phases as pl
 from coursekit.pipeline import report as rep
 from coursekit.pipeline import rescue as rsc
+from coursekit.classes import edits
 from coursekit.classes import sample as sc
 from test_pipeline import hidden_test_lines
 
@@ -461,7 +462,7 @@ def test_the_deleted_test_cell_is_graded_and_the_read_only_edit_undone(graded):
     a = FAST_A.removesuffix(".ipynb")
     nb = nbformat.read(graded.root / "autograded" / "sample-deleted-cells" / ASSIGNMENT / FAST_A, as_version=4)
     released = nbformat.read(graded.root / "release" / ASSIGNMENT / FAST_A, as_version=4)
-    tests = [c for c in released.cells if sc._is_test(c)]
+    tests = [c for c in released.cells if edits._is_test(c)]
     deleted = _meta(tests[1])["grade_id"]
     assert deleted in {_meta(c).get("grade_id") for c in nb.cells}, "the deleted test cell was not re-added"
     setup = next(c for c in nb.cells if _meta(c).get("grade_id") == "setup")
@@ -533,7 +534,7 @@ def test_feedback_hides_hidden_tests_and_expected_values(graded, name):
     assert hidden, f"{name} has no hidden tests?"
     pages = sorted((graded.root / "feedback").glob(f"*/{ASSIGNMENT}/{name.removesuffix('.ipynb')}.html"))
     assert pages
-    test_ids = [c.get("id") for c in released.cells if sc._is_test(c)]
+    test_ids = [c.get("id") for c in released.cells if edits._is_test(c)]
     for page in pages:
         shown, text = _page_lines(page), _page_text(page)
         leaked = sorted(hidden & shown)
@@ -559,7 +560,7 @@ def test_misconception_markers_reach_the_instructor_not_the_student(graded):
         html = page.read_text()
         assert mc.MIME_TYPE not in html, page
         for cell in graded_nb.cells:
-            ident = mc.cell_misconception(cell) if sc._is_test(cell) else None
+            ident = mc.cell_misconception(cell) if edits._is_test(cell) else None
             if ident and any(mc.is_marker(o) for o in cell.outputs):
                 marked += 1
                 if "-" in ident:  # "other" is an ordinary word
@@ -577,7 +578,7 @@ def test_feedback_gives_the_one_sentence_message_per_failed_test(graded, name):
     chunks = _cell_chunks(page)
     failed = 0
     for cell in graded_nb.cells:
-        if not sc._is_test(cell):
+        if not edits._is_test(cell):
             continue
         errors = [o for o in cell.outputs if o.output_type == "error"]
         if not errors:

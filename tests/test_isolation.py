@@ -36,7 +36,7 @@ from coursekit.pipeline import engine as par
 from coursekit import release as rel
 from coursekit import course as ck
 from coursekit.grading import sandbox
-from coursekit.classes import sample as sc
+from coursekit.classes import attacks
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.slow, pytest.mark.timeout(1200),
               pytest.mark.skipif(sandbox.unavailable_reason() is not None,
@@ -47,8 +47,8 @@ NOTEBOOK = "01_spy.ipynb"
 #: Seconds the sniffer listens and the victim talks (the victim a little longer).
 WINDOW = 20
 
-#: The sample class's sniffer (:func:`coursekit.classes.sample.sniffer_code`), then a right answer.
-SNIFFER = sc.sniffer_code(WINDOW) + "answer = 42\n"
+#: The sample class's sniffer (:func:`coursekit.classes.attacks.sniffer_code`), then a right answer.
+SNIFFER = attacks.sniffer_code(WINDOW) + "answer = 42\n"
 
 VICTIM = textwrap.dedent(f"""\
     import time

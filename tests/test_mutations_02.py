@@ -8,134 +8,26 @@ exponential), must fail with a message about the physics, also when only the
 hidden tests run; answers that hard-code the visible test's numbers must fail
 the hidden tests; correct answers written another way must pass; so must the
 stored solution, and the released stub must fail with its instruction.
+
+The answers (WRONG, RIGHT) are the tables of :mod:`coursekit.answers.nb02`; the shortcut
+attempts (CHEATS) and this notebook's own tests are here.
 """
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from mutation_suite import define_mutation_tests, function_answer
+from mutation_suite import define_mutation_tests
+
+from coursekit.answers import nb02 as answers
+from coursekit.answers.nb02 import ALPHA_ODES, RIGHT, SIGNATURES, VALUES, WRONG, peak_time, strings
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "source" / "synapses" / "02_ode_synapses.ipynb"
+NOTEBOOK = ROOT / "source" / "synapses" / f"{answers.NOTEBOOK}.ipynb"
 
 pytestmark = [pytest.mark.notebooks, pytest.mark.brian]
-
-SIGNATURES = {"dual_exp_peak_time": "def dual_exp_peak_time(tau_rise, tau_decay):"}
-#: Answers that are values (Brian2 model strings and on_pre statements), not functions.
-VALUES = ("alpha_model", "dual_exp_model")
-
-
-def strings(model: str, on_pre: str, prefix: str) -> str:
-    """An answer cell defining ``<prefix>_model`` and ``<prefix>_on_pre``."""
-    model = textwrap.dedent(model).strip("\n")
-    return f"{prefix}_model = '''\n{model}\n'''\n{prefix}_on_pre = {on_pre!r}\n"
-
-
-def peak_time(body: str) -> str:
-    return function_answer(SIGNATURES["dual_exp_peak_time"], body)
-
-
-ALPHA_ODES = """
-dg/dt = (x - g) / tau : 1 (clock-driven)
-dx/dt = -x / tau : 1 (clock-driven)
-"""
-DUAL_ODES_NO_K = """
-dg/dt = (x - g) / tau_rise : 1 (clock-driven)
-dx/dt = -x / tau_decay : 1 (clock-driven)
-"""
-
-# ---------------------------------------------------------------------------- mutants
-# (item, label, source, words one of which the failure message must contain,
-#  whether the visible checks already catch it)
-WRONG = [
-    # alpha_model / alpha_on_pre
-    ("alpha_model", "lecture: x += w peaks at w/e", strings(ALPHA_ODES, "x += w", "alpha"),
-     ["w/e", "should be w"], True),
-    ("alpha_model", "x decays twice as slowly", strings("""
-        dg/dt = (x - g) / tau : 1 (clock-driven)
-        dx/dt = -x / (2 * tau) : 1 (clock-driven)
-        """, "x += e * w", "alpha"), ["peak", "departs", "expected"], True),
-    ("alpha_model", "x grows: dx/dt = +x/tau", strings("""
-        dg/dt = (x - g) / tau : 1 (clock-driven)
-        dx/dt = x / tau : 1 (clock-driven)
-        """, "x += e * w", "alpha"), ["peak", "departs", "expected", "too large"], True),
-    ("alpha_model", "tau hard-coded as 5 ms (visible test passes)", strings("""
-        dg/dt = (x - g) / (5 * ms) : 1 (clock-driven)
-        dx/dt = -x / (5 * ms) : 1 (clock-driven)
-        """, "x += e * w", "alpha"), ["t_s + tau", "departs"], False),
-    ("alpha_model", "w hard-coded as 1 (visible test passes)", strings(ALPHA_ODES, "x += e", "alpha"),
-     ["should be w", "departs"], False),
-    ("alpha_model", "missing (clock-driven)", strings("""
-        dg/dt = (x - g) / tau : 1
-        dx/dt = -x / tau : 1
-        """, "x += e * w", "alpha"), ["clock-driven"], True),
-    # dual_exp_peak_time
-    ("dual_exp_peak_time", "lecture: tau_rise ln(tau_decay/tau_rise)", peak_time("""
-        return tau_rise * np.log(tau_decay / tau_rise)
-        """), ["tau_rise tau_decay / (tau_decay - tau_rise)", "misses the factor"], True),
-    ("dual_exp_peak_time", "ln(tau_rise/tau_decay): negative time", peak_time("""
-        return tau_rise * tau_decay / (tau_decay - tau_rise) * np.log(tau_rise / tau_decay)
-        """), ["tau_rise tau_decay / (tau_decay - tau_rise)", "expected"], True),
-    ("dual_exp_peak_time", "returns a plain number in ms for Brian2 input", peak_time("""
-        t = tau_rise * tau_decay / (tau_decay - tau_rise) * np.log(tau_decay / tau_rise)
-        return float(t / ms) if hasattr(t, "dim") else t
-        """), ["plain number", "Brian2 quantity"], True),
-    ("dual_exp_peak_time", "log missing", peak_time("""
-        return tau_rise * tau_decay / (tau_decay - tau_rise)
-        """), ["tau_rise tau_decay / (tau_decay - tau_rise)", "expected"], True),
-    # dual_exp_model / dual_exp_on_pre
-    ("dual_exp_model", "no normalisation k: peaks at w/k", strings(DUAL_ODES_NO_K, "x += w", "dual_exp"),
-     ["w/k", "should be w"], True),
-    ("dual_exp_model", "factor e of the alpha synapse instead of k", strings(
-        DUAL_ODES_NO_K, "x += e * w", "dual_exp"), ["should be w", "expected"], True),
-    ("dual_exp_model", "k inverted", strings("""
-        dg/dt = (k * x - g) / tau_rise : 1 (clock-driven)
-        dx/dt = -x / tau_decay : 1 (clock-driven)
-        k = (tau_rise / tau_decay) ** (tau_rise / (tau_decay - tau_rise)) : 1
-        """, "x += w", "dual_exp"), ["should be w", "expected"], True),
-    ("dual_exp_model", "time constants swapped", strings("""
-        dg/dt = (k * x - g) / tau_decay : 1 (clock-driven)
-        dx/dt = -x / tau_rise : 1 (clock-driven)
-        k = (tau_decay / tau_rise) ** (tau_rise / (tau_decay - tau_rise)) : 1
-        """, "x += w", "dual_exp"), ["should be w", "expected"], True),
-    ("dual_exp_model", "k hard-coded for 8 ms / 60 ms (visible test passes)", strings("""
-        dg/dt = (7.5 ** (8.0 / 52.0) * x - g) / tau_rise : 1 (clock-driven)
-        dx/dt = -x / tau_decay : 1 (clock-driven)
-        """, "x += w", "dual_exp"), ["should be w", "departs"], False),
-]
-
-RIGHT = [
-    ("alpha_model", "factor e inside the equation, x += w", strings("""
-        dg/dt = (e * x - g) / tau : 1 (clock-driven)
-        dx/dt = -x / tau : 1 (clock-driven)
-        """, "x += w", "alpha")),
-    ("alpha_model", "x = x + e*w and a written-out rate", strings("""
-        dx/dt = -x * (1 / tau) : 1 (clock-driven)
-        dg/dt = -(g - x) / tau : 1 (clock-driven)
-        """, "x = x + e * w", "alpha")),
-    ("dual_exp_peak_time", "ln(td/tr) / (1/tr - 1/td)", peak_time("""
-        return np.log(tau_decay / tau_rise) / (1 / tau_rise - 1 / tau_decay)
-        """)),
-    ("dual_exp_peak_time", "tau_rise / (1 - tau_rise/tau_decay) ln(...)", peak_time("""
-        ratio = tau_decay / tau_rise
-        return tau_rise / (1 - 1 / ratio) * np.log(ratio)
-        """)),
-    ("dual_exp_model", "k in the jump", strings("""
-        dg/dt = (x - g) / tau_rise : 1 (clock-driven)
-        dx/dt = -x / tau_decay : 1 (clock-driven)
-        """, "x += w * (tau_decay / tau_rise) ** (tau_rise / (tau_decay - tau_rise))", "dual_exp")),
-    ("dual_exp_model", "difference of two decaying exponentials", strings("""
-        da/dt = -a / tau_decay : 1 (clock-driven)
-        db/dt = -b / tau_rise : 1 (clock-driven)
-        t_peak = tau_rise * tau_decay / (tau_decay - tau_rise) * log(tau_decay / tau_rise) : second
-        norm = exp(-t_peak / tau_decay) - exp(-t_peak / tau_rise) : 1
-        g = (a - b) / norm : 1
-        """, "a += w\nb += w", "dual_exp")),
-]
 
 CHEATS = [
     ("alpha_model", "re-exported reference strings",
@@ -150,42 +42,6 @@ CHEATS = [
         from helpers.references import waveforms as _w
         return _w.dual_exp_peak_time(tau_rise, tau_decay)
         """), ["reference code"], True),
-]
-
-
-# ---------------------------------------------------------------------------- the full range of valid input
-# Rows that only the probes of every kind of scalar and of an array in one argument catch (False: the
-# visible checks pass them), and right answers computed in float32 or with another formula.
-WRONG += [
-    ("dual_exp_peak_time", "ndmin=1 unless a Python float or a quantity: a 1-element array for an int", peak_time("""
-        if isinstance(tau_rise, float) or hasattr(tau_rise, "dim"):
-            return tau_rise * tau_decay / (tau_decay - tau_rise) * np.log(tau_decay / tau_rise)
-        tr = np.array(tau_rise, dtype=float, ndmin=1)
-        td = np.array(tau_decay, dtype=float, ndmin=1)
-        return tr * td / (td - tr) * np.log(td / tr)
-        """), ["a scalar input"], False),
-    ("dual_exp_peak_time", "zip over the pairs: an array with a scalar keeps one value", peak_time("""
-        if np.ndim(tau_rise) == 0 and np.ndim(tau_decay) == 0:
-            return tau_rise * tau_decay / (tau_decay - tau_rise) * np.log(tau_decay / tau_rise)
-        pairs = zip(np.ravel(np.asarray(tau_rise)), np.ravel(np.asarray(tau_decay)))
-        return np.array([tr * td / (td - tr) * np.log(td / tr) for tr, td in pairs])
-        """), ["has shape (1,); expected shape (4,)"], False),
-]
-
-RIGHT += [
-    ("dual_exp_peak_time", "float32 ratio, unit from tau_rise", peak_time("""
-        ratio = np.asarray(tau_decay / tau_rise, dtype=np.float32)
-        return tau_rise * (ratio / (ratio - np.float32(1.0)) * np.log(ratio))
-        """)),
-    ("dual_exp_peak_time", "float32 throughout for plain numbers", peak_time("""
-        if hasattr(tau_rise, "dim"):  # Brian2: the same formula in float32 on the values in ms
-            return dual_exp_peak_time(np.asarray(tau_rise / ms), np.asarray(tau_decay / ms)) * ms
-        tr, td = np.asarray(tau_rise, dtype=np.float32), np.asarray(tau_decay, dtype=np.float32)
-        return tr * td / (td - tr) * np.log(td / tr)
-        """)),
-    ("dual_exp_peak_time", "ln(td/tr) / (1/tr - 1/td) with log1p", peak_time("""
-        return np.log1p(tau_decay / tau_rise - 1) / (1 / tau_rise - 1 / tau_decay)
-        """)),
 ]
 
 

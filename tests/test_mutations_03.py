@@ -8,12 +8,14 @@ answers that hard-code the visible test's parameters (u_rest, g_max, Mg) must
 fail the hidden tests, which change the namespace; correct answers written
 another way must pass; so must the stored solution, and the released stub must
 fail with its instruction.
+
+The answers (WRONG, RIGHT) are the tables of :mod:`coursekit.answers.nb03`; the shortcut
+attempts (CHEATS) and this notebook's own tests are here.
 """
 
 from __future__ import annotations
 
 import re
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -21,126 +23,11 @@ import pytest
 
 from mutation_suite import define_mutation_tests
 
+from coursekit.answers import nb03 as answers
+from coursekit.answers.nb03 import RIGHT, VALUES, WRONG
+
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "source" / "synapses" / "03_nmda_brian2.ipynb"
-
-#: Answers that are values (Brian2 equation strings and an on_pre statement), not functions.
-VALUES = ("neuron_eqs", "synapse_model")
-
-
-def neuron(eqs: str) -> str:
-    """An answer cell defining ``neuron_eqs``."""
-    return f"neuron_eqs = '''\n{textwrap.dedent(eqs).strip()}\n'''\n"
-
-
-def synapse(model: str, on_pre: str) -> str:
-    """An answer cell defining ``synapse_model`` and ``synapse_on_pre``."""
-    return f"synapse_model = '''\n{textwrap.dedent(model).strip()}\n'''\nsynapse_on_pre = {on_pre!r}\n"
-
-
-MEMBRANE = "du/dt = (g_l * (u_rest - u) + g_syn * G_mg * (E_nmda - u)) / C_m : volt"
-PARAMETER = "g_syn : siemens"
-BLOCK = "G_mg = 1 / (1 + Mg / (3.57 * mM) * exp(-0.062 * u / mV)) : 1"
-K = "k = (tau_decay / tau_rise) ** (tau_rise / (tau_decay - tau_rise)) : 1"
-SUMMED = "g_syn_post = g : siemens (summed)"
-G_ODE = "dg/dt = (k * x - g) / tau_rise : siemens (clock-driven)"
-X_ODE = "dx/dt = -x / tau_decay : siemens (clock-driven)"
-
-
-def lines(*parts: str) -> str:
-    return "\n".join(parts)
-
-
-# ---------------------------------------------------------------------------- mutants
-# (item, label, source, words one of which the failure message must contain,
-#  whether the visible checks already catch it)
-WRONG = [
-    # neuron_eqs
-    ("neuron_eqs", "lecture typo: 16.3 mV instead of 1/0.062 = 16.13 mV", neuron(lines(
-        MEMBRANE, "G_mg = 1 / (1 + Mg / (3.57 * mM) * exp(-u / (16.3 * mV))) : 1", PARAMETER)),
-     ["G_mg"], True),
-    ("neuron_eqs", "no magnesium block", neuron(lines(MEMBRANE, "G_mg = 1 : 1", PARAMETER)),
-     ["G_mg"], True),
-    ("neuron_eqs", "block grows with depolarisation: exp(+0.062 u)", neuron(lines(
-        MEMBRANE, "G_mg = 1 / (1 + Mg / (3.57 * mM) * exp(0.062 * u / mV)) : 1", PARAMETER)),
-     ["G_mg"], True),
-    ("neuron_eqs", "Mg hard-coded as 1.2 mM", neuron(lines(
-        MEMBRANE, "G_mg = 1 / (1 + 1.2 / 3.57 * exp(-0.062 * u / mV)) : 1", PARAMETER)),
-     ["G_mg"], True),
-    ("neuron_eqs", "u_rest hard-coded as -65 mV (visible test passes)", neuron(lines(
-        "du/dt = (g_l * (-65 * mV - u) + g_syn * G_mg * (E_nmda - u)) / C_m : volt", BLOCK, PARAMETER)),
-     ["u departs"], False),
-    ("neuron_eqs", "E_nmda hard-coded as 0 mV (visible test passes)", neuron(lines(
-        "du/dt = (g_l * (u_rest - u) - g_syn * G_mg * u) / C_m : volt", BLOCK, PARAMETER)),
-     ["u departs"], False),
-    ("neuron_eqs", "driving force with the wrong sign", neuron(lines(
-        "du/dt = (g_l * (u_rest - u) + g_syn * G_mg * (u - E_nmda)) / C_m : volt", BLOCK, PARAMETER)),
-     ["EPSP", "u departs"], True),
-    ("neuron_eqs", "missing division by C_m", neuron(lines(
-        "du/dt = g_l * (u_rest - u) + g_syn * G_mg * (E_nmda - u) : volt", BLOCK, PARAMETER)),
-     ["units"], True),
-    ("neuron_eqs", "block evaluated at u_rest instead of u", neuron(lines(
-        MEMBRANE, "G_mg = 1 / (1 + Mg / (3.57 * mM) * exp(-0.062 * u_rest / mV)) : 1", PARAMETER)),
-     ["not at u_rest"], True),
-    # trial 3: a unit error arrived cut off; the whole Brian2 sentence names the term
-    ("neuron_eqs", "3.57 without mM: Mg / 3.57 has a unit", neuron(lines(
-        MEMBRANE, "G_mg = 1 / (1 + Mg / 3.57 * exp(-0.062 * u / mV)) : 1", PARAMETER)),
-     ["has inconsistent units", "combines different units"], True),
-    ("neuron_eqs", "block applied to the leak as well", neuron(lines(
-        "du/dt = G_mg * (g_l * (u_rest - u) + g_syn * (E_nmda - u)) / C_m : volt", BLOCK, PARAMETER)),
-     ["EPSP", "u departs"], True),
-    # synapse_model / synapse_on_pre
-    ("synapse_model", "no normalisation k: peak g_max/k", synapse(lines(
-        "dg/dt = (x - g) / tau_rise : siemens (clock-driven)", X_ODE, SUMMED), "x += g_max"),
-     ["g_max/k", "should be g_max"], True),
-    ("synapse_model", "missing (summed)", synapse(lines(G_ODE, X_ODE, K, "g_syn_post = g : siemens"),
-                                                   "x += g_max"), ["summed"], True),
-    ("synapse_model", "spike jumps g instead of x", synapse(lines(G_ODE, X_ODE, K, SUMMED), "g += g_max"),
-     ["g_syn", "peak"], True),
-    ("synapse_model", "time constants swapped", synapse(lines(
-        "dg/dt = (k * x - g) / tau_decay : siemens (clock-driven)",
-        "dx/dt = -x / tau_rise : siemens (clock-driven)", K, SUMMED), "x += g_max"),
-     ["g_syn", "peak"], True),
-    ("synapse_model", "g_max hard-coded as 2 nS", synapse(lines(G_ODE, X_ODE, K, SUMMED), "x += 2 * nS"),
-     ["departs", "should be g_max"], True),
-    ("synapse_model", "k hard-coded for 8 ms / 60 ms", synapse(lines(
-        "dg/dt = (7.5 ** (8.0 / 52.0) * x - g) / tau_rise : siemens (clock-driven)", X_ODE, SUMMED),
-        "x += g_max"), ["compute k from tau_rise and tau_decay"], True),
-    # trial 3: k pasted into the string as a number
-    ("synapse_model", "k pasted as 1.3634", synapse(lines(
-        "dg/dt = (1.3634047720949702 * x - g) / tau_rise : siemens (clock-driven)", X_ODE, SUMMED),
-        "x += g_max"), ["compute k from tau_rise and tau_decay"], True),
-    # trial 3: the block in the neuron and again in the synapse: the EPSP is B(u_rest) = 0.05 times too small
-    ("synapse_model", "block applied twice: g_syn_post = g * G_mg_post", synapse(lines(
-        G_ODE, X_ODE, K, "g_syn_post = g * G_mg_post : siemens (summed)"), "x += g_max"),
-     ["applies the block as well"], True),
-    # trial 3: errata item 3 says "dividing by N"; Brian2 reserves N (the number of neurons)
-    ("synapse_model", "normaliser named N", synapse(lines(
-        "dg/dt = (x / N - g) / tau_rise : siemens (clock-driven)", X_ODE,
-        "N = (tau_rise / tau_decay) ** (tau_rise / (tau_decay - tau_rise)) : 1", SUMMED), "x += g_max"),
-     ["'N' has a special meaning"], True),
-]
-
-RIGHT = [
-    ("neuron_eqs", "membrane time constant and a current subexpression", neuron("""
-        du/dt = (u_rest - u) / tau_m + I_nmda / C_m : volt
-        tau_m = C_m / g_l : second
-        I_nmda = g_syn * G_mg * (E_nmda - u) : amp
-        G_mg = 1 / (1 + (Mg / (3.57 * mM)) * exp(-u / (16.13 * mV))) : 1
-        g_syn : siemens
-        """)),
-    ("neuron_eqs", "block evaluated once per step", neuron(lines(
-        MEMBRANE, BLOCK + " (constant over dt)", PARAMETER))),
-    ("synapse_model", "k in the jump", synapse(lines(
-        "dg/dt = (x - g) / tau_rise : siemens (clock-driven)", X_ODE, SUMMED),
-        "x += g_max * (tau_decay / tau_rise) ** (tau_rise / (tau_decay - tau_rise))")),
-    ("synapse_model", "difference of two decaying exponentials", synapse("""
-        da/dt = -a / tau_decay : siemens (clock-driven)
-        db/dt = -b / tau_rise : siemens (clock-driven)
-        t_peak = tau_rise * tau_decay / (tau_decay - tau_rise) * log(tau_decay / tau_rise) : second
-        g_syn_post = (a - b) / (exp(-t_peak / tau_decay) - exp(-t_peak / tau_rise)) : siemens (summed)
-        """, "a += g_max\nb += g_max")),
-]
+NOTEBOOK = ROOT / "source" / "synapses" / f"{answers.NOTEBOOK}.ipynb"
 
 CHEATS = [
     ("neuron_eqs", "re-exported reference string",

@@ -173,7 +173,7 @@ def locked_setup_cells(path: Path) -> list[str]:
 
 def test_every_notebook_has_locked_setup_cells():
     notebooks = sorted(SOURCE.glob("*.ipynb"))
-    assert len(notebooks) == 6
+    assert notebooks, f"no notebooks in {SOURCE}"
     for path in notebooks:
         cells = locked_setup_cells(path)
         assert cells and "import" in cells[0], path.name

@@ -16,6 +16,9 @@ import pytest
 
 from coursekit import release as rel
 from coursekit import course as ck
+from coursekit.classes import attacks
+from coursekit.classes import edits
+from coursekit.answers import tables
 from coursekit.classes import sample as sc
 
 NOTEBOOKS = rel.notebook_names(ck.SOURCE_DIR)
@@ -35,11 +38,11 @@ def _gid(cell):
 
 
 def _tests(nb):
-    return {_gid(c) for c in nb.cells if sc._is_test(c)}
+    return {_gid(c) for c in nb.cells if edits._is_test(c)}
 
 
 def _answer_ids():
-    return {_gid(c) for nb in SOURCES.values() for c in nb.cells if sc._is_answer(c)}
+    return {_gid(c) for nb in SOURCES.values() for c in nb.cells if edits._is_answer(c)}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +56,7 @@ def test_ids_are_unique_prefixed_and_cover_the_issue():
     assert len(ids) == len(set(ids))
     assert all(sc.is_sample(i) for i in ids)
     actions = {e.action for s in sc.SAMPLE_CLASS for e in s.edits}
-    assert actions <= set(sc.ACTIONS)
+    assert actions <= set(edits.ACTIONS)
     for needed in ("endless_loop", "ignores_interrupt", "kernel_dies", "huge_output", "delete_answer",
                    "delete_test", "edit_readonly", "strip_metadata", "omit_notebook", *sorted(sc.HOSTILE_ACTIONS)):
         assert needed in actions, f"no sample student does {needed}"
@@ -70,18 +73,18 @@ def test_pathological_edits_touch_one_notebook_each():
 
 def test_errata_and_reexports_name_existing_answer_cells():
     known = _answer_ids()
-    assert set(sc.ERRATA) <= known, f"stale errata: {sorted(set(sc.ERRATA) - known)}"
-    assert set(sc.REEXPORTS) <= known, f"stale re-exports: {sorted(set(sc.REEXPORTS) - known)}"
-    assert len(set(sc.ERRATA) & known) >= len(known) - 1, "most answers should have a lecture erratum"
+    assert set(tables.ERRATA) <= known, f"stale errata: {sorted(set(tables.ERRATA) - known)}"
+    assert set(attacks.REEXPORTS) <= known, f"stale re-exports: {sorted(set(attacks.REEXPORTS) - known)}"
+    assert len(set(tables.ERRATA) & known) >= len(known) - 1, "most answers should have a lecture erratum"
 
 
-@pytest.mark.parametrize("gid", sorted(sc.REEXPORTS))
+@pytest.mark.parametrize("gid", sorted(attacks.REEXPORTS))
 def test_reexports_import_real_references(gid):
     """Each re-export imports the real reference (it would earn points outside the sandbox) and falls back
     to reading the reference's file by its absolute path."""
-    node = ast.parse(sc.REEXPORTS[gid]).body[0].body[0]
+    node = ast.parse(attacks.REEXPORTS[gid]).body[0].body[0]
     assert isinstance(node, ast.ImportFrom)
-    assert sc.COURSE_ROOT + "/helpers/references/" + node.module.rsplit(".", 1)[1] + ".py" in sc.REEXPORTS[gid]
+    assert attacks.COURSE_ROOT + "/helpers/references/" + node.module.rsplit(".", 1)[1] + ".py" in attacks.REEXPORTS[gid]
     module = importlib.import_module(node.module)
     for alias in node.names:
         assert hasattr(module, alias.name), f"{node.module} has no {alias.name}"
@@ -120,19 +123,19 @@ def test_errata_change_only_solution_regions(built, name):
     for mine, right in zip(nb.cells, complete.cells, strict=True):
         if mine.source != right.source:
             changed.add(_gid(mine))
-            assert sc._is_answer(mine) and _gid(mine) in sc.ERRATA
+            assert edits._is_answer(mine) and _gid(mine) in tables.ERRATA
             assert "SOLUTION" not in mine.source
             first = right.source.splitlines()[0]
             if first.startswith("def "):
                 assert mine.source.splitlines()[0] == first, "the signature must stay"
-    items = sc.answer_items(RELEASED[name])
+    items = edits.answer_items(RELEASED[name])
     assert built["sample-errata"].expect_zero[nb_id] == {t for t, i in items.items() if i in changed}
-    assert changed == {_gid(c) for c in RELEASED[name].cells if sc._is_answer(c)} & set(sc.ERRATA)
+    assert changed == {_gid(c) for c in RELEASED[name].cells if edits._is_answer(c)} & set(tables.ERRATA)
 
 
 def test_answer_items_map_tests_to_the_answer_above():
     for name, nb in RELEASED.items():
-        items = sc.answer_items(nb)
+        items = edits.answer_items(nb)
         assert set(items) == _tests(nb), name
         order = [_gid(c) for c in nb.cells]
         for test, answer in items.items():
@@ -156,15 +159,15 @@ def test_pathologies_land_where_declared(built):
 
 def test_loop_kill_and_output_edits_put_their_code_first(built):
     n = len(NOTEBOOKS)
-    for sid, code in (("sample-endless-loop", sc.ENDLESS_LOOP), ("sample-ignores-interrupt", sc.IGNORES_INTERRUPT),
-                      ("sample-kernel-dies", sc.KERNEL_DIES), ("sample-huge-output", sc.HUGE_OUTPUT)):
+    for sid, code in (("sample-endless-loop", attacks.ENDLESS_LOOP), ("sample-ignores-interrupt", attacks.IGNORES_INTERRUPT),
+                      ("sample-kernel-dies", attacks.KERNEL_DIES), ("sample-huge-output", attacks.HUGE_OUTPUT)):
         student = BY_ID[sid]
         name = NOTEBOOKS[student.edits[0].notebook % n]
-        first = next(c for c in built[sid].notebooks[name].cells if sc._is_answer(c))
+        first = next(c for c in built[sid].notebooks[name].cells if edits._is_answer(c))
         assert first.source.startswith(code), sid
-        solution = next(c for c in built["sample-complete"].notebooks[name].cells if sc._is_answer(c))
+        solution = next(c for c in built["sample-complete"].notebooks[name].cells if edits._is_answer(c))
         assert first.source.endswith(solution.source), "the answer itself must stay after the inserted code"
-    assert "time.sleep" in sc.ENDLESS_LOOP and "time.sleep" in sc.IGNORES_INTERRUPT, "loops must not burn CPU"
+    assert "time.sleep" in attacks.ENDLESS_LOOP and "time.sleep" in attacks.IGNORES_INTERRUPT, "loops must not burn CPU"
 
 
 def test_metadata_edits(built):
@@ -175,7 +178,7 @@ def test_metadata_edits(built):
 
     assert metadata_problems(nb), "the damaged grade id should make nbgrader refuse the notebook"
     stripped = [c for c in nb.cells if "nbgrader" not in c.metadata
-                and any(c.get("id") == r.get("id") and sc._is_test(r) for r in RELEASED[name].cells)]
+                and any(c.get("id") == r.get("id") and edits._is_test(r) for r in RELEASED[name].cells)]
     assert len(stripped) == 1
     name = NOTEBOOKS[BY_ID["sample-deleted-cells"].edits[0].notebook % n]
     nb = built["sample-deleted-cells"].notebooks[name]
@@ -246,9 +249,9 @@ def test_hostile_students_expect_zero_only_where_they_forge(built):
     transformer = built["sample-transformer"]
     for name, nb in transformer.notebooks.items():
         nb_id = name.removesuffix(".ipynb")
-        assert transformer.expect_zero[nb_id] == set(sc.answer_items(RELEASED[name]))
-        first = next(c for c in nb.cells if sc._is_answer(c))
-        assert first.source.startswith(sc.TRANSFORMER)
+        assert transformer.expect_zero[nb_id] == set(edits.answer_items(RELEASED[name]))
+        first = next(c for c in nb.cells if edits._is_answer(c))
+        assert first.source.startswith(attacks.TRANSFORMER)
     resources = built["sample-resources"]
     zero = {nb: ids for nb, ids in resources.expect_zero.items() if ids}
     assert len(zero) == 1, "only the disk filler's item may score 0"
@@ -259,11 +262,11 @@ def test_hostile_students_expect_zero_only_where_they_forge(built):
 def test_course_root_is_filled_in_only_when_written(tmp_path, built):
     sub = built["sample-intruder"]
     name = next(n for n, notes in sub.notes.items() if any("writes into" in x for x in notes))
-    assert sc.COURSE_ROOT in "".join(c.source for c in sub.notebooks[name].cells)
+    assert attacks.COURSE_ROOT in "".join(c.source for c in sub.notebooks[name].cells)
     filled = sc.with_course_root(sub.notebooks[name], tmp_path)
     text = "".join(c.source for c in filled.cells)
-    assert sc.COURSE_ROOT not in text and f"{tmp_path.resolve()}/helpers/grading.py" in text
-    assert sc.COURSE_ROOT in "".join(c.source for c in sub.notebooks[name].cells), "the input was changed"
+    assert attacks.COURSE_ROOT not in text and f"{tmp_path.resolve()}/helpers/grading.py" in text
+    assert attacks.COURSE_ROOT in "".join(c.source for c in sub.notebooks[name].cells), "the input was changed"
 
 
 def test_an_answer_computed_with_a_reexported_function_is_expected_to_fail_with_it(built):
@@ -289,15 +292,15 @@ def test_view_attackers_answer_one_notebook_and_carry_their_payload(built):
                 assert sub.expect_zero[nb_id] == set(), "the answers are right: they score"
                 assert sub.actions[name] == {action}
                 text = "\n".join(c.source for c in nb.cells)
-                assert sc.BEACON in text and "/api/contents/" in text and "X-XSRFToken" in text
+                assert attacks.BEACON in text and "/api/contents/" in text and "X-XSRFToken" in text
             else:
-                assert sub.expect_zero[nb_id] == set(sc.answer_items(RELEASED[name])), (s.id, name)
+                assert sub.expect_zero[nb_id] == set(edits.answer_items(RELEASED[name])), (s.id, name)
 
 
 @pytest.mark.parametrize("code", ["HTML_OUTPUT", "JAVASCRIPT_OUTPUT", "SVG_OUTPUT", "MARKDOWN_OUTPUT"])
 def test_view_payload_code_runs(code, capsys):
     """A payload that raised would stop the answer cell and cost the points it is declared to keep."""
-    exec(getattr(sc, code), {})
+    exec(getattr(attacks, code), {})
 
 
 def test_bound_attackers_declare_what_they_cost_them(built):
@@ -314,7 +317,7 @@ def test_bound_attackers_declare_what_they_cost_them(built):
             assert zero == set(), (sid, zero)
         else:
             assert zero, f"{sid}: the wrapped function's tests must be declared zero"
-            assert zero < set(sc.answer_items(SOURCES[NOTEBOOKS[s.only]])), "only the wrapped item's tests"
+            assert zero < set(edits.answer_items(SOURCES[NOTEBOOKS[s.only]])), "only the wrapped item's tests"
         text = "\n".join(c.source for c in sub.notebooks[NOTEBOOKS[s.only]].cells if c.cell_type == "code")
         compile(text.replace("%matplotlib", "#"), sid, "exec")  # the edited notebook is still Python
-    assert "SNIFFED" in sc.sniffer_code(5) and sc.SNIFFED_LINE.search("SNIFFED 0 messages from 0 sockets; x")
+    assert "SNIFFED" in attacks.sniffer_code(5) and attacks.SNIFFED_LINE.search("SNIFFED 0 messages from 0 sockets; x")

@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from coursekit.answers import tables
 from coursekit.classes import planted as pc
 from coursekit.insight import similarity as sm
 
@@ -93,7 +94,7 @@ def test_short_obvious_formula_is_not_flagged(released):
     scores, flagged, short, _ = sm.compare_class({f"s{k}": line for k in range(10)}, starter)
     assert short == sorted(f"s{k}" for k in range(10)) and flagged == [] and scores == []
 
-    rows = pc.answer_rows(ROOT)["01_synapse_zoo"]
+    rows = tables.answer_rows()["01_synapse_zoo"]
     others = ["exp_conductance", "alpha_conductance", "dual_exp_conductance", "mg_block"]
     codes = {}
     for k in range(6):  # student k writes row k of each other item (distinct hands), and the same formula

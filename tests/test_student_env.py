@@ -27,7 +27,7 @@ import nbformat
 import pytest
 
 from coursekit import course as ck
-from coursekit.classes import sample as sc
+from coursekit.classes import edits
 from coursekit import student_env
 
 ROOT = ck.REPO_ROOT
@@ -187,7 +187,7 @@ def test_students_install_it_and_run_every_notebook(built, tmp_path):
     work.mkdir(), done.mkdir()
     for path in sorted(ck.RELEASE_DIR.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        sc._fill_answers(nb, nbformat.read(ck.SOURCE_DIR / path.name, as_version=4), "solution", [])
+        edits._fill_answers(nb, nbformat.read(ck.SOURCE_DIR / path.name, as_version=4), "solution", [])
         nbformat.write(nb, work / path.name)
     (tmp_path / "run.py").write_text(RUNNER)
     run = subprocess.run([str(python), str(tmp_path / "run.py"), str(work), str(done)], cwd=tmp_path, env=env,

@@ -12,7 +12,8 @@ import pytest
 
 from coursekit.insight import class_report as cr
 from coursekit import release as rel
-from coursekit.classes import sample as sc
+from coursekit.answers import tables
+from coursekit.classes import edits
 from coursekit.classes import synthetic as syn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
 
 @pytest.fixture(scope="module")
 def rows():
-    return syn.wrong_rows(ROOT)
+    return tables.wrong_rows()
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +56,7 @@ def test_build_notebooks_puts_the_wrong_rows_in_the_answer_cells(rows):
                                    blank={"04_saturation"}, omitted={"05_shunting"})
     built = syn.build_notebooks(student, ROOT, rows)
     assert "05_shunting.ipynb" not in built and len(built) == 5
-    zoo = {sc._gid(c): c.source for c in built["01_synapse_zoo.ipynb"].cells}
+    zoo = {edits._gid(c): c.source for c in built["01_synapse_zoo.ipynb"].cells}
     wrong = next(src for item, label, src in rows["01_synapse_zoo"] if label == "sign of the exponent")
     assert zoo["mg_block"] == wrong
     assert "BEGIN SOLUTION" not in zoo["exp_conductance"] and "NotImplementedError" not in zoo["exp_conductance"]

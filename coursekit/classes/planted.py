@@ -1,8 +1,8 @@
 """A planted class for the similarity check: independent students and 8 obfuscated copies of classmates.
 
 Every independent student answers each item of each notebook with one row
-drawn at random from that item's answers in the mutation tables
-(``tests/test_mutations_NN.py``): the instructor's solution, the RIGHT rows
+drawn at random from that item's answers in the answer tables
+(:mod:`coursekit.answers.tables`): the instructor's solution, the RIGHT rows
 (correct answers written another way) and the WRONG rows (known wrong
 answers) — code written in different forms by different hands. Then
 :data:`COPIERS` students copy a classmate's whole submission and disguise it,
@@ -32,10 +32,8 @@ from __future__ import annotations
 
 import ast
 import datetime as _dt
-import importlib
 import random
 import re
-import sys
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,10 +41,12 @@ from pathlib import Path
 import nbformat
 
 from coursekit import course as ck
+from coursekit.answers import tables
 from coursekit.classes import sample as sc
-from coursekit.classes.synthetic import _tests_dir, remove_synthetic
+from coursekit.classes.edits import _fill_answers, _gid, _is_answer
+from coursekit.classes.synthetic import remove_synthetic
 
-__all__ = ["PREFIX", "COPIERS", "DISGUISES", "PlantedClass", "answer_rows", "disguise", "build", "prepare_for_grading",
+__all__ = ["PREFIX", "COPIERS", "DISGUISES", "PlantedClass", "disguise", "build", "prepare_for_grading",
            "remove_planted"]
 
 PREFIX = "planted-"
@@ -74,22 +74,6 @@ class PlantedClass:
         """student -> notebook id -> notebook as plain JSON (what :func:`coursekit.insight.similarity.class_similarity` reads)."""
         return {s: {Path(name).stem: nbformat.from_dict(nb) for name, nb in per.items()}
                 for s, per in self.notebooks.items()}
-
-
-def answer_rows(course_root: Path) -> dict[str, dict[str, list[tuple[str, str]]]]:
-    """Notebook id -> item -> [(label, answer source)]: the RIGHT and WRONG rows of its mutation table."""
-    tests = _tests_dir(course_root)
-    sys.path.insert(0, str(tests))
-    try:
-        out: dict[str, dict[str, list[tuple[str, str]]]] = {}
-        for path in sorted(tests.glob("test_mutations_[0-9][0-9].py")):
-            module = importlib.import_module(path.stem)
-            items = out.setdefault(Path(module.NOTEBOOK).stem, {})
-            for case in list(module.RIGHT) + list(module.WRONG):
-                items.setdefault(case[0], []).append((case[1], case[2]))
-        return out
-    finally:
-        sys.path.remove(str(tests))
 
 
 # =============================================================================== disguises
@@ -186,7 +170,7 @@ def build(course_root: Path | str = ck.REPO_ROOT, n: int = 40, *, seed: int = 22
         raise ValueError(f"a planted class needs at least {2 * copiers} students, not {n}")
     root = Path(course_root)
     rng = random.Random(seed)
-    rows = answer_rows(root)
+    rows = tables.answer_rows()
     released = {p.name: nbformat.read(p, as_version=4) for p in sorted((root / "release" / assignment).glob("*.ipynb"))}
     if not released:
         raise FileNotFoundError(f"no released notebooks in {root / 'release' / assignment}: run `make release`")
@@ -198,11 +182,11 @@ def build(course_root: Path | str = ck.REPO_ROOT, n: int = 40, *, seed: int = 22
         planted.notebooks[sid] = {}
         for name, rel_nb in released.items():
             nb = nbformat.from_dict(rel_nb)
-            sc._fill_answers(nb, sources[name], "solution", [])
+            _fill_answers(nb, sources[name], "solution", [])
             table = rows.get(Path(name).stem, {})
             for cell in nb.cells:
-                item = sc._gid(cell)
-                if not sc._is_answer(cell) or item not in table:
+                item = _gid(cell)
+                if not _is_answer(cell) or item not in table:
                     continue
                 choices = [("solution", None)] + table[item]
                 label, src = rng.choice(choices)
@@ -217,7 +201,7 @@ def build(course_root: Path | str = ck.REPO_ROOT, n: int = 40, *, seed: int = 22
         planted.notebooks[sid] = {}
         for name, nb in planted.notebooks[original].items():
             nb = nbformat.from_dict(nb)
-            cells = [c for c in nb.cells if sc._is_answer(c)]
+            cells = [c for c in nb.cells if _is_answer(c)]
             for cell, src in zip(cells, disguise([c.source for c in cells], how, rng)):
                 cell.source = src
             planted.notebooks[sid][name] = nb

@@ -3,7 +3,7 @@
 Like the sample class (:mod:`coursekit.classes.sample`) the students are built at
 run time from ``source/`` and ``release/``: every answer cell starts as the
 instructor's solution, then some items are replaced by a WRONG row of the
-mutation tables (``tests/test_mutations_NN.py``: known wrong answers, the
+answer tables (:mod:`coursekit.answers.tables`: known wrong answers, the
 lecture's own errors among them), some notebooks are left as released (not
 attempted) or not submitted, and a few students submit nothing. The draw is
 seeded, so a class is reproducible.
@@ -19,32 +19,32 @@ Every id starts with :data:`PREFIX` (``synth-``), which the report takes as
 the mark of a synthetic class. Two uses:
 
 * :func:`prepare_for_grading` writes ``submitted/synth-NNN/<assignment>/``
-  (and removes an earlier synthetic class); ``make grade CLASS=60`` then
-  grades those students with the real pipeline (about 25 min for 60 on two
-  cores);
+  (and removes an earlier synthetic class); ``make grade CLASS=60``
+  (:func:`coursekit.pipeline.classes_run.grade_synthetic`) then grades those
+  students with the real pipeline (about 25 min for 60 on two cores);
 * :func:`simulate` writes a gradebook and autograded notebooks directly,
   without running any code, from what each wrong answer is known to produce
-  (its misconception, from ``tests/misconception_table.py``): for timing and
+  (its misconception, from the tables' ``MISCONCEPTIONS``): for timing and
   screenshots of the report at class size when a grading run is too slow.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import importlib
 import random
 import shutil
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
 from coursekit import course as ck
+from coursekit.answers import tables
 from coursekit.classes import sample as sc
+from coursekit.classes.edits import _fill_answers, _gid, answer_items
 
-__all__ = ["PREFIX", "SyntheticStudent", "wrong_rows", "draw_class", "build_notebooks", "prepare_for_grading",
-           "grade_synthetic", "remove_synthetic", "simulate"]
+__all__ = ["PREFIX", "SyntheticStudent", "draw_class", "build_notebooks", "prepare_for_grading", "remove_synthetic",
+           "simulate"]
 
 PREFIX = "synth-"
 
@@ -73,27 +73,6 @@ class SyntheticStudent:
     blank: set[str] = field(default_factory=set)
     omitted: set[str] = field(default_factory=set)
     submits: bool = True
-
-
-def wrong_rows(course_root: Path) -> dict[str, list[tuple[str, str, str]]]:
-    """Notebook id -> the WRONG rows (item, label, answer source) of its mutation table."""
-    tests = _tests_dir(course_root)
-    sys.path.insert(0, str(tests))
-    try:
-        out = {}
-        for path in sorted(tests.glob("test_mutations_[0-9][0-9].py")):
-            module = importlib.import_module(path.stem)
-            notebook = Path(module.NOTEBOOK).stem
-            out[notebook] = [(case[0], case[1], case[2]) for case in module.WRONG]
-        return out
-    finally:
-        sys.path.remove(str(tests))
-
-
-def _tests_dir(course_root: Path) -> Path:
-    """``tests/`` of the course root, else of the repository (a scratch course without tests)."""
-    tests = Path(course_root) / "tests"
-    return tests if (tests / "mutation_suite.py").is_file() else ck.REPO_ROOT / "tests"
 
 
 def _weight(label: str) -> float:
@@ -147,10 +126,10 @@ def build_notebooks(student: SyntheticStudent, course_root: Path, rows, assignme
         released = nbformat.read(path, as_version=4)
         if nb_id not in student.blank:
             source_nb = nbformat.read(root / "source" / assignment / path.name, as_version=4)
-            sc._fill_answers(released, source_nb, "solution", [])
+            _fill_answers(released, source_nb, "solution", [])
             sources = {(item, label): src for item, label, src in rows.get(nb_id, [])}
             for cell in released.cells:
-                item = sc._gid(cell)
+                item = _gid(cell)
                 label = student.wrong.get(nb_id, {}).get(item)
                 if label is not None and (item, label) in sources:
                     cell.source = sources[(item, label)]
@@ -201,7 +180,7 @@ def prepare_for_grading(course_root: Path | str, n: int, *, seed: int = 2026, db
     removed = remove_synthetic(root, db_url, course_id, assignment)
     if removed and say:
         say(f"removed the previous synthetic class ({len(removed)} students)")
-    rows = wrong_rows(root)
+    rows = tables.wrong_rows()
     students = draw_class(n, rows, seed)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime(sc.TIMESTAMP_FORMAT)
     graded = []
@@ -221,24 +200,9 @@ def prepare_for_grading(course_root: Path | str, n: int, *, seed: int = 2026, db
                 gb.update_or_create_student(sid)
     if say:
         wrong = sum(len(v) for s in students for v in s.wrong.values())
-        say(f"synthetic class: {len(graded)} submissions ({wrong} wrong answers drawn from the mutation tables), "
+        say(f"synthetic class: {len(graded)} submissions ({wrong} wrong answers drawn from the answer tables), "
             f"{len(absent)} students without a submission")
     return graded
-
-
-def grade_synthetic(course_root: Path | str = ck.REPO_ROOT, n: int = 60, *, seed: int = 2026, **grade_kwargs):
-    """``make grade CLASS=n``: write the synthetic class, grade it with the real pipeline, report.
-
-    ``grade_kwargs`` go to :func:`coursekit.pipeline.phases.grade` (workers, scheduler,
-    cell_timeout, ...); its class report (the end of every grade run) is marked
-    synthetic because the class's ids start with :data:`PREFIX`. Returns the
-    :class:`~coursekit.pipeline.phases.GradeRun`.
-    """
-    from coursekit.pipeline import phases as pipeline
-
-    say = grade_kwargs.get("out") or print
-    ids = prepare_for_grading(course_root, n, seed=seed, say=say)
-    return pipeline.grade(course_root, students=ids, **grade_kwargs)
 
 
 # ------------------------------------------------------------------------------------------ simulation
@@ -248,8 +212,8 @@ def simulate(course_root: Path | str, n: int, *, db_url: str, course_id: str, se
 
     The gradebook's cells come from the source notebooks' nbgrader metadata;
     a test cell of an item answered wrongly scores 0 with the marker and a
-    sentence of the misconception the mutation table says it produces
-    (``tests/misconception_table.py``); blank items score 0 as "not
+    sentence of the misconception the answer table says it produces
+    (its ``MISCONCEPTIONS``); blank items score 0 as "not
     answered"; written answers wait for manual grading; run times are drawn
     (lognormal around 3 s, with an occasional runaway).
     """
@@ -258,19 +222,14 @@ def simulate(course_root: Path | str, n: int, *, db_url: str, course_id: str, se
     from coursekit.answers import misconceptions as mc
 
     root = Path(course_root).resolve()
-    rows = wrong_rows(root)
-    sys.path.insert(0, str(_tests_dir(root)))
-    try:
-        expected = importlib.import_module("misconception_table").EXPECTED
-    finally:
-        sys.path.remove(str(_tests_dir(root)))
-    by_label = {(item, label): ident for (_, item, label), ident in expected.items()}
+    rows = tables.wrong_rows()
+    by_label = {(item, label): ident for (_, item, label), ident in tables.EXPECTED.items()}
     rng = random.Random(seed + 1)
     students = draw_class(n, rows, seed)
     layouts = {}
     for path in sorted((root / "source" / assignment).glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        items = sc.answer_items(nb)
+        items = answer_items(nb)
         cells = []
         for c in nb.cells:
             meta = c.metadata.get("nbgrader", {})

@@ -100,7 +100,7 @@ def _source(name: str):
 
 def completed(released_path: Path):
     """The student's fetched notebook with the model answers pasted into every answer cell."""
-    from coursekit.classes.sample import _fill_answers
+    from coursekit.classes.edits import _fill_answers
 
     nb = nbformat.read(released_path, as_version=4)
     _fill_answers(nb, _source(NOTEBOOK), "solution", [])

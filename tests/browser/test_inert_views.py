@@ -5,7 +5,7 @@
 written answer; right answers in notebook 04, the other notebooks left out) in a throw-away course;
 they must score as declared. Then the course's JupyterLab server with Formgrader (:class:`labdriver.LabServer`,
 with the course's server configuration) runs on loopback, and a beacon listens on
-:data:`coursekit.classes.sample.BEACON`. Each payload tries to PUT ``pwned-<kind>.txt`` through
+:data:`coursekit.classes.attacks.BEACON`. Each payload tries to PUT ``pwned-<kind>.txt`` through
 ``/api/contents`` with the page's XSRF token and to reach the beacon by image, fetch and CSS.
 
 * **Positive control**: each payload, as raw HTML in a page served from the Jupyter server's own origin
@@ -37,13 +37,14 @@ import labdriver as ld
 from coursekit.pipeline import phases as pl
 from coursekit import release as rel
 from coursekit import course as ck
+from coursekit.classes import attacks
 from coursekit.classes import sample as sc
 
 pytestmark = [pytest.mark.browser, pytest.mark.pipeline, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 NOTEBOOKS = rel.notebook_names(ck.SOURCE_DIR)
 VIEWERS = [s for s in sc.SAMPLE_CLASS if {e.action for e in s.edits} & sc.VIEW_ACTIONS]
-#: student -> the payload kind its view attacks carry (sample_class.view_payload)
+#: student -> the payload kind its view attacks carry (attacks.view_payload)
 KINDS = {"sample-html-output": ["html"], "sample-js-output": ["javascript"],
          "sample-svg-output": ["svg", "svg-script"], "sample-markdown-output": ["markdown"],
          "sample-raw-html-answer": ["answer", "answer-link"]}
@@ -54,10 +55,10 @@ LNA_OFF = "--disable-features=LocalNetworkAccessChecks"
 
 
 class Beacon:
-    """An HTTP listener on :data:`sc.BEACON` that records every path asked for."""
+    """An HTTP listener on :data:`attacks.BEACON` that records every path asked for."""
 
     def __init__(self):
-        host, port = sc.BEACON.split(":")
+        host, port = attacks.BEACON.split(":")
         hits = self.hits = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -177,15 +178,15 @@ def test_positive_control_each_payload_fires_when_rendered_raw(views):
     """Raw payload HTML at the server's origin writes its file through /api/contents and hits the beacon."""
     kinds = ["control-" + k for k in ("html", "svg")]
     page = ("<html><body><p>control</p>"
-            f'<img src="x" onerror="{sc.view_payload(kinds[0])}">'
-            f'<svg xmlns="http://www.w3.org/2000/svg" onload="{sc.view_payload(kinds[1])}"></svg>'
-            f'<div style="background:url(http://{sc.BEACON}/control-css/css)">x</div></body></html>')
+            f'<img src="x" onerror="{attacks.view_payload(kinds[0])}">'
+            f'<svg xmlns="http://www.w3.org/2000/svg" onload="{attacks.view_payload(kinds[1])}"></svg>'
+            f'<div style="background:url(http://{attacks.BEACON}/control-css/css)">x</div></body></html>')
     _at_origin(views, "control.html", page)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and len(_pwned(views.root)) < 2:
         views.page.wait_for_timeout(250)
     _shot(views.page, "positive_control")
-    assert _pwned(views.root) == [sc.PWNED_FILE.format(kind=k) for k in kinds]
+    assert _pwned(views.root) == [attacks.PWNED_FILE.format(kind=k) for k in kinds]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not {"control-html", "control-svg", "control-css"} <= {
             h.split("/")[1] for h in views.beacon.hits}:
