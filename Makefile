@@ -27,6 +27,7 @@ help:
 	@echo "make bench    run the benchmarks in benchmarks/"
 	@echo "make hub      start the course's JupyterHub (root): real users, exchange, Formgrader; prints URL and users"
 	@echo "make hub-down stop the hub and remove its users, processes and files"
+	@echo "make clean    remove .venv and the test caches"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
