@@ -269,7 +269,7 @@ def test_everything_from_a_student_is_escaped():
     d = cr.ClassData(assignment="synapses", notebooks=["01_x"], students=[evil], missing=[evil + "m"],
                      missing_notebooks=[(evil, "01_x")], scores={evil: {"01_x": 1.0}}, max_scores={"01_x": 2.0},
                      misconceptions=[cr.Holding("exp-plus", "growing exponential", "physics", [evil], ["01_x / a"],
-                                                sentence=evil)],
+                                                sentence=evil, count=1, share=1.0)],
                      ungradable=[(evil, "01_x", evil, evil)], manual_queue={"01_x / discussion": [evil]},
                      runtimes={"01_x": {evil: 3.0}})
     html = cr.render(d)

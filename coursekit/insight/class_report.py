@@ -128,13 +128,9 @@ class Holding:
     students: list[str] = field(default_factory=list)
     items: list[str] = field(default_factory=list)
     sentence: str = ""
-
-    #: :attr:`count` over the class size (set by :func:`misconception_holdings`)
+    #: how many hold it, and that over the class size: what the report shows (set by :func:`misconception_holdings`)
+    count: int = 0
     share: float = 0.0
-
-    @property
-    def count(self) -> int:
-        return len(self.students)
 
 
 @dataclass
@@ -338,6 +334,7 @@ def misconception_holdings(found: ClassResults, class_size: int) -> list[Holding
             if not h.sentence:
                 h.sentence = str((c.error or {}).get("evalue", ""))
     for h in holdings.values():
+        h.count = len(h.students)
         h.share = h.count / class_size if class_size else 0.0
     order = {"physics": 0, "code": 1, "other": 2}
     return sorted(holdings.values(), key=lambda h: (order.get(h.kind, 3), -h.count, h.id))
