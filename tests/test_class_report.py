@@ -405,3 +405,21 @@ def test_item_flags():
     assert good.discrimination > 0.8 and good.flags == []
     few = cr.item_quality("n", "few", 1, {"a": 0, "b": 1}, totals)
     assert few.flags == [] and few.discrimination == pytest.approx(-1.0)
+
+
+def test_a_student_counts_once_per_misconception():
+    """misconception_holdings, from records alone: ann shows rate-khz in two items, ben in one, cid none."""
+    from coursekit.insight.results import CellRecord, ClassResults, NotebookRecord
+
+    def held(gid: str, ident: str | None, score: float = 0.0) -> CellRecord:
+        outputs = [mc.marker_output(ident), _err("GradingError", "off")] if ident else []
+        return CellRecord(gid, 1.0, False, score, True, False, {"outputs": outputs})
+
+    found = ClassResults(notebooks=["06_x"], known=["06_x"], students=["ann", "ben", "cid"])
+    cells = {"ann": [held("t1", "rate-khz"), held("t2", "rate-khz")], "ben": [held("t1", "rate-khz")],
+             "cid": [held("t1", None, 1.0), held("t2", "rate-khz", 1.0)]}  # full marks: holds nothing
+    for student, recs in cells.items():
+        found.records[(student, "06_x")] = NotebookRecord(student, "06_x", True, True, Path("x"), {}, recs)
+    (h,) = cr.misconception_holdings(found, class_size=3)
+    assert (h.id, h.students, h.items, h.count, round(h.share, 4)) == ("rate-khz", ["ann", "ben"], ["t1", "t2"],
+                                                                       2, 0.6667)
